@@ -1,0 +1,157 @@
+"""Single coin (seed 002, "a single coin", Kruschke DBDA2 ch. 6).
+
+    theta ~ prior                          triangular: p(theta) = 4 min(theta, 1 - theta)
+                                           flat:       Beta(1, 1)
+                                           beta:A,B:   Beta(A, B)
+    y_i   ~ Bernoulli(theta),  i = 1..N    default: 3 heads, 9 tails (the seed's first example)
+
+References: ``grid`` is the seed's own computation (points i/(n+1), i = 1..n, prior mass
+normalised on the grid); ``exact`` is the closed-form Beta posterior for Beta priors and
+adaptive quadrature for the triangular prior. Checks: theta.mean, theta.sd against exact;
+P(D) is the evidence of the ordered flip sequence.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+from scipy.stats import beta as beta_dist
+
+from zoo.data import Column
+from zoo.exact import beta_mean_sd, log_evidence_bernoulli, quadrature_moments
+from zoo.model import Fit, Reference, Setting, ZooModel
+from zoo.sampling import SamplerConfig, smc_log_evidence
+
+
+def parse_prior(text: str) -> tuple:
+    """'triangular', 'flat' or 'beta:A,B' -> ('triangular',) / ('beta', A, B)."""
+    if text == "triangular":
+        return ("triangular",)
+    if text == "flat":
+        return ("beta", 1.0, 1.0)
+    kind, _, params = text.partition(":")
+    if kind == "beta":
+        try:
+            a, b = (float(p) for p in params.split(","))
+        except ValueError:
+            raise ValueError("expected beta:A,B with two numbers, e.g. beta:2,2") from None
+        if a > 0 and b > 0:
+            return ("beta", a, b)
+        raise ValueError("Beta parameters must be positive")
+    raise ValueError("expected triangular, flat or beta:A,B")
+
+
+def parse_grid(text: str) -> int:
+    try:
+        size = int(text)
+    except ValueError:
+        raise ValueError("expected a whole number of grid points") from None
+    if size < 2:
+        raise ValueError("the grid needs at least 2 points")
+    return size
+
+
+def seed_grid(size: int) -> np.ndarray:
+    """The seed's grid: i/(n+1) for i = 1..n, never touching 0 or 1."""
+    return np.arange(1, size + 1) / (size + 1)
+
+
+def prior_log_density(prior: tuple, theta):
+    """Log prior density (normalised), the triangular one being 4 min(theta, 1 - theta)."""
+    theta = np.asarray(theta, float)
+    if prior[0] == "triangular":
+        return np.log(4.0) + np.log(np.minimum(theta, 1 - theta))
+    _, a, b = prior
+    return beta_dist.logpdf(theta, a, b)
+
+
+def grid_posterior(heads: int, tails: int, prior: tuple, size: int) -> dict[str, Any]:
+    """The seed's grid posterior: theta values, prior and posterior mass, mean, sd, P(D)."""
+    theta = seed_grid(size)
+    log_prior = prior_log_density(prior, theta)
+    prior_mass = np.exp(log_prior - log_prior.max())
+    prior_mass /= prior_mass.sum()
+    log_lik = heads * np.log(theta) + tails * np.log1p(-theta)
+    peak = log_lik.max()
+    joint = np.exp(log_lik - peak) * prior_mass
+    evidence = joint.sum()
+    posterior = joint / evidence
+    mean = float(posterior @ theta)
+    return {
+        "theta": theta,
+        "prior": prior_mass,
+        "likelihood": np.exp(log_lik),
+        "posterior": posterior,
+        "mean": mean,
+        "sd": float(np.sqrt(posterior @ (theta - mean) ** 2)),
+        "log_evidence": float(np.log(evidence) + peak),
+    }
+
+
+def exact_posterior(heads: int, tails: int, prior: tuple) -> dict[str, float]:
+    """Posterior mean, sd and log P(D): closed form for Beta priors, quadrature otherwise."""
+    if prior[0] == "beta":
+        _, a, b = prior
+        mean, sd = beta_mean_sd(a + heads, b + tails)
+        return {"mean": float(mean), "sd": float(sd),
+                "log_evidence": float(log_evidence_bernoulli(heads, tails, a, b))}
+
+    def log_density(theta: float) -> float:
+        return float(prior_log_density(prior, theta) + heads * np.log(theta) + tails * np.log1p(-theta))
+
+    log_evidence, mean, sd = quadrature_moments(log_density, 0.0, 1.0, breaks=(0.5,))
+    return {"mean": mean, "sd": sd, "log_evidence": log_evidence}
+
+
+class SingleCoin(ZooModel):
+    name = "single-coin"
+    title = "one coin, Beta-Bernoulli on the seed's 500-point grid"
+    columns = [Column("y", "binary", "one flip per row: 1 heads, 0 tails")]
+    settings = {
+        "prior": Setting("triangular", parse_prior, "triangular, flat or beta:A,B"),
+        "grid": Setting("500", parse_grid, "points of the seed's grid reference"),
+    }
+
+    def default_data(self, settings):
+        return pd.DataFrame({"y": np.repeat([1, 0], [3, 9])})
+
+    def build(self, data, settings):
+        prior = settings["prior"]
+        with pm.Model() as model:
+            if prior[0] == "triangular":
+                theta = pm.Triangular("theta", lower=0.0, c=0.5, upper=1.0)
+            else:
+                theta = pm.Beta("theta", alpha=prior[1], beta=prior[2])
+            pm.Bernoulli("y", p=theta, observed=data["y"].to_numpy())
+        return model
+
+    def reference(self, data, settings):
+        heads, tails = _counts(data)
+        exact = exact_posterior(heads, tails, settings["prior"])
+        grid = grid_posterior(heads, tails, settings["prior"], settings["grid"])
+        return Reference(
+            method="exact",
+            values={"theta.mean": exact["mean"], "theta.sd": exact["sd"]},
+            methods={name: {"theta.mean": answer["mean"], "theta.sd": answer["sd"],
+                            "log_evidence": answer["log_evidence"]}
+                     for name, answer in (("exact", exact), ("grid", grid))},
+        )
+
+    def fit(self, data, settings, config: SamplerConfig) -> Fit:
+        fit = super().fit(data, settings, config)
+        if config.sampler == "smc":
+            per_chain = smc_log_evidence(fit.idata)
+            fit.methods["smc"] = {"log_evidence": float(per_chain.mean()),
+                                  "log_evidence_sd_between_chains": float(per_chain.std(ddof=1))}
+        return fit
+
+
+def _counts(data: pd.DataFrame) -> tuple[int, int]:
+    heads = int(data["y"].sum())
+    return heads, len(data) - heads
+
+
+MODEL = SingleCoin()

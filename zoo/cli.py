@@ -1,0 +1,155 @@
+"""The ``zoo`` command: parses options and calls :mod:`zoo.pipeline`; nothing else.
+
+Exit status: 0 all checks passed, 1 a check failed or a fit did not converge, 2 bad input
+or options (one line on stderr, nothing written), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from zoo.errors import UsageError, ZooError
+from zoo.sampling import DEFAULT_SEED, SamplerConfig
+
+REPORTS = Path("reports")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"zoo: error: {message}\n")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value < 2**32 - 100:
+        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 2**32 - 100")
+    return value
+
+
+def _fit_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", help="CSV file with the model's columns (default: the seed example)")
+    parser.add_argument("--set", dest="set_pairs", action="append", default=[], metavar="KEY=VALUE",
+                        help="a model setting; repeat for several (see `zoo list --settings`)")
+    parser.add_argument("--draws", type=_positive, default=1000, help="draws per chain (default 1000)")
+    parser.add_argument("--tune", type=_positive, default=1000, help="tuning steps (default 1000)")
+    parser.add_argument("--chains", type=_positive, default=4, help="chains (default 4)")
+    parser.add_argument("--cores", type=_positive, default=2, help="parallel chains (default 2)")
+    parser.add_argument("--seed", type=_seed, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+    parser.add_argument("--sampler", choices=["nuts", "smc"], default="nuts")
+    parser.add_argument("--nuts-sampler", choices=["pymc", "nutpie"], default=None,
+                        help="NUTS implementation (default: the model's choice)")
+    parser.add_argument("--target-accept", type=float, default=0.9)
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="zoo", description="A zoo of Bayesian models checked against exact answers.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    listing = commands.add_parser("list", help="the models, one line each")
+    listing.add_argument("--settings", action="store_true", help="also each model's columns and settings")
+
+    run = commands.add_parser("run", help="fit, compare, print and save posterior + summary")
+    run.add_argument("model")
+    _fit_options(run)
+    run.add_argument("--out", type=Path, help="output folder (default reports/MODEL)")
+
+    verify = commands.add_parser("verify", help="fit and compare; exit 0 only if every check passes")
+    verify.add_argument("model", nargs="?")
+    verify.add_argument("--all", action="store_true", help="every model, on its seed example")
+    verify.add_argument("--json", action="store_true", help="print exactly one JSON document")
+    _fit_options(verify)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except ZooError as err:
+        print(f"zoo: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("zoo: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from zoo.registry import all_models, get_model
+
+    if args.command == "list":
+        return _list(all_models(), args.settings)
+    config = SamplerConfig(
+        draws=args.draws, tune=args.tune, chains=args.chains, cores=args.cores, seed=args.seed,
+        sampler=args.sampler, nuts_sampler=args.nuts_sampler, target_accept=args.target_accept,
+        progressbar=not args.quiet,
+    )
+    if args.command == "run":
+        return _run(get_model(args.model), args, config)
+    if args.all == bool(args.model):
+        raise UsageError("verify takes a MODEL or --all, not both")
+    if args.all and (args.data or args.set_pairs):
+        raise UsageError("--data and --set apply to one model; they cannot go with --all")
+    chosen = list(all_models().values()) if args.all else [get_model(args.model)]
+    return _verify(chosen, args, config)
+
+
+def _list(models, with_settings: bool) -> int:
+    width = max(map(len, models))
+    for name, model in models.items():
+        print(f"{name:<{width}}  {model.title}")
+        if with_settings:
+            for column in model.columns:
+                print(f"{'':<{width}}    column {column.name}: {column.help}")
+            for key, setting in model.settings.items():
+                print(f"{'':<{width}}    --set {key}={setting.default}: {setting.help}")
+    return 0
+
+
+def _run(model, args, config) -> int:
+    from zoo.pipeline import run
+    from zoo.report import console, write_run
+
+    result = run(model, args.data, args.set_pairs, config)
+    print(console(result))
+    written = write_run(result, args.out or REPORTS / model.name)
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0 if result.passed else 1
+
+
+def _verify(models, args, config) -> int:
+    from zoo.pipeline import run
+    from zoo.report import console
+
+    results = []
+    for model in models:
+        result = run(model, args.data, args.set_pairs, config)
+        results.append(result)
+        if not args.json:
+            print(console(result), end="\n\n", flush=True)
+    passed = all(r.passed for r in results)
+    if args.json:
+        document = results[0].as_json() if len(results) == 1 and not args.all else {
+            "models": [r.as_json() for r in results], "passed": passed}
+        print(json.dumps(document, indent=1, default=float))
+    else:
+        print(f"{sum(r.passed for r in results)}/{len(results)} models passed")
+    return 0 if passed else 1

@@ -1,0 +1,151 @@
+"""The contract every model in ``models/`` fulfils.
+
+A model is a subclass of :class:`ZooModel` assigned to a module-level ``MODEL``. It says
+which CSV columns and settings it takes, builds its PyMC model, computes its exact or
+classical reference, and (optionally) overrides how it is fitted. The pipeline
+(:mod:`zoo.pipeline`) does the rest: sampling, comparison, diagnostics, reports.
+"""
+
+from __future__ import annotations
+
+import sys
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pandas as pd
+import pymc as pm
+import xarray as xr
+
+from zoo.data import Column, read_csv
+from zoo.errors import UsageError
+from zoo.sampling import SamplerConfig, sample_nuts, sample_smc
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A model setting given as ``--set name=text``: its default text and its parser.
+
+    ``parse`` turns the text into a value and raises ValueError with a readable reason.
+    """
+
+    default: str
+    parse: Callable[[str], Any]
+    help: str
+
+
+@dataclass
+class Reference:
+    """The exact or classical answer the posterior is checked against.
+
+    ``values`` maps check names (``theta[1].sd``, ``p_factory[0]``) to reference values;
+    ``errors`` gives the reference's own standard error where it has one (0 otherwise);
+    ``methods`` holds other classical answers shown beside it (grid, EM, empirical Bayes).
+    """
+
+    method: str
+    values: dict[str, float]
+    errors: dict[str, float] = field(default_factory=dict)
+    methods: dict[str, dict[str, float]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Estimate:
+    """A posterior estimate that does not come from a posterior variable (e.g. SMC's log BF)."""
+
+    value: float
+    mcse: float
+
+
+@dataclass
+class Fit:
+    """What fitting returns: the main posterior, any further estimates, and other methods."""
+
+    idata: xr.DataTree
+    estimates: dict[str, Estimate] = field(default_factory=dict)
+    methods: dict[str, dict[str, float]] = field(default_factory=dict)
+    extra: dict[str, xr.DataTree] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+class ZooModel(ABC):
+    """Base class of a zoo model; subclasses fill in the class attributes and two methods."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    columns: ClassVar[list[Column]]
+    settings: ClassVar[dict[str, Setting]] = {}
+    #: which NUTS implementation runs by default; PyMC's own starts fastest on tiny models
+    nuts_sampler: ClassVar[str] = "pymc"
+    #: variables whose R-hat and ESS decide convergence (None: all posterior variables)
+    var_names: ClassVar[list[str] | None] = None
+    smc_ok: ClassVar[bool] = True
+
+    # --- data -----------------------------------------------------------------------------
+    def load(self, path: Path | str | None, settings: dict[str, Any]) -> pd.DataFrame:
+        """The user's CSV, checked, or the seed's example when ``path`` is None."""
+        if path is None:
+            return self.default_data(settings)
+        frame = read_csv(path, self.columns)
+        self.validate(frame, Path(path))
+        return frame
+
+    @abstractmethod
+    def default_data(self, settings: dict[str, Any]) -> pd.DataFrame:
+        """The example from the seeds."""
+
+    def validate(self, frame: pd.DataFrame, path: Path) -> None:
+        """Checks across columns (e.g. tumors <= rats); raise DataError via zoo.data.fail_rows."""
+
+    # --- settings -------------------------------------------------------------------------
+    def setting_texts(self, pairs: list[str] | None = None) -> dict[str, str]:
+        """Every setting as text: defaults overridden by ``KEY=VALUE`` strings."""
+        texts = {key: setting.default for key, setting in self.settings.items()}
+        for pair in pairs or []:
+            key, sep, text = pair.partition("=")
+            key = key.strip()
+            if not sep:
+                raise UsageError(f"--set {pair!r}: expected KEY=VALUE")
+            if key not in self.settings:
+                known = ", ".join(self.settings) or "none"
+                raise UsageError(f"--set {key}: {self.name} has no setting {key!r} (known: {known})")
+            texts[key] = text.strip()
+        return texts
+
+    def parse_settings(self, pairs: list[str] | None = None) -> dict[str, Any]:
+        """Settings as values; UsageError naming the key for unknown keys or bad values."""
+        values = {}
+        for key, text in self.setting_texts(pairs).items():
+            try:
+                values[key] = self.settings[key].parse(text)
+            except ValueError as err:
+                raise UsageError(f"--set {key}={text}: {err}") from None
+        return values
+
+    # --- model, reference, fit ------------------------------------------------------------
+    @abstractmethod
+    def build(self, data: pd.DataFrame, settings: dict[str, Any]) -> pm.Model:
+        """The PyMC model."""
+
+    @abstractmethod
+    def reference(self, data: pd.DataFrame, settings: dict[str, Any]) -> Reference:
+        """The exact / grid / classical answer, keyed by check name."""
+
+    def fit(self, data: pd.DataFrame, settings: dict[str, Any], config: SamplerConfig) -> Fit:
+        """Sample the model built by :meth:`build` with NUTS or SMC, as ``config`` says."""
+        model = self.build(data, settings)
+        if config.sampler == "smc":
+            if not self.smc_ok:
+                raise UsageError(f"{self.name}: SMC needs proper priors, which this model lacks")
+            return Fit(sample_smc(model, config))
+        nuts = config.nuts_sampler or self.nuts_sampler
+        return Fit(sample_nuts(model, config, nuts_sampler=nuts))
+
+    def describe(self) -> str:
+        """The model in a few lines of math: the module's docstring by default."""
+        return (sys.modules[type(self).__module__].__doc__ or self.title).strip()

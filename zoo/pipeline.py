@@ -1,0 +1,111 @@
+"""One run of one model: data -> model -> sampling -> reference -> comparison.
+
+These are the calls a notebook user makes; the CLI is a thin layer over :func:`run`.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import arviz as az
+import pandas as pd
+
+from zoo.compare import compare
+from zoo.diagnostics import Diagnostics, diagnose
+from zoo.model import Fit, Reference, ZooModel
+from zoo.sampling import SamplerConfig
+
+PACKAGES = ["pymc", "pytensor", "nutpie", "arviz", "arviz-base", "arviz-stats", "numpy", "scipy",
+            "pandas", "xarray"]
+
+
+@dataclass
+class Result:
+    """Everything a run found, in plain objects: tables are pandas, the posterior a DataTree."""
+
+    model: ZooModel
+    data: pd.DataFrame
+    settings: dict[str, Any]
+    config: SamplerConfig
+    data_source: str
+    reference: Reference
+    fit: Fit
+    checks: pd.DataFrame
+    summary: pd.DataFrame
+    diagnostics: Diagnostics
+    set_pairs: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.checks["passed"].all()) and self.diagnostics.converged
+
+    def config_dict(self) -> dict[str, Any]:
+        return {
+            "data": self.data_source,
+            "settings": self.model.setting_texts(self.set_pairs),
+            **self.config.as_dict(),
+            "nuts_sampler": self.config.nuts_sampler or self.model.nuts_sampler,
+            "versions": versions(),
+        }
+
+    def methods(self) -> dict[str, dict[str, float]]:
+        return {self.reference.method: self.reference.values, **self.reference.methods,
+                **self.fit.methods}
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model.name,
+            "config": self.config_dict(),
+            "checks": self.checks.to_dict(orient="records"),
+            "methods": self.methods(),
+            "diagnostics": self.diagnostics.as_dict(),
+            "seconds": self.seconds,
+            "passed": self.passed,
+        }
+
+
+def run(
+    model: ZooModel,
+    data_path: str | Path | None = None,
+    set_pairs: list[str] | None = None,
+    config: SamplerConfig = SamplerConfig(),
+) -> Result:
+    """Fit ``model`` on the data and settings given, and compare it with its reference."""
+    settings = model.parse_settings(set_pairs)
+    data = model.load(data_path, settings)
+    start = time.perf_counter()
+    reference = model.reference(data, settings)
+    after_reference = time.perf_counter()
+    fit = model.fit(data, settings, config)
+    after_fit = time.perf_counter()
+    checks = compare(fit, reference)
+    var_names = model.var_names
+    return Result(
+        model=model,
+        data=data,
+        settings=settings,
+        config=config,
+        data_source=str(data_path) if data_path else "seed example",
+        reference=reference,
+        fit=fit,
+        checks=checks,
+        summary=az.summary(fit.idata, var_names=var_names, round_to="none"),
+        diagnostics=diagnose(fit.idata, var_names),
+        set_pairs=list(set_pairs or []),
+        seconds={"reference": after_reference - start, "fit": after_fit - after_reference},
+    )
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and of every package that can change the numbers."""
+    found = {"python": platform.python_version()}
+    for package in PACKAGES:
+        found[package] = version(package)
+    return found
+

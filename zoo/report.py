@@ -1,0 +1,180 @@
+"""Turning a :class:`~zoo.pipeline.Result` into text: the console table, the Markdown summary,
+and the files of ``zoo run`` (written atomically: all or nothing)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from zoo.compare import Z_BOUND, round_to_mcse
+from zoo.diagnostics import ESS_BULK_MIN, R_HAT_MAX
+from zoo.pipeline import Result
+from zoo.sampling import smc_stats_to_numeric
+
+
+def status(result: Result) -> str:
+    if not result.diagnostics.converged:
+        return "NOT CONVERGED"
+    return "PASS" if result.passed else "FAIL"
+
+
+def checks_table(result: Result) -> list[list[str]]:
+    """Rows of the reference-vs-posterior table, numbers rounded to what their MCSE supports."""
+    rows = [["check", result.reference.method, "posterior", "mcse", "z", ""]]
+    for check in result.checks.itertuples():
+        rows.append([
+            check.name,
+            f"{check.reference:.6g}",
+            round_to_mcse(check.estimate, check.mcse),
+            f"{check.mcse:.2g}",
+            f"{check.z:+.2f}",
+            "ok" if check.passed else "FAIL",
+        ])
+    return rows
+
+
+def methods_table(result: Result) -> list[list[str]]:
+    """Rows of the methods table: one row per quantity, one column per method."""
+    methods = result.methods()
+    quantities = list(dict.fromkeys(q for values in methods.values() for q in values))
+    rows = [["quantity", *methods]]
+    for quantity in quantities:
+        rows.append([quantity, *(_number(methods[m].get(quantity)) for m in methods)])
+    return rows
+
+
+def diagnostics_line(result: Result) -> str:
+    d = result.diagnostics
+    line = (f"max R-hat {d.r_hat_max:.3f} (<= {R_HAT_MAX}), min bulk ESS {d.ess_bulk_min:.0f} "
+            f"(>= {ESS_BULK_MIN}), divergences {d.divergences}")
+    if d.stuck_chains:
+        line += f", stuck chains {d.stuck_chains}"
+    return line
+
+
+def console(result: Result) -> str:
+    """What ``zoo run`` and ``zoo verify`` print."""
+    c = result.config
+    sampler = c.sampler if c.sampler == "smc" else f"nuts ({c.nuts_sampler or result.model.nuts_sampler})"
+    lines = [
+        f"{result.model.name}: {result.model.title}",
+        f"data: {result.data_source}; settings: {_settings_text(result)}",
+        f"sampler {sampler}, {c.chains} chains x {c.draws} draws (tune {c.tune}), seed {c.seed}",
+        "",
+        _align(checks_table(result)),
+        "",
+        _align(methods_table(result)),
+        "",
+        "diagnostics: " + diagnostics_line(result),
+        *(f"  problem: {p}" for p in result.diagnostics.problems),
+        *(f"  note: {n}" for n in [*result.reference.notes, *result.fit.notes]),
+        f"{status(result)}: {int(result.checks['passed'].sum())}/{len(result.checks)} checks "
+        f"within |z| <= {Z_BOUND:g}; reference {result.seconds['reference']:.2f} s, "
+        f"fit {result.seconds['fit']:.1f} s",
+    ]
+    return "\n".join(lines)
+
+
+def markdown(result: Result) -> str:
+    """The short Markdown summary saved beside the posterior."""
+    c = result.config_dict()
+    versions = ", ".join(f"{k} {v}" for k, v in c["versions"].items())
+    summary = result.summary
+    summary_rows = [["", *summary.columns]] + [
+        [str(index), *(_number(v) for v in row)] for index, row in zip(summary.index, summary.values)
+    ]
+    return "\n".join([
+        f"# {result.model.name}: {result.model.title}",
+        "",
+        f"**{status(result)}**: {int(result.checks['passed'].sum())}/{len(result.checks)} checks "
+        f"within |z| <= {Z_BOUND:g}; {diagnostics_line(result)}.",
+        *(f"- problem: {p}" for p in result.diagnostics.problems),
+        "",
+        "```",
+        result.model.describe(),
+        "```",
+        "",
+        "## Reference against posterior",
+        "",
+        _markdown_table(checks_table(result)),
+        "",
+        "## Methods",
+        "",
+        _markdown_table(methods_table(result)),
+        "",
+        "## ArviZ summary",
+        "",
+        _markdown_table(summary_rows),
+        "",
+        *(f"- note: {n}" for n in [*result.reference.notes, *result.fit.notes]),
+        "",
+        "## Provenance",
+        "",
+        f"- data: {c['data']}; settings: {_settings_text(result)}",
+        f"- sampler: {c['sampler']} ({c['nuts_sampler']}), chains {c['chains']}, draws "
+        f"{c['draws']}, tune {c['tune']}, target_accept {c['target_accept']}, seed {c['seed']}",
+        f"- versions: {versions}",
+        f"- wall time: reference {result.seconds['reference']:.2f} s, fit {result.seconds['fit']:.1f} s",
+        "",
+    ])
+
+
+def write_run(result: Result, out: Path) -> list[Path]:
+    """Write posterior.nc, summary.md and result.json into ``out``, all or nothing.
+
+    Files are built in a temporary folder beside ``out`` and moved into place only when all
+    of them are complete, so an interrupted run leaves the previous results intact.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        _netcdf_ready(result.fit.idata).to_netcdf(staging / "posterior.nc")
+        (staging / "summary.md").write_text(markdown(result))
+        (staging / "result.json").write_text(json.dumps(result.as_json(), indent=1, default=float))
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return sorted(out.iterdir())
+
+
+def _netcdf_ready(idata):
+    """SMC's ragged stats become floats; NetCDF cannot store object arrays."""
+    stats = idata.children.get("sample_stats")
+    if stats is not None and any(v.dtype == object for v in stats.data_vars.values()):
+        return smc_stats_to_numeric(idata)
+    return idata
+
+
+def _settings_text(result: Result) -> str:
+    return ", ".join(f"{k}={v}" for k, v in result.config_dict()["settings"].items()) or "none"
+
+
+def _number(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (int, np.integer)):
+        return str(value)
+    if isinstance(value, (float, np.floating)):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _align(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.rjust(w) if i else cell.ljust(w)
+                               for i, (cell, w) in enumerate(zip(row, widths))).rstrip()
+                     for row in rows)
+
+
+def _markdown_table(rows: list[list[str]]) -> str:
+    header, *body = rows
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in body]
+    return "\n".join(lines)
