@@ -21,7 +21,7 @@ import pymc as pm
 from scipy.stats import beta as beta_dist
 
 from zoo.data import Column
-from zoo.exact import beta_mean_sd, log_evidence_bernoulli, quadrature_moments
+from zoo.exact import beta_mean_sd, heads_tails, log_evidence_bernoulli, quadrature_moments
 from zoo.model import Fit, Reference, Setting, ZooModel
 from zoo.sampling import SamplerConfig, smc_log_evidence
 
@@ -129,7 +129,7 @@ class SingleCoin(ZooModel):
         return model
 
     def reference(self, data, settings):
-        heads, tails = _counts(data)
+        heads, tails = heads_tails(data["y"])
         exact = exact_posterior(heads, tails, settings["prior"])
         grid = grid_posterior(heads, tails, settings["prior"], settings["grid"])
         return Reference(
@@ -147,11 +147,6 @@ class SingleCoin(ZooModel):
             fit.methods["smc"] = {"log_evidence": float(per_chain.mean()),
                                   "log_evidence_sd_between_chains": float(per_chain.std(ddof=1))}
         return fit
-
-
-def _counts(data: pd.DataFrame) -> tuple[int, int]:
-    heads = int(data["y"].sum())
-    return heads, len(data) - heads
 
 
 MODEL = SingleCoin()

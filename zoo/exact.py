@@ -15,6 +15,12 @@ def beta_from_mode(omega, kappa):
     return omega * (kappa - 2) + 1, (1 - omega) * (kappa - 2) + 1
 
 
+def heads_tails(flips) -> tuple[int, int]:
+    """Counts of 1s and 0s in a sequence of flips."""
+    heads = int(np.sum(flips))
+    return heads, len(flips) - heads
+
+
 def log_evidence_bernoulli(heads, tails, a, b):
     """log p(sequence of flips) under theta ~ Beta(a, b): B(a + heads, b + tails) / B(a, b).
 

@@ -1,0 +1,164 @@
+"""Two factories (seed 002, Exercise 2; Kruschke DBDA2 section 10.2): model comparison.
+
+    m        ~ Categorical(prior)                     which factory made the coin
+    theta    ~ Beta(omega_m (kappa - 2) + 1, (1 - omega_m)(kappa - 2) + 1)
+    y_i      ~ Bernoulli(theta)                       default: 7 heads in 10 flips
+    omega = (0.25, 0.75), kappa = 6, prior = (0.5, 0.5)
+
+Reference ``exact``: each factory's evidence p(y | m) = B(a_m + z, b_m + N - z) / B(a_m, b_m),
+the log Bayes factor of factory 1 over factory 2 and the posterior factory probabilities.
+
+PyMC, both ways: (a) the factory index marginalised out, theta's prior being the two-component
+Beta mixture, with p_factory = E[p(m | theta) | y] estimated from the draws (Rao-Blackwell);
+(b) SMC's log evidence of each factory's own model (proper priors, no Potential), whose
+difference estimates the log Bayes factor.
+
+What the seed printed: p(factory 1 | D) = 0.1415 for kappa = 6 and 0.000314 for kappa = 202.
+Its solution code gives 0.25 and 0.0160 (this module's ``exact``). The printed values are those
+of the exercise's hint, whose marginal likelihood has a bug, ``betaln(z + 1, N - z + b)``
+where ``betaln(z + a, N - z + b)`` is meant (tests/test_two_factories.py reproduces both).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+from scipy.special import logsumexp
+
+from zoo.data import Column
+from zoo.exact import beta_from_mode, heads_tails, log_evidence_bernoulli
+from zoo.model import Estimate, Fit, Reference, Setting, ZooModel
+from zoo.sampling import SamplerConfig, sample_smc, smc_log_evidence
+
+#: SMC runs at least this many chains per factory: the MCSE of the log Bayes factor is
+#: estimated from the spread between chains, and fewer would make that estimate too noisy
+SMC_MIN_CHAINS = 8
+
+
+def parse_pair(name: str, lower: float, upper: float, total: float | None = None):
+    """A parser for 'x,y' with both values in (lower, upper), optionally summing to ``total``."""
+
+    def parse(text: str) -> tuple[float, float]:
+        try:
+            values = tuple(float(v) for v in text.split(","))
+        except ValueError:
+            raise ValueError(f"{name} takes two numbers, e.g. 0.25,0.75") from None
+        if len(values) != 2:
+            raise ValueError(f"{name} takes exactly two numbers")
+        if not all(lower < v < upper for v in values):
+            raise ValueError(f"each {name} must lie strictly between {lower:g} and {upper:g}")
+        if total is not None and not np.isclose(sum(values), total):
+            raise ValueError(f"the {name} values must sum to {total:g}")
+        return values
+
+    return parse
+
+
+def parse_kappa(text: str) -> float:
+    try:
+        kappa = float(text)
+    except ValueError:
+        raise ValueError("kappa takes a number >= 2") from None
+    if not kappa >= 2:
+        raise ValueError("kappa must be at least 2 (Beta shapes >= 1)")
+    return kappa
+
+
+def exact_comparison(heads: int, tails: int, omega, kappa: float, prior) -> dict[str, float]:
+    """Each factory's log evidence, the log Bayes factor (1 over 2) and p(factory | y)."""
+    a, b = beta_from_mode(np.asarray(omega), kappa)
+    log_evidence = log_evidence_bernoulli(heads, tails, a, b)
+    log_joint = np.log(prior) + log_evidence
+    posterior = np.exp(log_joint - logsumexp(log_joint))
+    return {
+        "log_evidence[0]": float(log_evidence[0]),
+        "log_evidence[1]": float(log_evidence[1]),
+        "log_bf": float(log_evidence[0] - log_evidence[1]),
+        "p_factory[0]": float(posterior[0]),
+        "p_factory[1]": float(posterior[1]),
+    }
+
+
+class TwoFactories(ZooModel):
+    name = "two-factories"
+    title = "which of two mints made this coin: Bayes factor by exact evidence, NUTS and SMC"
+    columns = [Column("y", "binary", "one flip per row: 1 heads, 0 tails")]
+    settings = {
+        "omega": Setting("0.25,0.75", parse_pair("omega", 0, 1), "the two factories' modes"),
+        "kappa": Setting("6", parse_kappa, "concentration of both factories (seed: 6 and 202)"),
+        "prior": Setting("0.5,0.5", parse_pair("prior", 0, 1, total=1.0), "prior factory probabilities"),
+    }
+    var_names = ["theta", "p_factory"]
+
+    def default_data(self, settings):
+        return pd.DataFrame({"y": np.repeat([1, 0], [7, 3])})
+
+    def build(self, data, settings):
+        """The factory index marginalised: theta's prior is the mixture of the two Betas."""
+        a, b = beta_from_mode(np.asarray(settings["omega"]), settings["kappa"])
+        weights = np.asarray(settings["prior"])
+        with pm.Model(coords={"factory": ["factory 1", "factory 2"]}) as model:
+            theta = pm.Mixture("theta", w=weights, comp_dists=pm.Beta.dist(alpha=a, beta=b, shape=2),
+                               initval=self._start(data, settings))
+            log_joint = np.log(weights) + pm.logp(pm.Beta.dist(alpha=a, beta=b, shape=2), theta)
+            pm.Deterministic("p_factory", pm.math.softmax(log_joint), dims="factory")
+            pm.Bernoulli("y", p=theta, observed=data["y"].to_numpy())
+        return model
+
+    def factory_model(self, data, settings, factory: int) -> pm.Model:
+        """One factory's model alone, for its evidence by SMC."""
+        a, b = beta_from_mode(settings["omega"][factory], settings["kappa"])
+        with pm.Model() as model:
+            theta = pm.Beta("theta", alpha=a, beta=b)
+            pm.Bernoulli("y", p=theta, observed=data["y"].to_numpy())
+        return model
+
+    def reference(self, data, settings):
+        heads, tails = heads_tails(data["y"])
+        exact = exact_comparison(heads, tails, settings["omega"], settings["kappa"], settings["prior"])
+        return Reference(
+            method="exact",
+            values={k: exact[k] for k in ("p_factory[0]", "p_factory[1]", "log_bf")},
+            methods={"exact": exact},
+        )
+
+    def fit(self, data, settings, config: SamplerConfig) -> Fit:
+        """(a) the marginalised mixture by NUTS (or SMC); (b) each factory's evidence by SMC."""
+        fit = super().fit(data, settings, config)
+        smc_config = SamplerConfig(**{**config.as_dict(), "chains": max(config.chains, SMC_MIN_CHAINS)})
+        evidence = []
+        for factory in (0, 1):
+            idata = sample_smc(self.factory_model(data, settings, factory), smc_config,
+                               seed_offset=1 + factory)
+            fit.extra[f"smc_factory_{factory + 1}"] = idata
+            evidence.append(smc_log_evidence(idata))
+        log_bf = evidence[0].mean() - evidence[1].mean()
+        mcse = np.sqrt(sum(e.var(ddof=1) / e.size for e in evidence))
+        fit.estimates["log_bf"] = Estimate(float(log_bf), float(mcse))
+        log_joint = np.log(settings["prior"]) + np.array([e.mean() for e in evidence])
+        fit.methods["smc"] = {
+            "log_evidence[0]": float(evidence[0].mean()),
+            "log_evidence[1]": float(evidence[1].mean()),
+            "log_bf": float(log_bf),
+            "p_factory[0]": float(np.exp(log_joint[0] - logsumexp(log_joint))),
+        }
+        posterior = fit.idata.posterior["p_factory"]
+        fit.methods["nuts_marginalised" if config.sampler == "nuts" else "smc_marginalised"] = {
+            "p_factory[0]": float(posterior.isel(factory=0).mean()),
+            "p_factory[1]": float(posterior.isel(factory=1).mean()),
+        }
+        fit.notes.append(f"SMC evidence: {smc_config.chains} chains x {config.draws} particles per "
+                         "factory; the log BF's MCSE is the spread between chains")
+        return fit
+
+    def _start(self, data, settings) -> float:
+        """The exact posterior mean of theta: chains start inside the dominant mode."""
+        heads, tails = heads_tails(data["y"])
+        exact = exact_comparison(heads, tails, settings["omega"], settings["kappa"], settings["prior"])
+        a, b = beta_from_mode(np.asarray(settings["omega"]), settings["kappa"])
+        means = (a + heads) / (a + b + heads + tails)
+        return float(exact["p_factory[0]"] * means[0] + exact["p_factory[1]"] * means[1])
+
+
+MODEL = TwoFactories()
