@@ -8,8 +8,9 @@
 Reference ``exact``: each factory's evidence p(y | m) = B(a_m + z, b_m + N - z) / B(a_m, b_m),
 the log Bayes factor of factory 1 over factory 2 and the posterior factory probabilities.
 
-PyMC, both ways: (a) the factory index marginalised out, theta's prior being the two-component
-Beta mixture, with p_factory = E[p(m | theta) | y] estimated from the draws (Rao-Blackwell);
+PyMC, both ways: (a) the factory index marginalised out, each factory with its own theta whose
+pseudo-prior is its prior (Carlin & Chib 1995), p_factory = E[p(m | theta, y) | y] estimated from
+the draws (Rao-Blackwell); the number of heads carries all the information about m;
 (b) SMC's log evidence of each factory's own model (proper priors, no Potential), whose
 difference estimates the log Bayes factor.
 
@@ -95,15 +96,24 @@ class TwoFactories(ZooModel):
         return pd.DataFrame({"y": np.repeat([1, 0], [7, 3])})
 
     def build(self, data, settings):
-        """The factory index marginalised: theta's prior is the mixture of the two Betas."""
+        """Factory index marginalised, each factory with its own theta (Carlin & Chib).
+
+        theta_m ~ Beta(a_m, b_m) for both factories, heads ~ mixture over m of
+        Binomial(N, theta_m). The theta of the factory not chosen follows its prior (the
+        "pseudo-prior" is the prior), so the chain never has to jump between distant modes
+        of a single theta: with kappa = 202 the mixture prior on one theta has modes at 0.25
+        and 0.75 that NUTS cannot cross. p(m | theta, y) is proportional to
+        prior_m p(y | theta_m), and its posterior mean is p(m | y).
+        """
         a, b = beta_from_mode(np.asarray(settings["omega"]), settings["kappa"])
+        heads, tails = heads_tails(data["y"])
         weights = np.asarray(settings["prior"])
         with pm.Model(coords={"factory": ["factory 1", "factory 2"]}) as model:
-            theta = pm.Mixture("theta", w=weights, comp_dists=pm.Beta.dist(alpha=a, beta=b, shape=2),
-                               initval=self._start(data, settings))
-            log_joint = np.log(weights) + pm.logp(pm.Beta.dist(alpha=a, beta=b, shape=2), theta)
+            theta = pm.Beta("theta", alpha=a, beta=b, dims="factory")
+            flips = pm.Binomial.dist(n=heads + tails, p=theta)
+            pm.Mixture("heads", w=weights, comp_dists=flips, observed=heads)
+            log_joint = np.log(weights) + pm.logp(flips, heads)
             pm.Deterministic("p_factory", pm.math.softmax(log_joint), dims="factory")
-            pm.Bernoulli("y", p=theta, observed=data["y"].to_numpy())
         return model
 
     def factory_model(self, data, settings, factory: int) -> pm.Model:
@@ -151,14 +161,6 @@ class TwoFactories(ZooModel):
         fit.notes.append(f"SMC evidence: {smc_config.chains} chains x {config.draws} particles per "
                          "factory; the log BF's MCSE is the spread between chains")
         return fit
-
-    def _start(self, data, settings) -> float:
-        """The exact posterior mean of theta: chains start inside the dominant mode."""
-        heads, tails = heads_tails(data["y"])
-        exact = exact_comparison(heads, tails, settings["omega"], settings["kappa"], settings["prior"])
-        a, b = beta_from_mode(np.asarray(settings["omega"]), settings["kappa"])
-        means = (a + heads) / (a + b + heads + tails)
-        return float(exact["p_factory[0]"] * means[0] + exact["p_factory[1]"] * means[1])
 
 
 MODEL = TwoFactories()
