@@ -1,0 +1,117 @@
+"""The command line: listing, --json, exit statuses, and every kind of bad input."""
+
+import json
+
+import pytest
+
+from zoo.cli import main
+from zoo.registry import all_models
+
+FAST = ["--draws", "500", "--tune", "500", "--seed", "7", "--quiet"]
+
+
+def test_list_names_every_model(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in all_models():
+        assert name in out
+
+
+def test_verify_json_is_one_document(capsys):
+    assert main(["verify", "single-coin", "--json", *FAST]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert set(document) >= {"model", "config", "checks", "methods", "diagnostics", "passed"}
+    assert document["config"]["seed"] == 7 and document["config"]["versions"]["pymc"]
+    assert {c["name"] for c in document["checks"]} == {"theta.mean", "theta.sd"}
+    assert set(document["checks"][0]) == {"name", "reference", "estimate", "mcse", "z", "passed"}
+    assert document["passed"] is True
+    assert document["diagnostics"]["divergences"] == 0
+
+
+def test_same_seed_same_numbers(capsys):
+    outputs = []
+    for _ in range(2):
+        main(["verify", "single-coin", "--json", *FAST])
+        document = json.loads(capsys.readouterr().out)
+        outputs.append((document["checks"], document["diagnostics"]))
+    assert outputs[0] == outputs[1]
+
+
+def test_run_writes_posterior_and_summary(tmp_path, capsys):
+    out = tmp_path / "coin"
+    assert main(["run", "single-coin", "--set", "prior=flat", "--out", str(out), *FAST]) == 0
+    assert {p.name for p in out.iterdir()} == {"posterior.nc", "summary.md", "result.json"}
+    import arviz as az
+
+    assert az.from_netcdf(out / "posterior.nc").posterior["theta"].sizes["chain"] == 4
+    summary = (out / "summary.md").read_text()
+    assert "prior=flat" in summary and "seed 7" in summary and "R-hat" in summary
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
+
+
+def _csv(tmp_path, text, name="flips.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+BAD_INPUTS = [
+    ("missing file", None, "no such file"),
+    ("empty file", "", "empty"),
+    ("header only", "y\n", "no data rows"),
+    ("missing column", "x\n1\n0\n", "missing column 'y'"),
+    ("text for a number", "y\n1\nheads\n", "line 3, column 'y': 'heads' is not a number"),
+    ("not 0/1", "y\n1\n2\n", "line 3, column 'y': '2' is not 0 or 1"),
+    ("fraction", "y\n1\n0.5\n", "line 3, column 'y': '0.5' is not a whole number"),
+    ("empty cell", "y,x\n1,2\n,3\n", "line 3, column 'y': empty cell"),
+]
+
+
+@pytest.mark.parametrize("label, text, message", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+@pytest.mark.parametrize("command", ["run", "verify"])
+def test_bad_data_is_one_line_exit_2_nothing_written(tmp_path, capsys, label, text, message, command):
+    data = str(tmp_path / "absent.csv") if text is None else _csv(tmp_path, text)
+    out = tmp_path / "out"
+    args = [command, "single-coin", "--data", data, *FAST]
+    if command == "run":
+        args += ["--out", str(out)]
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and message in captured.err
+    assert "Traceback" not in captured.err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["verify", "no-such-model"], "unknown model 'no-such-model'"),
+    (["verify", "single-coin", "--set", "colour=red"], "has no setting 'colour'"),
+    (["verify", "single-coin", "--set", "prior=uniform"], "--set prior=uniform"),
+    (["verify", "single-coin", "--set", "prior"], "expected KEY=VALUE"),
+    (["verify", "two-factories", "--set", "kappa=1"], "kappa must be at least 2"),
+    (["verify", "two-factories", "--set", "prior=0.3,0.3"], "must sum to 1"),
+    (["verify", "single-coin", "--draws", "0"], "must be at least 1"),
+    (["verify", "single-coin", "--chains", "x"], "not a whole number"),
+    (["verify", "single-coin", "--sampler", "gibbs"], "invalid choice"),
+    (["verify"], "a MODEL or --all"),
+    (["verify", "--all", "--data", "x.csv"], "cannot go with --all"),
+])
+def test_bad_options_are_one_line_exit_2(capsys, args, message):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+
+
+def test_failing_check_exits_1(capsys, monkeypatch):
+    """A model whose reference is wrong makes verify exit 1 and say FAIL."""
+    from models import single_coin
+
+    original = single_coin.exact_posterior
+
+    def shifted(heads, tails, prior):
+        answer = original(heads, tails, prior)
+        return {**answer, "mean": answer["mean"] + 0.05}
+
+    monkeypatch.setattr(single_coin, "exact_posterior", shifted)
+    assert main(["verify", "single-coin", *FAST]) == 1
+    assert "FAIL" in capsys.readouterr().out

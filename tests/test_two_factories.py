@@ -1,0 +1,57 @@
+"""two-factories: exact evidence, the seed's printed numbers explained, NUTS and SMC agreement."""
+
+import numpy as np
+import pytest
+from scipy import integrate, stats
+from scipy.special import betaln
+
+from models.two_factories import MODEL, exact_comparison
+from zoo.exact import beta_from_mode
+from zoo.pipeline import run
+
+
+@pytest.mark.parametrize("kappa", [6.0, 202.0])
+def test_exact_evidence_against_quadrature(kappa):
+    heads, tails = 7, 3
+    exact = exact_comparison(heads, tails, (0.25, 0.75), kappa, (0.5, 0.5))
+    for m, omega in enumerate((0.25, 0.75)):
+        a, b = beta_from_mode(omega, kappa)
+        evidence = integrate.quad(lambda t: stats.beta.pdf(t, a, b) * t**heads * (1 - t) ** tails,
+                                  0, 1, epsrel=1e-12, points=[omega])[0]
+        assert exact[f"log_evidence[{m}]"] == pytest.approx(np.log(evidence), rel=1e-9)
+    assert exact["p_factory[0]"] + exact["p_factory[1]"] == pytest.approx(1.0)
+
+
+def test_seed_prints_the_hints_buggy_numbers():
+    """The seed's 0.1415 / 0.000314 follow from its hint's betaln(z+1, ...), not its solution."""
+
+    def hint_p1(kappa):
+        z, n = 7, 10
+        logs = [betaln(z + 1, n - z + beta_from_mode(w, kappa)[1]) - betaln(*beta_from_mode(w, kappa))
+                for w in (0.25, 0.75)]
+        return 1 / (1 + np.exp(logs[1] - logs[0]))
+
+    assert hint_p1(6) == pytest.approx(0.14150943396226423, rel=1e-9)
+    assert hint_p1(202) == pytest.approx(0.0003137382044470833, rel=1e-9)
+    assert exact_comparison(7, 3, (0.25, 0.75), 6, (0.5, 0.5))["p_factory[0]"] == pytest.approx(0.25)
+
+
+@pytest.fixture(scope="module")
+def default_run(fast_config):
+    return run(MODEL, config=fast_config)
+
+
+def test_nuts_and_smc_match_exact(default_run):
+    assert default_run.passed, (default_run.checks, default_run.diagnostics.problems)
+    assert set(default_run.checks["name"]) == {"p_factory[0]", "p_factory[1]", "log_bf"}
+    assert default_run.fit.methods["smc"]["log_bf"] == pytest.approx(
+        default_run.reference.values["log_bf"], abs=0.05)
+
+
+def test_wrong_factory_prior_is_detected(default_run):
+    """A reference for prior 0.4/0.6 (p_factory[0] 0.18 instead of 0.25) must fail."""
+    from zoo.compare import compare
+
+    wrong = MODEL.reference(default_run.data, MODEL.parse_settings(["prior=0.4,0.6"]))
+    checks = compare(default_run.fit, wrong).set_index("name")
+    assert not checks.loc["p_factory[0]", "passed"]
