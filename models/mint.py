@@ -1,0 +1,363 @@
+"""Coins from one mint (seed 002, "a single coin from a single mint", Exercise 1, and "several
+coins from the same mint"; Kruschke DBDA2 ch. 9).
+
+    omega          ~ Beta(A, B)                                   the mint's bias
+    theta_s        ~ Beta(omega (K-2) + 1, (1-omega)(K-2) + 1)    coin s = 1..S (mode omega)
+    y_{i|s}        ~ Bernoulli(theta_s)
+    K              a fixed setting, or K=free: K - 2 ~ Gamma(shape, rate) with mode 1, sd 10,
+                   Kruschke's choice (shape 1.105125, rate 0.1051249); K=free:MODE,SD sets them
+
+Data: one row per flip, columns ``coin`` (any label) and ``y``; coins are indexed 0..S-1 in
+sorted label order (digits compared as numbers, so coin2 < coin10), and checks name them so:
+``theta[0]`` is the first label. Defaults (setting ``example``): ``two-coins`` is the book's
+two-coin example, 3 heads of 15 and 4 heads of 5 (the seed says "2 heads out of 5" but centres
+coin 2's posterior on 4/5; Kruschke's figure uses 4 of 5); ``exercise1`` is one coin with 7 heads
+and 3 tails (the seed lists nine flips, H H T H T H H H T, but its solution uses 7 and 3).
+
+References. ``exact``: each theta_s is integrated out analytically (beta-binomial), leaving a
+1-D integral over omega by adaptive quadrature (~1e-10), which gives the posterior mean and sd
+of omega and, through the conjugate Beta(a + z_s, b + N_s - z_s) given omega, of every theta_s;
+for K=free a 2-D adaptive quadrature over (omega, K). ``grid``: the seed's joint grid over
+(omega, theta_1, ..., theta_S), points i/(n+1), prior p(theta|omega) p(omega) normalised on the
+grid, times the likelihood. Because the prior factorises given omega, the sum over the
+(S+1)-dimensional grid is done coin by coin (S n^2 work, exactly equal to summing the full
+n^(S+1) array, which the tests confirm for two coins), so any S fits in memory; its
+discretisation error against ``exact`` is stated in the notes (K fixed only).
+
+Parameterisation: with ``param=noncentred`` (default) each coin is sampled as
+eta_s = (logit theta_s - c) / s with c = log(a / b), s = sqrt(1/a + 1/b), the approximate mean
+and sd of logit theta under Beta(a, b), and the exact Beta density plus the Jacobian restored
+by a potential; the posterior is unchanged but eta's scale no longer depends on omega or K, so
+NUTS does not meet a funnel at large K or K=free. ``param=centred`` samples theta_s ~ Beta
+directly, for comparison.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytensor.tensor as pt
+from pytensor.tensor.special import betaln as pt_betaln
+from scipy import integrate, optimize
+from scipy.special import logsumexp
+from scipy.stats import beta as beta_dist
+from scipy.stats import gamma as gamma_dist
+
+from models.single_coin import seed_grid
+from zoo.data import Column
+from zoo.exact import beta_from_mode, beta_mean_sd, log_evidence_bernoulli
+from zoo.model import Reference, Setting, ZooModel
+
+EXAMPLES = {
+    "two-coins": {"coin1": (3, 15), "coin2": (4, 5)},
+    "exercise1": {"coin1": (7, 10)},
+}
+QUAD_RTOL = 1e-11
+
+
+class FreeK(NamedTuple):
+    """K - 2 ~ Gamma(shape, rate), given by its mode and sd as Kruschke does."""
+
+    shape: float
+    rate: float
+
+
+class Counts(NamedTuple):
+    labels: list[str]
+    heads: np.ndarray
+    flips: np.ndarray
+
+
+# --- settings -------------------------------------------------------------------------------
+def free_k_from_mode_sd(mode: float, sd: float) -> FreeK:
+    """Gamma shape and rate with the given mode and sd (Kruschke's gammaShRaFromModeSD)."""
+    rate = (mode + np.sqrt(mode**2 + 4 * sd**2)) / (2 * sd**2)
+    return FreeK(float(1 + mode * rate), float(rate))
+
+
+def parse_k(text: str) -> float | FreeK:
+    """'5' -> 5.0 (at least 2); 'free' or 'free:MODE,SD' -> the Gamma prior on K - 2."""
+    kind, _, params = text.partition(":")
+    if kind == "free":
+        try:
+            mode, sd = (float(p) for p in params.split(",")) if params else (1.0, 10.0)
+        except ValueError:
+            raise ValueError("expected free or free:MODE,SD, e.g. free:1,10") from None
+        if mode >= 0 and sd > 0:
+            return free_k_from_mode_sd(mode, sd)
+        raise ValueError("free:MODE,SD needs MODE >= 0 and SD > 0")
+    value = _number(text)
+    if value < 2:
+        raise ValueError("K must be at least 2 (the Beta shapes are omega (K-2) + 1)")
+    return value
+
+
+def parse_positive(text: str) -> float:
+    value = _number(text)
+    if value <= 0:
+        raise ValueError("must be positive")
+    return value
+
+
+def parse_grid(text: str) -> int:
+    try:
+        size = int(text)
+    except ValueError:
+        raise ValueError("expected a whole number of grid points per axis") from None
+    if size < 2:
+        raise ValueError("the grid needs at least 2 points per axis")
+    return size
+
+
+def parse_choice(choices: tuple[str, ...]):
+    def parse(text: str) -> str:
+        if text not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return text
+    return parse
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number") from None
+    if not np.isfinite(value):
+        raise ValueError(f"{text!r} is not a finite number")
+    return value
+
+
+# --- data -----------------------------------------------------------------------------------
+def natural_key(label: str) -> tuple:
+    """Sort key comparing runs of digits as numbers: coin2 < coin10."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part)
+                 for part in re.split(r"(\d+)", label) if part)
+
+
+def coin_counts(data: pd.DataFrame) -> Counts:
+    """Heads and flips per coin, coins in sorted label order."""
+    labels = sorted({str(c) for c in data["coin"]}, key=natural_key)
+    coin = data["coin"].astype(str).to_numpy()
+    y = data["y"].to_numpy()
+    heads = np.array([int(y[coin == label].sum()) for label in labels])
+    flips = np.array([int((coin == label).sum()) for label in labels])
+    return Counts(labels, heads, flips)
+
+
+def example_frame(example: str) -> pd.DataFrame:
+    coins, ys = [], []
+    for label, (heads, flips) in EXAMPLES[example].items():
+        coins += [label] * flips
+        ys += [1] * heads + [0] * (flips - heads)
+    return pd.DataFrame({"coin": np.array(coins, dtype=object), "y": np.array(ys)})
+
+
+# --- exact: beta-binomial marginal and adaptive quadrature ---------------------------------
+def log_joint(omega, kappa, heads, flips, A: float, B: float, free_k: FreeK | None = None):
+    """log p(omega, K, data) with every theta_s integrated out (up to a constant if K is fixed).
+
+    ``omega`` and ``kappa`` broadcast against each other; coins run along a new last axis.
+    """
+    omega, kappa = np.asarray(omega, float), np.asarray(kappa, float)
+    a, b = beta_from_mode(omega[..., None], kappa[..., None])
+    log_p = beta_dist.logpdf(omega, A, B) + np.sum(
+        log_evidence_bernoulli(heads, flips - heads, a, b), axis=-1)
+    if free_k is not None:
+        log_p = log_p + gamma_dist.logpdf(kappa - 2, free_k.shape, scale=1 / free_k.rate)
+    return log_p
+
+
+def _features(omega, kappa, heads, flips) -> np.ndarray:
+    """Per point: [1, omega, omega^2, K, K^2, E(theta_s | omega, K, y)..., E(theta_s^2 | ...)...]."""
+    a, b = beta_from_mode(omega[:, None], kappa[:, None])
+    mean, sd = beta_mean_sd(a + heads, b + flips - heads)
+    return np.column_stack([np.ones_like(omega), omega, omega**2, kappa, kappa**2,
+                            mean, mean**2 + sd**2])
+
+
+def _moments_to_checks(total: np.ndarray, n_coins: int, free: bool) -> dict[str, float]:
+    """Posterior means and sds from the integrated features (the first is the mass)."""
+    m = total / total[0]
+    quantities = {"omega": (m[1], m[2])}
+    if free:
+        quantities["kappa"] = (m[3], m[4])
+    for s in range(n_coins):
+        quantities[f"theta[{s}]"] = (m[5 + s], m[5 + n_coins + s])
+    return {f"{name}.{stat}": float(value) for name, (m1, m2) in quantities.items()
+            for stat, value in (("mean", m1), ("sd", np.sqrt(max(m2 - m1**2, 0.0))))}
+
+
+def exact_posterior(heads, flips, K: float | FreeK, A: float, B: float) -> dict[str, float]:
+    """Posterior mean and sd of omega, every theta_s (and K if free) by adaptive cubature.
+
+    The variables are omega on [0, 1] and, if K is free, v = log(K - 2) (smooth where the Gamma
+    density of K - 2 is not) over its prior's central 1 - 2e-30; each axis is split at the
+    posterior peak.
+    """
+    heads, flips = np.asarray(heads, float), np.asarray(flips, float)
+    free = isinstance(K, FreeK)
+
+    def log_density(x: np.ndarray) -> np.ndarray:  # x: (points, 1 or 2)
+        omega, kappa, log_jacobian = _unpack(x, K)
+        return log_joint(omega, kappa, heads, flips, A, B, K if free else None) + log_jacobian
+
+    peak = _peak(log_density, free)
+    shift = float(log_density(peak[None, :])[0])
+
+    def integrand(x: np.ndarray) -> np.ndarray:
+        omega, kappa, _ = _unpack(x, K)
+        return np.exp(log_density(x) - shift)[:, None] * _features(omega, kappa, heads, flips)
+
+    edges = [(0.0, peak[0], 1.0)] + ([(*_log_k_range(K), peak[1])] if free else [])
+    edges = [sorted(axis) for axis in edges]
+    total = sum(
+        integrate.cubature(integrand, [axis[i] for axis, i in zip(edges, corner)],
+                           [axis[i + 1] for axis, i in zip(edges, corner)],
+                           rtol=QUAD_RTOL, atol=0, max_subdivisions=100_000).estimate
+        for corner in np.ndindex(*(2,) * len(edges)))
+    return _moments_to_checks(total, len(heads), free)
+
+
+def _unpack(x: np.ndarray, K: float | FreeK) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """omega, K and log |d(omega, K) / dx| from cubature points x = (omega[, log(K - 2)])."""
+    omega = x[:, 0]
+    if isinstance(K, FreeK):
+        return omega, 2 + np.exp(x[:, 1]), x[:, 1]
+    return omega, np.full_like(omega, K), np.zeros_like(omega)
+
+
+def _log_k_range(free_k: FreeK) -> tuple[float, float]:
+    """log(K - 2) between the 1e-30 and 1 - 1e-30 quantiles of its Gamma prior."""
+    prior = gamma_dist(free_k.shape, scale=1 / free_k.rate)
+    return float(np.log(prior.ppf(1e-30))), float(np.log(prior.isf(1e-30)))
+
+
+def _peak(log_density, free: bool) -> np.ndarray:
+    """The posterior mode in cubature coordinates: best of a coarse grid, then Nelder-Mead."""
+    omegas = seed_grid(49)
+    starts = (np.array([[w, v] for w in omegas for v in np.linspace(-6, 8, 29)]) if free
+              else omegas[:, None])
+    start = starts[np.argmax(log_density(starts))]
+    found = optimize.minimize(lambda x: -float(log_density(x[None, :])[0]), start,
+                              method="Nelder-Mead", bounds=[(1e-9, 1 - 1e-9)] + [(None, None)] * free,
+                              options={"xatol": 1e-10, "fatol": 1e-13})
+    return found.x
+
+
+# --- grid: the seed's method ---------------------------------------------------------------
+def grid_posterior(heads, flips, K: float, A: float, B: float, size: int) -> dict[str, float]:
+    """The seed's joint grid over (omega, theta_1..theta_S), summed coin by coin given omega.
+
+    Prior mass p(theta_j | omega_i) p(omega_i) on the grid i/(n+1); the normalising constant
+    of the prior cancels in the posterior, and the joint sum factorises into
+    sum_i p(omega_i) prod_s sum_j p(theta_j | omega_i) L_s(theta_j).
+    """
+    heads, flips = np.asarray(heads, float), np.asarray(flips, float)
+    points = seed_grid(size)
+    a, b = beta_from_mode(points[:, None], K)
+    log_prior_theta = beta_dist.logpdf(points[None, :], a, b)           # [omega, theta]
+    log_lik = (heads[:, None] * np.log(points) + (flips - heads)[:, None] * np.log1p(-points))
+    log_cond = log_prior_theta[None, :, :] + log_lik[:, None, :]         # [coin, omega, theta]
+    log_sums = logsumexp(log_cond, axis=2)                               # [coin, omega]
+    weights = np.exp(log_cond - log_sums[..., None])
+    theta_m1 = weights @ points                                          # [coin, omega]
+    theta_m2 = weights @ points**2
+    log_w = beta_dist.logpdf(points, A, B) + log_sums.sum(axis=0)
+    w = np.exp(log_w - logsumexp(log_w))
+    quantities = {"omega": (w @ points, w @ points**2)}
+    for s in range(len(heads)):
+        quantities[f"theta[{s}]"] = (theta_m1[s] @ w, theta_m2[s] @ w)
+    return {f"{name}.{stat}": float(value) for name, (m1, m2) in quantities.items()
+            for stat, value in (("mean", m1), ("sd", np.sqrt(max(m2 - m1**2, 0.0))))}
+
+
+# --- the model ------------------------------------------------------------------------------
+class Mint(ZooModel):
+    name = "mint"
+    title = "coins from one mint: theta_s ~ Beta(mode omega, concentration K), omega ~ Beta(A, B)"
+    columns = [
+        Column("coin", "label", "which coin was flipped (any label; sorted order gives theta[s])"),
+        Column("y", "binary", "one flip per row: 1 heads, 0 tails"),
+    ]
+    settings = {
+        "example": Setting("two-coins", parse_choice(tuple(EXAMPLES)),
+                           "default data without --data: two-coins (3/15, 4/5) or exercise1 (7/10)"),
+        "K": Setting("5", parse_k, "concentration K >= 2, or free / free:MODE,SD (K-2 ~ Gamma)"),
+        "A": Setting("2", parse_positive, "omega ~ Beta(A, B)"),
+        "B": Setting("2", parse_positive, "omega ~ Beta(A, B)"),
+        "param": Setting("noncentred", parse_choice(("noncentred", "centred")),
+                         "how NUTS sees theta: noncentred (logit, scale-free) or centred (Beta)"),
+        "grid": Setting("500", parse_grid, "points per axis of the seed's grid reference"),
+    }
+
+    def default_data(self, settings: dict[str, Any]) -> pd.DataFrame:
+        return example_frame(settings["example"])
+
+    def build(self, data: pd.DataFrame, settings: dict[str, Any]) -> pm.Model:
+        counts = coin_counts(data)
+        position = {label: s for s, label in enumerate(counts.labels)}
+        coin_index = np.array([position[str(c)] for c in data["coin"]])
+        with pm.Model(coords={"coin": counts.labels}) as model:
+            omega = pm.Beta("omega", alpha=settings["A"], beta=settings["B"])
+            kappa = _kappa(settings["K"])
+            a, b = beta_from_mode(omega, kappa)
+            if settings["param"] == "centred":
+                theta = pm.Beta("theta", alpha=a, beta=b, dims="coin")
+                logit_theta = pm.math.logit(theta)
+            else:
+                logit_theta = _noncentred_logit_theta(a, b)
+                pm.Deterministic("theta", pm.math.sigmoid(logit_theta), dims="coin")
+            pm.Bernoulli("y", logit_p=logit_theta[coin_index], observed=data["y"].to_numpy())
+        return model
+
+    def reference(self, data: pd.DataFrame, settings: dict[str, Any]) -> Reference:
+        counts = coin_counts(data)
+        K, A, B = settings["K"], settings["A"], settings["B"]
+        exact = exact_posterior(counts.heads, counts.flips, K, A, B)
+        notes = [f"theta[{s}] is coin {label!r}: {h} heads of {n}"
+                 for s, (label, h, n) in enumerate(zip(counts.labels, counts.heads, counts.flips))]
+        methods = {}
+        if isinstance(K, FreeK):
+            notes.append(f"K - 2 ~ Gamma(shape {K.shape:.6g}, rate {K.rate:.6g}); reference: 2-D "
+                         "quadrature over (omega, K); no grid (it would be (S+2)-dimensional)")
+        else:
+            size = settings["grid"]
+            grid = grid_posterior(counts.heads, counts.flips, K, A, B, size)
+            methods["grid"] = grid
+            error = max(abs(grid[name] - exact[name]) for name in exact)
+            notes.append(f"grid: {size} points per axis over (omega, theta_1..theta_{len(counts.labels)}),"
+                         f" summed coin by coin; max |grid - exact| = {error:.2g}")
+        return Reference(method="exact", values=exact, methods=methods, notes=notes)
+
+    def sweep_marks(self, data: pd.DataFrame, settings: dict[str, Any]) -> dict[str, tuple[str, float]]:
+        """Each coin's raw proportion of heads, drawn beside its posterior in ``zoo sweep``."""
+        counts = coin_counts(data)
+        return {f"theta[{s}].mean": (f"{label} raw {h}/{n}", h / n)
+                for s, (label, h, n) in enumerate(zip(counts.labels, counts.heads, counts.flips))}
+
+
+def _kappa(K: float | FreeK):
+    """K as a constant, or K = 2 + Gamma(shape, rate) when it is free."""
+    if isinstance(K, FreeK):
+        kappa_minus_two = pm.Gamma("kappa_minus_two", alpha=K.shape, beta=K.rate)
+        return pm.Deterministic("kappa", kappa_minus_two + 2)
+    return K
+
+
+def _noncentred_logit_theta(a, b):
+    """logit theta = c + s eta with eta ~ Normal(0, 1) replaced, through a potential, by the exact
+    density of eta implied by theta ~ Beta(a, b): Beta(theta) |d theta / d eta| / Normal(eta)."""
+    eta = pm.Normal("eta", 0.0, 1.0, dims="coin")
+    scale = pt.sqrt(1 / a + 1 / b)
+    logit_theta = pt.log(a) - pt.log(b) + scale * eta
+    log_theta, log_one_minus = -pt.softplus(-logit_theta), -pt.softplus(logit_theta)
+    log_beta_and_jacobian = a * log_theta + b * log_one_minus - pt_betaln(a, b) + pt.log(scale)
+    pm.Potential("theta_prior", pt.sum(log_beta_and_jacobian + 0.5 * eta**2 + 0.5 * np.log(2 * np.pi)))
+    return logit_theta
+
+
+MODEL = Mint()
