@@ -77,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--all", action="store_true", help="every model, on its seed example")
     verify.add_argument("--json", action="store_true", help="print exactly one JSON document")
     _fit_options(verify)
+
+    sweep = commands.add_parser("sweep", help="verify once per value of a numeric setting; table + plot")
+    sweep.add_argument("model")
+    sweep.add_argument("--over", required=True, metavar="KEY=V1,V2,...",
+                       help="the setting to sweep and its values, e.g. K=5,20,75,200")
+    _fit_options(sweep)
+    sweep.add_argument("--out", type=Path, help="output folder (default reports/sweep-MODEL-KEY)")
     return parser
 
 
@@ -107,6 +114,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     )
     if args.command == "run":
         return _run(get_model(args.model), args, config)
+    if args.command == "sweep":
+        from zoo.sweep import sweep_command
+
+        return sweep_command(get_model(args.model), args, config, REPORTS)
     if args.all == bool(args.model):
         raise UsageError("verify takes a MODEL or --all, not both")
     if args.all and (args.data or args.set_pairs):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -130,18 +132,26 @@ def write_run(result: Result, out: Path) -> list[Path]:
     of them are complete, so an interrupted run leaves the previous results intact.
     """
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
+    with staged_folder(out) as staging:
         _netcdf_ready(result.fit.idata).to_netcdf(staging / "posterior.nc")
         (staging / "summary.md").write_text(markdown(result))
         (staging / "result.json").write_text(json.dumps(result.as_json(), indent=1, default=float))
+    return sorted(out.iterdir())
+
+
+@contextmanager
+def staged_folder(out: Path) -> Iterator[Path]:
+    """A temporary folder beside ``out`` that replaces ``out`` only if the block completes."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        yield staging
         if out.exists():
             shutil.rmtree(out)
         staging.rename(out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return sorted(out.iterdir())
 
 
 def _netcdf_ready(idata):
