@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
 import pymc as pm
@@ -22,6 +22,9 @@ import xarray as xr
 from zoo.data import Column, read_csv
 from zoo.errors import UsageError
 from zoo.sampling import SamplerConfig, sample_nuts, sample_smc
+
+if TYPE_CHECKING:
+    from zoo.pipeline import Result
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
@@ -149,3 +152,11 @@ class ZooModel(ABC):
     def describe(self) -> str:
         """The model in a few lines of math: the module's docstring by default."""
         return (sys.modules[type(self).__module__].__doc__ or self.title).strip()
+
+    def figures(self, result: Result, folder: Path) -> list[tuple[str, Path]]:
+        """The model's own plots for its report page, saved in ``folder``: (caption, file).
+
+        The site draws the generic ones (trace, rank, densities, energy, predictive check);
+        override this for plots only this model has. See :mod:`zoo.figures` for helpers.
+        """
+        return []
