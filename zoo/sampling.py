@@ -49,10 +49,15 @@ def sample_nuts(
     config: SamplerConfig,
     *,
     nuts_sampler: str = "pymc",
-    initvals: dict | None = None,
+    initvals: dict | list[dict] | None = None,
     seed_offset: int = 0,
+    init: str = "auto",
 ) -> xr.DataTree:
-    """NUTS with the run's settings; ``seed_offset`` separates several fits in one run."""
+    """NUTS with the run's settings; ``seed_offset`` separates several fits in one run.
+
+    ``initvals`` may be one dict or (PyMC's NUTS only) one per chain; ``init="adapt_diag"``
+    starts each chain exactly there, without PyMC's default jitter.
+    """
     quiet_pymc()
     with model:
         return pm.sample(
@@ -64,6 +69,7 @@ def sample_nuts(
             nuts_sampler=nuts_sampler,
             target_accept=config.target_accept,
             initvals=initvals,
+            init=init,
             progressbar=config.progressbar and sys.stdout.isatty(),
             compute_convergence_checks=False,
         )
