@@ -22,13 +22,17 @@ where ``betaln(z + a, N - z + b)`` is meant (tests/test_two_factories.py reprodu
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pymc as pm
 from scipy.special import logsumexp
 
+from zoo.compare import posterior_estimate
 from zoo.data import Column
 from zoo.exact import beta_from_mode, heads_tails, log_evidence_bernoulli
+from zoo.figures import new_figure, save
 from zoo.model import Estimate, Fit, Reference, Setting, ZooModel
 from zoo.sampling import SamplerConfig, sample_smc, smc_log_evidence
 
@@ -91,6 +95,9 @@ class TwoFactories(ZooModel):
         "prior": Setting("0.5,0.5", parse_pair("prior", 0, 1, total=1.0), "prior factory probabilities"),
     }
     var_names = ["theta", "p_factory"]
+    sbc_discrete = {"factory": "p_factory"}
+    sbc_notes = ["factory: randomised PIT of p(factory | y) (binary calibration); theta of the "
+                 "factory not chosen is drawn from its prior, the model's pseudo-prior"]
 
     def default_data(self, settings):
         return pd.DataFrame({"y": np.repeat([1, 0], [7, 3])})
@@ -111,10 +118,19 @@ class TwoFactories(ZooModel):
         with pm.Model(coords={"factory": ["factory 1", "factory 2"]}) as model:
             theta = pm.Beta("theta", alpha=a, beta=b, dims="factory")
             flips = pm.Binomial.dist(n=heads + tails, p=theta)
-            pm.Mixture("heads", w=weights, comp_dists=flips, observed=heads)
-            log_joint = np.log(weights) + pm.logp(flips, heads)
+            observed = pm.Mixture("heads", w=weights, comp_dists=flips, observed=heads)
+            # the observed variable, not the constant: p_factory follows data swapped in (SBC)
+            log_joint = np.log(weights) + pm.logp(flips, observed)
             pm.Deterministic("p_factory", pm.math.softmax(log_joint), dims="factory")
         return model
+
+    def sbc_simulate(self, model, settings, rng):
+        """The story the marginalised model hides: theta of both factories from their priors,
+        the factory m from its prior, then the heads in N flips of theta_m."""
+        truth, _ = super().sbc_simulate(model, settings, rng)
+        factory = int(rng.choice(2, p=settings["prior"]))
+        flips = len(self.default_data(settings))
+        return {**truth, "factory": factory}, {"heads": rng.binomial(flips, truth["theta"][factory])}
 
     def factory_model(self, data, settings, factory: int) -> pm.Model:
         """One factory's model alone, for its evidence by SMC."""
@@ -161,6 +177,27 @@ class TwoFactories(ZooModel):
         fit.notes.append(f"SMC evidence: {smc_config.chains} chains x {config.draws} particles per "
                          "factory; the log BF's MCSE is the spread between chains")
         return fit
+
+    def figures(self, result, folder: Path) -> list[tuple[str, Path]]:
+        """p(factory | y) against kappa: the exact curve and this run's estimate at its kappa."""
+        heads, tails = heads_tails(result.data["y"])
+        omega, prior, kappa = (result.settings[k] for k in ("omega", "prior", "kappa"))
+        kappas = np.geomspace(2, max(400.0, 2 * kappa), 200)
+        exact = np.array([[exact_comparison(heads, tails, omega, k, prior)[f"p_factory[{m}]"]
+                           for m in (0, 1)] for k in kappas])
+        figure, axes = new_figure(height=3.5)
+        ax = axes[0, 0]
+        for m in (0, 1):
+            ax.plot(kappas, exact[:, m], color=f"C{m}", label=f"factory {m + 1}, exact")
+            estimate = posterior_estimate(result.fit.idata, f"p_factory[{m}]")
+            ax.errorbar(kappa, estimate.value, yerr=2 * estimate.mcse, fmt="o", color=f"C{m}",
+                        label=f"factory {m + 1}, this run (+- 2 MCSE)")
+        ax.set(xscale="log", xlabel="kappa (both factories' concentration)",
+               ylabel="p(factory | y)", ylim=(-0.02, 1.02))
+        ax.legend(fontsize="small")
+        caption = (f"Posterior factory probabilities against kappa for {heads} heads in "
+                   f"{heads + tails} flips: exact curves, and the run's estimate at kappa = {kappa:g}")
+        return [(caption, save(figure, folder, "kappa"))]
 
 
 MODEL = TwoFactories()

@@ -84,6 +84,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the setting to sweep and its values, e.g. K=5,20,75,200")
     _fit_options(sweep)
     sweep.add_argument("--out", type=Path, help="output folder (default reports/sweep-MODEL-KEY)")
+
+    sbc = commands.add_parser("sbc", help="simulation-based calibration: fit simulated data, rank the truth")
+    sbc.add_argument("model")
+    sbc.add_argument("--sims", type=_positive, default=100, help="simulations (default 100)")
+    sbc.add_argument("--jobs", type=_positive, default=1, help="worker processes (default 1)")
+    sbc.add_argument("--seed", type=_seed, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+    sbc.add_argument("--draws", type=_positive, default=500, help="draws per chain per fit (default 500)")
+    sbc.add_argument("--tune", type=_positive, default=500, help="tuning steps per fit (default 500)")
+    sbc.add_argument("--chains", type=_positive, default=2, help="chains per fit (default 2)")
+    sbc.add_argument("--set", dest="set_pairs", action="append", default=[], metavar="KEY=VALUE",
+                     help="a model setting; repeat for several")
+    sbc.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask scheduler (tcp://HOST:PORT)")
+    sbc.add_argument("--out", type=Path, help="output folder (default reports/sbc-MODEL); a rerun resumes")
+    sbc.add_argument("--json", action="store_true", help="print exactly one JSON document")
     return parser
 
 
@@ -107,6 +121,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     if args.command == "list":
         return _list(all_models(), args.settings)
+    if args.command == "sbc":
+        from zoo.sbc import sbc_command
+
+        return sbc_command(get_model(args.model), args, REPORTS)
     config = SamplerConfig(
         draws=args.draws, tune=args.tune, chains=args.chains, cores=args.cores, seed=args.seed,
         sampler=args.sampler, nuts_sampler=args.nuts_sampler, target_accept=args.target_accept,

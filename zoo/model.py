@@ -160,3 +160,30 @@ class ZooModel(ABC):
         override this for plots only this model has. See :mod:`zoo.figures` for helpers.
         """
         return []
+
+    # --- simulation-based calibration (`zoo sbc`, see zoo/sbc.py) --------------------------
+    #: discrete parameters SBC calibrates through a posterior probability variable:
+    #: {name in sbc_simulate's truth: posterior variable of p(category | y), one per category}
+    sbc_discrete: ClassVar[dict[str, str]] = {}
+    #: what SBC calibrates differently from ``zoo run`` (e.g. a proper prior substituted)
+    sbc_notes: ClassVar[list[str]] = []
+
+    def sbc_model(self, settings: dict[str, Any]) -> pm.Model:
+        """The model SBC fits to each simulated data set: the seed example's shape by default.
+
+        Override where the default prior is improper: calibrate the same likelihood under a
+        proper prior, and say so in ``sbc_notes``.
+        """
+        return self.build(self.default_data(settings), settings)
+
+    def sbc_simulate(self, model: pm.Model, settings: dict[str, Any],
+                     rng) -> tuple[dict[str, Any], dict[str, Any]]:
+        """One prior-predictive draw: (true parameter values, observed values), both by name.
+
+        The default forward-samples every free and observed variable of ``model``. Override
+        to add discrete parameters the model marginalises (see ``sbc_discrete``) or where
+        forward sampling ignores a transform (an ``ordered`` prior must be sorted).
+        """
+        from zoo.sbc import forward_draw
+
+        return forward_draw(model, rng)

@@ -1,0 +1,464 @@
+"""Simulation-based calibration (Talts et al. 2018): does the fit recover what was simulated?
+
+For simulation i: draw parameters from the prior and data of the model's default shape
+(``ZooModel.sbc_simulate``), fit with NUTS, and turn the true value of every scalar parameter
+into a probability integral transform u = (rank among L thinned draws + U) / (L + 1),
+U ~ Uniform(0, 1) breaking ties. A discrete parameter the model marginalises (the factory of
+``two-factories``) gets the randomised PIT of its posterior probabilities,
+u = sum_{k < m} p_k + U p_m. A calibrated fit gives uniform u.
+
+Uniformity test: the ECDF of the N values of u against the simultaneous band of Säilynoja et
+al. (2022), as a p-value: the smallest two-sided binomial tail probability of the ECDF over
+the grid, compared with its distribution under uniformity (simulated once). A parameter is
+flagged when p < ALPHA / (number of parameters) (Bonferroni: the model fails with
+probability <= ALPHA when calibrated); the plotted band is drawn at that same level.
+
+Cost is compiling, so each worker process compiles a model once (nutpie, observed values in a
+shared variable swapped per simulation) and reuses it. Simulation i's seed comes from
+(seed, i) alone, so results do not depend on --jobs, order or resumption. Each result is
+stored as it finishes (one JSON file, written atomically); a rerun skips the stored ones.
+
+Why not arviz-devs' ``simuk``: its loop draws all prior simulations in one batch (simulation i
+depends on the number of simulations), calls ``pm.sample`` afresh per simulation, keeps
+results in memory only and runs in one process; resumable, parallel and distributed runs need
+the per-simulation unit of work this module has.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.stats import binom
+
+from zoo.errors import UsageError
+from zoo.model import ZooModel
+from zoo.sampling import DEFAULT_SEED, quiet_pymc
+
+#: family-wise level of the uniformity tests of one model
+ALPHA = 0.01
+#: draws of the uniform null distribution of the ECDF statistic
+NULL_SIMULATIONS = 4000
+#: bars of the rank histogram
+BINS = 20
+
+
+@dataclass(frozen=True)
+class SbcConfig:
+    """What decides the simulations' numbers; a stored run is resumed only with the same."""
+
+    sims: int = 100
+    seed: int = DEFAULT_SEED
+    draws: int = 500
+    tune: int = 500
+    chains: int = 2
+    thin_to: int = 100  # L: ranks run from 0 to L
+    target_accept: float = 0.9
+
+    def identity(self) -> dict[str, Any]:
+        """Everything but the number of simulations, which a rerun may raise."""
+        return {k: v for k, v in asdict(self).items() if k != "sims"}
+
+
+# --- one simulation (runs in a worker) --------------------------------------------------------
+@dataclass
+class _Compiled:
+    """One model compiled for every simulation of a worker: forward sampling and NUTS."""
+
+    model: Any
+    settings: dict[str, Any]
+    sampler: Any  # nutpie CompiledModel whose observed values are shared variables
+    data_names: dict[str, str]
+    data_dtypes: dict[str, Any]
+
+
+_COMPILED: dict[tuple, _Compiled] = {}
+_FORWARD: dict[int, tuple] = {}
+
+
+def simulate_and_fit(model: ZooModel, set_pairs: list[str], config: SbcConfig, index: int,
+                     cores: int = 1) -> dict[str, Any]:
+    """Simulation ``index``: simulate, fit, and each parameter's PIT; a JSON-ready record."""
+    compiled = _compiled(model, tuple(set_pairs))
+    rng = simulation_rng(config.seed, index)
+    truth, observed = model.sbc_simulate(compiled.model, compiled.settings, rng)
+    start = time.perf_counter()
+    posterior, divergences = _fit(compiled, observed, config, int(rng.integers(2**31)), cores)
+    seconds = time.perf_counter() - start
+    pits, probabilities = {}, {}
+    for name, value in truth.items():
+        if name in model.sbc_discrete:
+            probs = np.asarray(posterior[model.sbc_discrete[name]]).mean(axis=(0, 1)).ravel()
+            pits[name] = discrete_pit(probs, int(value), rng)
+            probabilities[name] = probs.tolist()
+        else:
+            pits.update(continuous_pits(name, np.asarray(posterior[name]), value, config.thin_to, rng))
+    return {"index": index, "pit": pits, "probabilities": probabilities,
+            "truth": {k: np.asarray(v).tolist() for k, v in truth.items()},
+            "divergences": divergences, "seconds": seconds}
+
+
+def simulation_rng(seed: int, index: int) -> np.random.Generator:
+    """The generator of simulation ``index``: a function of (seed, index) only."""
+    return np.random.default_rng(np.random.SeedSequence([seed, index]))
+
+
+def forward_draw(model, rng: np.random.Generator) -> tuple[dict, dict]:
+    """Free and observed variables forward-sampled jointly; compiled once per model object."""
+    from pymc.pytensorf import compile as compile_function
+    from pymc.pytensorf import find_rng_nodes, reseed_rngs
+
+    if id(model) not in _FORWARD:
+        names = [v.name for v in model.free_RVs + model.observed_RVs]
+        outputs = [model[name] for name in names]
+        with model:
+            function = compile_function(inputs=[], outputs=outputs, random_seed=0)
+        _FORWARD[id(model)] = (model, names, function, find_rng_nodes(outputs))
+    _, names, function, rngs = _FORWARD[id(model)]
+    reseed_rngs(rngs, int(rng.integers(2**63)))
+    values = dict(zip(names, function()))
+    observed = {v.name for v in model.observed_RVs}
+    return ({k: v for k, v in values.items() if k not in observed},
+            {k: v for k, v in values.items() if k in observed})
+
+
+def _compiled(model: ZooModel, set_pairs: tuple[str, ...]) -> _Compiled:
+    key = (type(model).__module__, type(model).__qualname__, model.name, set_pairs)
+    if key not in _COMPILED:
+        import nutpie
+        import pymc as pm
+        import pytensor
+
+        quiet_pymc()
+        settings = model.parse_settings(list(set_pairs))
+        sbc_model = model.sbc_model(settings)
+        shared = {}
+        for rv in sbc_model.observed_RVs:
+            value = np.asarray(sbc_model.rvs_to_values[rv].data)
+            shared[rv.name] = pytensor.shared(value, name=f"{rv.name}__sbc")
+        fitted = pm.observe(sbc_model, shared)
+        _COMPILED[key] = _Compiled(
+            model=sbc_model,
+            settings=settings,
+            sampler=nutpie.compile_pymc_model(fitted),
+            data_names={name: var.name for name, var in shared.items()},
+            data_dtypes={name: var.get_value().dtype for name, var in shared.items()},
+        )
+    return _COMPILED[key]
+
+
+def _fit(compiled: _Compiled, observed: dict, config: SbcConfig, seed: int, cores: int):
+    import nutpie
+
+    data = {compiled.data_names[name]: np.asarray(value, dtype=compiled.data_dtypes[name])
+            for name, value in observed.items()}
+    idata = nutpie.sample(compiled.sampler.with_data(**data), draws=config.draws,
+                          tune=config.tune, chains=config.chains, cores=cores, seed=seed,
+                          progress_bar=False, target_accept=config.target_accept)
+    return idata.posterior, int(idata.sample_stats["diverging"].sum())
+
+
+def continuous_pits(name: str, draws: np.ndarray, truth, thin_to: int,
+                    rng: np.random.Generator) -> dict[str, float]:
+    """Each scalar's randomised rank PIT among ``thin_to`` draws evenly spaced in every chain."""
+    chains, length = draws.shape[:2]
+    flat = draws.reshape(chains, length, -1)
+    per_chain = max(1, thin_to // chains)
+    kept = flat[:, np.linspace(0, length - 1, per_chain).round().astype(int), :]
+    kept = kept.reshape(chains * per_chain, -1)
+    truth = np.asarray(truth, dtype=float).ravel()
+    labels = [name] if flat.shape[2] == 1 else [f"{name}[{i}]" for i in range(flat.shape[2])]
+    ranks = (kept < truth).sum(axis=0) + rng.uniform(size=truth.size) * ((kept == truth).sum(axis=0) + 1)
+    return {label: float(r / (len(kept) + 1)) for label, r in zip(labels, ranks)}
+
+
+def discrete_pit(probabilities: np.ndarray, category: int, rng: np.random.Generator) -> float:
+    """Randomised PIT of a discrete truth: uniform on [F(m-1), F(m)] under the posterior."""
+    below = float(np.sum(probabilities[:category]))
+    return below + float(rng.uniform()) * float(probabilities[category])
+
+
+# --- uniformity test ----------------------------------------------------------------------
+def _grid(n: int) -> np.ndarray:
+    points = min(n, 100)
+    return np.arange(1, points) / points
+
+
+def ecdf_statistic(values: np.ndarray) -> np.ndarray:
+    """Smallest two-sided binomial tail probability of the ECDF over the grid (per row)."""
+    values = np.sort(np.atleast_2d(values), axis=-1)
+    n = values.shape[-1]
+    grid = _grid(n)
+    counts = np.stack([np.searchsorted(row, grid, side="right") for row in values])
+    tails = np.minimum(binom.cdf(counts, n, grid), binom.sf(counts - 1, n, grid))
+    return np.minimum(1.0, 2 * tails.min(axis=-1))
+
+
+@lru_cache(maxsize=64)
+def _null_statistics(n: int) -> np.ndarray:
+    return ecdf_statistic(np.random.default_rng(0).uniform(size=(NULL_SIMULATIONS, n)))
+
+
+def uniformity_p_value(values: np.ndarray) -> float:
+    """P(statistic <= observed) for uniform values: small when the ECDF leaves the band."""
+    null = _null_statistics(len(values))
+    return float((1 + np.sum(null <= ecdf_statistic(values)[0])) / (1 + null.size))
+
+
+def ecdf_band(n: int, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Grid and simultaneous (1 - alpha) band of the ECDF of n uniform values."""
+    level = np.quantile(_null_statistics(n), alpha)
+    grid = _grid(n)
+    return grid, binom.ppf(level / 2, n, grid) / n, binom.ppf(1 - level / 2, n, grid) / n
+
+
+# --- storage and running --------------------------------------------------------------------
+def write_atomically(path: Path, text: str) -> None:
+    """Write beside ``path`` and rename: a reader never sees half a file."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+class SimulationStore:
+    """One JSON file per finished simulation under ``folder/sims``; refuses a foreign run."""
+
+    def __init__(self, folder: Path, identity: dict[str, Any]):
+        self.folder = Path(folder)
+        (self.folder / "sims").mkdir(parents=True, exist_ok=True)
+        stamp = self.folder / "run.json"
+        if stamp.exists() and json.loads(stamp.read_text()) != identity:
+            raise UsageError(f"{self.folder} holds SBC results of another model, setting or "
+                             "sampler configuration; choose another --out or delete it")
+        write_atomically(stamp, json.dumps(identity, indent=1))
+
+    def path(self, index: int) -> Path:
+        return self.folder / "sims" / f"sim-{index:05d}.json"
+
+    def has(self, index: int) -> bool:
+        return self.path(index).exists()
+
+    def save(self, record: dict[str, Any]) -> None:
+        write_atomically(self.path(record["index"]), json.dumps(record))
+
+    def load(self, count: int) -> list[dict[str, Any]]:
+        return [json.loads(self.path(i).read_text()) for i in range(count)]
+
+
+def run_sbc(model: ZooModel, config: SbcConfig, out: Path, *, set_pairs: list[str] | None = None,
+            jobs: int = 1, scheduler: str | None = None) -> dict[str, Any]:
+    """Run the simulations not yet stored in ``out``, then summarise and plot all of them."""
+    set_pairs = list(set_pairs or [])
+    model.parse_settings(set_pairs)  # bad settings fail here, before any work
+    identity = {"model": model.name, "settings": model.setting_texts(set_pairs),
+                **config.identity()}
+    store = SimulationStore(out, identity)
+    pending = [i for i in range(config.sims) if not store.has(i)]
+    start = time.perf_counter()
+    for record in _execute(model, set_pairs, config, pending, jobs, scheduler):
+        store.save(record)
+    wall = time.perf_counter() - start
+    summary = summarise(model, store.load(config.sims), config)
+    summary.update(identity=identity, computed=len(pending), jobs=jobs, scheduler=scheduler,
+                   wall_seconds=wall)
+    write_atomically(Path(out) / "summary.json", json.dumps(summary, indent=1))
+    plot_all(summary, Path(out))
+    return summary
+
+
+def _execute(model, set_pairs, config, indices, jobs, scheduler) -> Iterator[dict[str, Any]]:
+    """Records as they finish: in this process, in ``jobs`` processes, or on a Dask cluster."""
+    if not indices:
+        return
+    if scheduler:
+        yield from _on_dask(model, set_pairs, config, indices, scheduler)
+    elif jobs == 1:
+        for index in indices:
+            yield simulate_and_fit(model, set_pairs, config, index, cores=config.chains)
+    else:
+        yield from _in_processes(model, set_pairs, config, indices, jobs)
+
+
+def _in_processes(model, set_pairs, config, indices, jobs) -> Iterator[dict[str, Any]]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    context = multiprocessing.get_context("spawn")  # no fork of a numba-threaded process
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = [pool.submit(simulate_and_fit, model, set_pairs, config, i) for i in indices]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+def _on_dask(model, set_pairs, config, indices, scheduler) -> Iterator[dict[str, Any]]:
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise UsageError("--scheduler needs Dask: pip install 'bayes-zoo[dask]'") from None
+    try:
+        client = Client(scheduler, timeout="10s")
+    except OSError as err:
+        raise UsageError(f"--scheduler {scheduler}: cannot connect ({err})") from None
+    with client:
+        futures = client.map(simulate_and_fit, [model] * len(indices), [set_pairs] * len(indices),
+                             [config] * len(indices), indices, pure=False)
+        for future in as_completed(futures):
+            yield future.result()
+
+
+# --- summary, plots, text ----------------------------------------------------------------------
+def summarise(model: ZooModel, records: list[dict[str, Any]], config: SbcConfig) -> dict[str, Any]:
+    """Per parameter: rank histogram, uniformity p-value, flagged; the verdict and the costs."""
+    names = list(records[0]["pit"])
+    threshold = ALPHA / len(names)
+    parameters = {}
+    for name in names:
+        pits = np.array([r["pit"][name] for r in records])
+        p_value = uniformity_p_value(pits)
+        parameters[name] = {
+            "p_value": p_value,
+            "flagged": p_value < threshold,
+            "histogram": np.histogram(pits, bins=BINS, range=(0, 1))[0].tolist(),
+            "pit": pits.tolist(),
+        }
+    fit_seconds = sum(r["seconds"] for r in records)
+    return {
+        "model": model.name,
+        "config": asdict(config),
+        "simulations": len(records),
+        "alpha": ALPHA,
+        "threshold": threshold,
+        "parameters": parameters,
+        "binary_calibration": {name: reliability(records, name) for name in model.sbc_discrete},
+        "divergences": sum(r["divergences"] for r in records),
+        "fit_seconds": fit_seconds,
+        "fits_per_second": len(records) / fit_seconds if fit_seconds else None,
+        "notes": list(model.sbc_notes),
+        "passed": not any(p["flagged"] for p in parameters.values()),
+    }
+
+
+def reliability(records: list[dict[str, Any]], name: str, bins: int = 5) -> list[dict[str, float]]:
+    """Binary calibration: simulations binned by the posterior probability of each category,
+    against how often that category was the truth (should match within binomial noise)."""
+    predicted, happened = [], []
+    for record in records:
+        probs = record["probabilities"][name]
+        predicted += probs
+        happened += [int(record["truth"][name]) == k for k in range(len(probs))]
+    predicted, happened = np.array(predicted), np.array(happened, dtype=float)
+    which = np.minimum((predicted * bins).astype(int), bins - 1)
+    rows = []
+    for b in range(bins):
+        chosen = which == b
+        if chosen.any():
+            count = int(chosen.sum())
+            mean_p = float(predicted[chosen].mean())
+            rows.append({"bin": f"{b / bins:.1f}-{(b + 1) / bins:.1f}", "count": count,
+                         "mean_predicted": mean_p, "observed": float(happened[chosen].mean()),
+                         "se": float(np.sqrt(mean_p * (1 - mean_p) / count))})
+    return rows
+
+
+def plot_all(summary: dict[str, Any], folder: Path) -> list[Path]:
+    """One PNG per parameter: rank histogram and ECDF difference with the simultaneous band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    for name, parameter in summary["parameters"].items():
+        figure, (left, right) = plt.subplots(1, 2, figsize=(8, 3))
+        _histogram(left, np.array(parameter["pit"]))
+        _ecdf_difference(right, np.array(parameter["pit"]), summary["threshold"])
+        verdict = "FLAGGED" if parameter["flagged"] else "ok"
+        figure.suptitle(f"{summary['model']}: {name}, {summary['simulations']} simulations, "
+                        f"p = {parameter['p_value']:.3g} ({verdict})")
+        figure.tight_layout()
+        path = folder / f"sbc-{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"
+        figure.savefig(path, dpi=80)
+        plt.close(figure)
+        written.append(path)
+    return written
+
+
+def _histogram(axis, pits: np.ndarray) -> None:
+    n = len(pits)
+    counts = np.histogram(pits, bins=BINS, range=(0, 1))[0]
+    low, high = binom.ppf([0.005, 0.995], n, 1 / BINS)
+    axis.axhspan(low, high, color="0.85", label="99% per bar")
+    axis.bar(np.arange(BINS) / BINS, counts, width=1 / BINS, align="edge", edgecolor="white")
+    axis.set(xlabel="normalised rank", ylabel="simulations", title="rank histogram")
+
+
+def _ecdf_difference(axis, pits: np.ndarray, alpha: float) -> None:
+    grid, lower, upper = ecdf_band(len(pits), alpha)
+    ecdf = np.searchsorted(np.sort(pits), grid, side="right") / len(pits)
+    axis.fill_between(grid, lower - grid, upper - grid, color="0.85", step="mid",
+                      label=f"simultaneous {1 - alpha:.4g}")
+    axis.plot(grid, ecdf - grid, drawstyle="steps-mid")
+    axis.axhline(0, color="0.5", linewidth=0.5)
+    axis.set(xlabel="normalised rank", ylabel="ECDF - uniform", title="ECDF difference")
+    axis.legend(fontsize="small")
+
+
+def console(summary: dict[str, Any]) -> str:
+    """What ``zoo sbc`` prints."""
+    c = summary["config"]
+    lines = [
+        f"{summary['model']}: SBC, {summary['simulations']} simulations ({summary['computed']} "
+        f"run now, {summary['wall_seconds']:.1f} s wall), {c['chains']} chains x {c['draws']} draws "
+        f"(tune {c['tune']}), ranks among {c['thin_to']} thinned draws, seed {c['seed']}",
+        f"uniformity: ECDF simultaneous-band test, flagged when p < {summary['threshold']:.2g} "
+        f"(alpha {summary['alpha']} / {len(summary['parameters'])} parameters)",
+    ]
+    width = max(map(len, summary["parameters"]))
+    for name, parameter in summary["parameters"].items():
+        lines.append(f"  {name:<{width}}  p = {parameter['p_value']:.3f}  "
+                     f"{'FLAGGED' if parameter['flagged'] else 'ok'}")
+    for name, rows in summary["binary_calibration"].items():
+        lines.append(f"binary calibration of {name}: predicted vs observed frequency")
+        lines += [f"  p in {r['bin']}: {r['count']:>4} cases, predicted {r['mean_predicted']:.3f}, "
+                  f"observed {r['observed']:.3f} (se {r['se']:.3f})" for r in rows]
+    lines += [f"note: {n}" for n in summary["notes"]]
+    rate = summary["fits_per_second"]
+    lines.append(f"divergences {summary['divergences']}; fits {summary['fit_seconds']:.1f} s"
+                 + (f" ({rate:.1f} per second)" if rate else ""))
+    lines.append(("PASS" if summary["passed"] else "FAIL") + ": "
+                 + f"{sum(not p['flagged'] for p in summary['parameters'].values())}/"
+                 f"{len(summary['parameters'])} parameters calibrated")
+    return "\n".join(lines)
+
+
+def sbc_command(model: ZooModel, args, reports: Path) -> int:
+    """``zoo sbc``: run, print (or one JSON document), exit 0 when no parameter is flagged."""
+    config = SbcConfig(sims=args.sims, seed=args.seed, draws=args.draws, tune=args.tune,
+                       chains=args.chains)
+    out = args.out or reports / f"sbc-{model.name}"
+    try:
+        summary = run_sbc(model, config, out, set_pairs=args.set_pairs, jobs=args.jobs,
+                          scheduler=args.scheduler)
+    except KeyboardInterrupt:
+        print(f"zoo: interrupted; finished simulations are kept in {out}/sims, a rerun resumes",
+              file=sys.stderr)
+        return 130
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    else:
+        print(console(summary))
+        print(f"wrote {out}/summary.json and {len(summary['parameters'])} figures")
+    return 0 if summary["passed"] else 1
