@@ -1,0 +1,219 @@
+"""rat-tumors: the grid against Gauss-Legendre quadrature, empirical Bayes and type-2 ML
+against closed forms and a second optimiser, and NUTS against the grid."""
+
+import json
+
+import numpy as np
+import pytest
+from scipy import optimize
+from scipy.special import digamma, expit, gammaln, logsumexp
+from scipy.stats import beta as beta_dist
+from scipy.stats import betabinom
+
+from models.rat_tumors import (
+    MODEL, alpha_beta, eb_moments, grid_box, grid_moments, grid_posterior, log_hyperprior,
+    log_marginal_likelihood, shrinkage_plot, type2_optimum,
+)
+from zoo.cli import main
+from zoo.compare import compare
+from zoo.model import Reference
+from zoo.pipeline import run
+from zoo.sampling import SamplerConfig
+
+FAST = ["--draws", "500", "--tune", "500", "--seed", "7", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def counts():
+    data = MODEL.default_data({})
+    return data["tumors"].to_numpy(), data["rats"].to_numpy()
+
+
+def test_marginal_likelihood_matches_scipy_and_the_pooled_limit(counts):
+    tumors, rats = counts
+    alpha, beta = np.array([0.5, 2.4, 40.0]), np.array([3.0, 14.3, 200.0])
+    mine = log_marginal_likelihood(alpha, beta, tumors, rats)
+    log_choose = gammaln(rats + 1) - gammaln(tumors + 1) - gammaln(rats - tumors + 1)
+    scipy = np.array([np.sum(betabinom.logpmf(tumors, rats, a, b) - log_choose)
+                      for a, b in zip(alpha, beta)])
+    assert mine == pytest.approx(scipy, rel=1e-12)
+    # as alpha + beta -> infinity every theta_j is the prior mean: complete pooling
+    mean = 0.15
+    pooled = np.sum(tumors * np.log(mean) + (rats - tumors) * np.log1p(-mean))
+    assert log_marginal_likelihood(1e12 * mean, 1e12 * (1 - mean), tumors, rats) == pytest.approx(
+        pooled, abs=1e-6)
+
+
+def _gauss_legendre_moments(tumors, rats, box, nodes=160):
+    """Tensor Gauss-Legendre over the grid's box with scipy's beta-binomial: another rule and
+    another likelihood code than the grid's."""
+    (u_lo, u_hi), (v_lo, v_hi) = box
+    x, w = np.polynomial.legendre.leggauss(nodes)
+    u = (u_lo + u_hi) / 2 + (u_hi - u_lo) / 2 * x
+    v = (v_lo + v_hi) / 2 + (v_hi - v_lo) / 2 * x
+    uu, vv = np.meshgrid(u, v, indexing="ij")
+    a, b = np.exp(vv) * expit(uu), np.exp(vv) * expit(-uu)
+    log_lik = betabinom.logpmf(tumors, rats, a[..., None], b[..., None]).sum(-1)
+    log_post = log_lik - 2.5 * np.log(a + b) + np.log(a) + np.log(b) + np.log(np.outer(w, w))
+    weight = np.exp(log_post - logsumexp(log_post))
+    out = {"alpha.mean": np.sum(weight * a), "beta.mean": np.sum(weight * b)}
+    out["alpha.sd"] = np.sqrt(np.sum(weight * a**2) - out["alpha.mean"] ** 2)
+    out["beta.sd"] = np.sqrt(np.sum(weight * b**2) - out["beta.mean"] ** 2)
+    for j in (0, 40, 70):
+        m = (a + tumors[j]) / (a + b + rats[j])
+        out[f"theta[{j}].mean"] = np.sum(weight * m)
+    return out
+
+
+def test_grid_agrees_with_independent_quadrature(counts):
+    tumors, rats = counts
+    box = grid_box(tumors, rats)
+    grid = grid_posterior(tumors, rats, 500, box)
+    assert grid.edge_mass < 1e-6
+    values = grid_moments(grid, tumors, rats)
+    independent = _gauss_legendre_moments(tumors, rats, box)
+    for name, value in independent.items():
+        assert values[name] == pytest.approx(value, rel=2e-5), name
+    # a coarse grid is visibly off: the comparison can fail
+    coarse = grid_moments(grid_posterior(tumors, rats, 6, box), tumors, rats)
+    assert abs(coarse["alpha.sd"] - independent["alpha.sd"]) > 1e-3
+
+
+def test_eb_moments_match_mean_and_variance(counts):
+    tumors, rats = counts
+    rates = tumors[:-1] / rats[:-1]
+    alpha, beta = eb_moments(tumors[:-1], rats[:-1])
+    mean, variance = beta_dist.stats(alpha, beta, moments="mv")
+    assert mean == pytest.approx(rates.mean(), rel=1e-12)
+    assert variance == pytest.approx(rates.var(), rel=1e-12)
+    assert eb_moments(np.array([2, 2]), np.array([10, 10])) is None  # no spread: no Beta
+
+
+def _score(alpha, beta, tumors, rats):
+    """Closed-form gradient of the beta-binomial log-likelihood in (alpha, beta)."""
+    common = digamma(alpha + beta) - digamma(alpha + beta + rats)
+    d_alpha = np.sum(digamma(alpha + tumors) - digamma(alpha) + common)
+    d_beta = np.sum(digamma(beta + rats - tumors) - digamma(beta) + common)
+    return np.array([d_alpha, d_beta])
+
+
+@pytest.mark.parametrize("with_hyperprior", [False, True])
+def test_type2_optimum_is_the_root_of_the_closed_form_score(counts, with_hyperprior):
+    tumors, rats = counts[0][:-1], counts[1][:-1]
+
+    def score(log_ab):  # zero at the optimum; solved by a root finder, not an optimiser
+        a, b = np.exp(log_ab)
+        return _score(a, b, tumors, rats) - (2.5 / (a + b) if with_hyperprior else 0.0)
+
+    root = optimize.root(score, np.log([1.0, 5.0]), tol=1e-13)
+    assert root.success
+    assert type2_optimum(tumors, rats, with_hyperprior) == pytest.approx(np.exp(root.x), rel=1e-6)
+
+
+def test_type2_without_overdispersion_is_reported_not_invented():
+    """Rates spread less than binomial noise: the likelihood peaks at alpha + beta = infinity."""
+    rats = np.full(30, 50)
+    tumors = np.array([10] * 28 + [9, 11])
+    assert type2_optimum(tumors, rats, with_hyperprior=False) is None
+
+
+def test_alpha_beta_round_trip():
+    a, b = alpha_beta(np.log(2.4 / 14.3), np.log(16.7))
+    assert (a, b) == pytest.approx((2.4, 14.3))
+
+
+@pytest.fixture(scope="module")
+def pooled_run():
+    """The full-length run (4 x 1000): 500 draws leave alpha's R-hat near the 1.01 bound."""
+    return run(MODEL, set_pairs=["pooling=yes"], config=SamplerConfig(seed=1234))
+
+
+def test_posterior_matches_grid(pooled_run):
+    checks = pooled_run.checks
+    assert checks["passed"].all(), checks[~checks["passed"]]
+    assert pooled_run.diagnostics.converged, pooled_run.diagnostics.problems
+    assert pooled_run.diagnostics.divergences == 0
+    names = set(checks["name"])
+    assert {"alpha.mean", "alpha.sd", "beta.mean", "beta.sd", "theta[70].sd"} <= names
+    assert len(names) == 8 + 2 * 71 + 1
+
+
+def test_posterior_fails_against_the_plug_in_answer(pooled_run):
+    """Type-2 ML plugged in ignores the uncertainty in (alpha, beta): the checks must see it."""
+    tumors, rats = pooled_run.data["tumors"].to_numpy(), pooled_run.data["rats"].to_numpy()
+    alpha, beta = pooled_run.reference.methods["type2_ml"]["alpha"], pooled_run.reference.methods[
+        "type2_ml"]["beta"]
+    mean, sd = beta_dist.stats(alpha + tumors, beta + rats - tumors, moments="mv")
+    values = {f"theta[{j}].{stat}": float(x) for j in range(len(tumors))
+              for stat, x in (("mean", mean[j]), ("sd", np.sqrt(sd[j])))}
+    assert not compare(pooled_run.fit, Reference("plug-in", values))["passed"].all()
+
+
+def test_levels_of_bayes_side_by_side(pooled_run):
+    methods = pooled_run.methods()
+    for name in ("raw", "eb_moments", "type2_ml", "type2_map", "grid_full_bayes", "full_bayes"):
+        assert "theta[70].mean" in methods[name], name
+    assert methods["raw"]["theta[70].mean"] == pytest.approx(4 / 14)
+    # shrinkage: every method pulls 4/14 towards the pooled rate
+    for name in ("eb_moments", "type2_ml", "type2_map", "full_bayes"):
+        assert 0.15 < methods[name]["theta[70].mean"] < 4 / 14
+    assert methods["full_bayes"]["y_new.mean"] == pytest.approx(
+        methods["grid_full_bayes"]["y_new.mean"], abs=0.1)
+
+
+def test_pooling_compared_by_loo(pooled_run):
+    methods = pooled_run.methods()
+    loo = {name: methods[f"loo_{name}"] for name in ("partial_pooling", "no_pooling", "complete_pooling")}
+    assert set(pooled_run.fit.extra) == {"no_pooling", "complete_pooling"}
+    assert max(loo, key=lambda name: loo[name]["elpd_loo"]) == "partial_pooling"
+    assert loo["partial_pooling"]["elpd_diff"] == 0
+    assert all(values["pareto_k.max"] > 0 for values in loo.values())
+    assert loo["complete_pooling"]["p_loo"] < loo["partial_pooling"]["p_loo"] < loo["no_pooling"]["p_loo"]
+
+
+def test_shrinkage_plot_writes_png(pooled_run, tmp_path):
+    path = shrinkage_plot(pooled_run, tmp_path / "shrinkage.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _csv(tmp_path, text):
+    path = tmp_path / "rats.csv"
+    path.write_text(text)
+    return str(path)
+
+
+def test_verify_on_user_data(tmp_path, capsys):
+    rng = np.random.default_rng(11)
+    rats = rng.integers(15, 60, size=25)
+    tumors = rng.binomial(rats, rng.beta(3.0, 12.0, size=25))
+    text = "tumors,rats\n" + "".join(f"{y},{n}\n" for y, n in zip(tumors, rats))
+    assert main(["verify", "rat-tumors", "--data", _csv(tmp_path, text), "--json", "--seed", "7",
+                 "--quiet"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["diagnostics"]["divergences"] == 0
+    names = {check["name"] for check in document["checks"]}
+    assert {"log_alpha_plus_beta.mean", "log_alpha_plus_beta.sd", "theta[24].sd"} <= names
+    assert document["methods"]["raw"]["theta[24].mean"] == pytest.approx(tumors[-1] / rats[-1])
+
+
+BAD = [
+    ("more tumors than rats", "tumors,rats\n1,10\n12,10\n2,9\n", "line 3: 'tumors' is larger than 'rats'"),
+    ("no rats", "tumors,rats\n1,10\n0,0\n2,9\n", "line 3: 'rats' must be at least 1"),
+    ("negative", "tumors,rats\n1,10\n-1,10\n2,9\n", "line 3, column 'tumors': '-1' is negative"),
+    ("fraction", "tumors,rats\n1,10\n1,10.5\n2,9\n", "line 3, column 'rats': '10.5' is not a whole"),
+    ("text", "tumors,rats\n1,10\nfour,14\n2,9\n", "line 3, column 'tumors': 'four' is not a number"),
+    ("missing column", "tumors,n\n1,10\n", "missing column 'rats'"),
+    ("too few rows", "tumors,rats\n1,10\n2,9\n", "at least 3 experiments"),
+    ("improper posterior", "tumors,rats\n0,10\n0,9\n5,5\n", "improper"),
+]
+
+
+@pytest.mark.parametrize("label, text, message", BAD, ids=[b[0] for b in BAD])
+def test_bad_data_is_one_line_exit_2_nothing_written(tmp_path, capsys, label, text, message):
+    out = tmp_path / "out"
+    args = ["run", "rat-tumors", "--data", _csv(tmp_path, text), "--out", str(out), *FAST]
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert message in captured.err and captured.err.count("\n") == 1
+    assert not out.exists()
