@@ -13,6 +13,7 @@ P(D) is the evidence of the ordered flip sequence.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from scipy.stats import beta as beta_dist
 
 from zoo.data import Column
 from zoo.exact import beta_mean_sd, heads_tails, log_evidence_bernoulli, quadrature_moments
+from zoo.figures import new_figure, save
 from zoo.model import Fit, Reference, Setting, ZooModel
 from zoo.sampling import SamplerConfig, smc_log_evidence
 
@@ -147,6 +149,32 @@ class SingleCoin(ZooModel):
             fit.methods["smc"] = {"log_evidence": float(per_chain.mean()),
                                   "log_evidence_sd_between_chains": float(per_chain.std(ddof=1))}
         return fit
+
+    def figures(self, result, folder: Path) -> list[tuple[str, Path]]:
+        """Prior, likelihood and posterior on the seed's grid, stacked as the seed draws them."""
+        heads, tails = heads_tails(result.data["y"])
+        grid = grid_posterior(heads, tails, result.settings["prior"], result.settings["grid"])
+        theta = grid["theta"]
+        figure, axes = new_figure(3, 1, height=2.2, sharex=True)
+        panels = [
+            ("prior", grid["prior"], "p(theta)", f"mean {grid['prior'] @ theta:.3f}"),
+            ("likelihood", grid["likelihood"], "p(D | theta)", f"data: {heads} heads, {tails} tails"),
+            ("posterior", grid["posterior"], "p(theta | D)",
+             f"mean {grid['mean']:.3f}, sd {grid['sd']:.3f}, log p(D) {grid['log_evidence']:.3f}"),
+        ]
+        for ax, (title, values, label, text) in zip(axes[:, 0], panels):
+            ax.vlines(theta, 0, values, color="C0", linewidth=0.8)
+            ax.set(title=f"{title}: {text}", ylabel=label)
+        density, edges = np.histogram(result.fit.idata.posterior["theta"].values, bins=50,
+                                      range=(0, 1), density=True)
+        posterior_ax = axes[2, 0]
+        posterior_ax.stairs(density * (theta[1] - theta[0]), edges, color="C3",
+                            label=f"{result.config.sampler.upper()} draws")
+        posterior_ax.legend(loc="upper right")
+        posterior_ax.set_xlabel("theta")
+        caption = (f"Prior, likelihood and posterior on the seed's {theta.size}-point grid "
+                   "(mass per grid point); red: the run's draws, as a histogram on the same scale")
+        return [(caption, save(figure, folder, "grid"))]
 
 
 MODEL = SingleCoin()

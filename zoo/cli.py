@@ -76,7 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("model", nargs="?")
     verify.add_argument("--all", action="store_true", help="every model, on its seed example")
     verify.add_argument("--json", action="store_true", help="print exactly one JSON document")
+    verify.add_argument("--report", action="store_true", help="also build the HTML report (reports/site)")
+    verify.set_defaults(out=None)
     _fit_options(verify)
+
+    report = commands.add_parser("report", help="fit, compare and build the HTML report site")
+    report.add_argument("models", nargs="*", metavar="MODEL", help="models to report (default: all)")
+    _fit_options(report)
+    report.add_argument("--out", type=Path, help="site folder (default reports/site)")
+    report.set_defaults(json=False, report=True)
 
     sweep = commands.add_parser("sweep", help="verify once per value of a numeric setting; table + plot")
     sweep.add_argument("model")
@@ -136,6 +144,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         from zoo.sweep import sweep_command
 
         return sweep_command(get_model(args.model), args, config, REPORTS)
+    if args.command == "report":
+        args.all = not args.models
+        if len(args.models) != 1 and (args.data or args.set_pairs):
+            raise UsageError("--data and --set apply to one model; name exactly one")
+        chosen = [get_model(name) for name in args.models] or list(all_models().values())
+        return _verify(chosen, args, config)
     if args.all == bool(args.model):
         raise UsageError("verify takes a MODEL or --all, not both")
     if args.all and (args.data or args.set_pairs):
@@ -170,9 +184,11 @@ def _run(model, args, config) -> int:
 def _verify(models, args, config) -> int:
     from zoo.pipeline import run
     from zoo.report import console
+    from zoo.site import DEFAULT_OUT, build_site, progress
 
+    show_progress = not (args.quiet or args.json)
     results = []
-    for model in models:
+    for model in progress(models, "models", show_progress and len(models) > 1):
         result = run(model, args.data, args.set_pairs, config)
         results.append(result)
         if not args.json:
@@ -184,4 +200,8 @@ def _verify(models, args, config) -> int:
         print(json.dumps(document, indent=1, default=float))
     else:
         print(f"{sum(r.passed for r in results)}/{len(results)} models passed")
+    if args.report:
+        site = build_site(results, args.out or DEFAULT_OUT, show_progress=show_progress)
+        print(f"wrote {site.index} (the report took {sum(site.seconds.values()):.1f} s)",
+              file=sys.stderr if args.json else sys.stdout)
     return 0 if passed else 1

@@ -49,6 +49,14 @@ def methods_table(result: Result) -> list[list[str]]:
     return rows
 
 
+def summary_table(result: Result) -> list[list[str]]:
+    """Rows of ArviZ's summary table, index first."""
+    summary = result.summary
+    return [["", *summary.columns]] + [
+        [str(index), *(_number(v) for v in row)] for index, row in zip(summary.index, summary.values)
+    ]
+
+
 def diagnostics_line(result: Result) -> str:
     d = result.diagnostics
     line = (f"max R-hat {d.r_hat_max:.3f} (<= {R_HAT_MAX}), min bulk ESS {d.ess_bulk_min:.0f} "
@@ -85,10 +93,6 @@ def markdown(result: Result) -> str:
     """The short Markdown summary saved beside the posterior."""
     c = result.config_dict()
     versions = ", ".join(f"{k} {v}" for k, v in c["versions"].items())
-    summary = result.summary
-    summary_rows = [["", *summary.columns]] + [
-        [str(index), *(_number(v) for v in row)] for index, row in zip(summary.index, summary.values)
-    ]
     return "\n".join([
         f"# {result.model.name}: {result.model.title}",
         "",
@@ -102,15 +106,15 @@ def markdown(result: Result) -> str:
         "",
         "## Reference against posterior",
         "",
-        _markdown_table(checks_table(result)),
+        markdown_table(checks_table(result)),
         "",
         "## Methods",
         "",
-        _markdown_table(methods_table(result)),
+        markdown_table(methods_table(result)),
         "",
         "## ArviZ summary",
         "",
-        _markdown_table(summary_rows),
+        markdown_table(summary_table(result)),
         "",
         *(f"- note: {n}" for n in [*result.reference.notes, *result.fit.notes]),
         "",
@@ -183,7 +187,7 @@ def _align(rows: list[list[str]]) -> str:
                      for row in rows)
 
 
-def _markdown_table(rows: list[list[str]]) -> str:
+def markdown_table(rows: list[list[str]]) -> str:
     header, *body = rows
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in body]

@@ -1,0 +1,210 @@
+"""The diagnostic report: a static HTML site (and its Markdown twin) for a set of runs.
+
+``out/index.html`` lists the models; ``out/MODEL/index.html`` shows one run: the model, data,
+settings, tables and plots, with provenance. Everything a page shows is in the folder, so it
+opens from disk and offline. The site is built in a temporary folder and moved into place
+whole (:func:`zoo.report.staged_folder`): an interrupted build leaves the previous site.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib.metadata import version
+from pathlib import Path
+from typing import TypeVar
+
+import jinja2
+
+from zoo.compare import Z_BOUND
+from zoo.diagnostics import ESS_BULK_MIN, R_HAT_MAX
+from zoo.figures import Figures, draw_all, model_graph
+from zoo.pipeline import Result
+from zoo.report import (checks_table, diagnostics_line, markdown, markdown_table, methods_table,
+                        staged_folder, status, summary_table)
+
+DEFAULT_OUT = Path("reports") / "site"
+#: packages that draw the site, recorded beside the ones that change the numbers
+SITE_PACKAGES = ["arviz-plots", "matplotlib", "jinja2"]
+
+T = TypeVar("T")
+
+
+@dataclass
+class Site:
+    """Where the site went and how long each model's page took (the report's added cost)."""
+
+    index: Path
+    seconds: dict[str, float]
+
+
+def progress(items: Iterable[T], description: str, enabled: bool) -> Iterator[T]:
+    """A progress bar over ``items`` on a terminal (rich, as PyMC's own bars); plain otherwise."""
+    if not enabled or not sys.stdout.isatty():
+        yield from items
+        return
+    from rich.progress import track
+
+    yield from track(list(items), description=description, transient=True)
+
+
+def build_site(results: list[Result], out: Path = DEFAULT_OUT, *, command: str | None = None,
+               show_progress: bool = False) -> Site:
+    """Write the site for ``results`` to ``out``, all or nothing."""
+    out = Path(out)
+    context = {"command": command or shlex.join(["zoo", *sys.argv[1:]]),
+               "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+    environment = _environment()
+    seconds = {}
+    with staged_folder(out) as staging:
+        for result in progress(results, "report", show_progress):
+            start = time.perf_counter()
+            _write_model_page(result, staging / result.model.name, environment, context)
+            seconds[result.model.name] = time.perf_counter() - start
+        rows = [index_row(result, seconds[result.model.name]) for result in results]
+        page = {**context, "rows": rows, "passed": sum(r.passed for r in results),
+                "z_bound": f"{Z_BOUND:g}", "r_hat_max": R_HAT_MAX, "ess_min": ESS_BULK_MIN,
+                "provenance": [["what", "value"], *_version_rows(results[0])]}
+        (staging / "index.html").write_text(environment.get_template("index.html.j2").render(page))
+        (staging / "index.md").write_text(index_markdown(rows, context))
+    return Site(out / "index.html", seconds)
+
+
+def index_row(result: Result, report_seconds: float) -> dict[str, str]:
+    """One model's line in the index."""
+    d = result.diagnostics
+    z = result.checks["z"].abs()
+    return {
+        "name": result.model.name,
+        "link": f"{result.model.name}/index.html",
+        "status": status(result),
+        "worst_z": f"{z.max():.2f}" if len(z) else "",
+        "r_hat": f"{d.r_hat_max:.3f}",
+        "ess": f"{d.ess_bulk_min:.0f}",
+        "divergences": str(d.divergences),
+        "sampler": sampler_name(result),
+        "seconds": f"{sum(result.seconds.values()) + report_seconds:.1f}",
+    }
+
+
+def sampler_name(result: Result) -> str:
+    config = result.config
+    if config.sampler == "smc":
+        return "SMC"
+    return f"NUTS ({config.nuts_sampler or result.model.nuts_sampler})"
+
+
+def index_markdown(rows: list[dict[str, str]], context: dict[str, str]) -> str:
+    header = ["model", "status", r"worst \|z\|", "max R-hat", "min ESS", "divergences", "sampler",
+              "wall time (s)"]
+    keys = ["status", "worst_z", "r_hat", "ess", "divergences", "sampler", "seconds"]
+    table = [header] + [[f"[{r['name']}]({r['name']}/index.md)", *(r[k] for k in keys)] for r in rows]
+    return "\n".join(["# Bayesian model zoo", "", markdown_table(table), "",
+                      f"Written by `{context['command']}` on {context['date']}.", ""])
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.PackageLoader("zoo", "templates"),
+                              autoescape=True, undefined=jinja2.StrictUndefined,
+                              trim_blocks=True, lstrip_blocks=True)
+
+
+def _write_model_page(result: Result, folder: Path, environment: jinja2.Environment,
+                      context: dict[str, str]) -> None:
+    folder.mkdir()
+    start = time.perf_counter()
+    figures = draw_all(result, folder)
+    graph = model_graph(result, folder)
+    report_seconds = time.perf_counter() - start
+    page = {
+        **context,
+        "name": result.model.name,
+        "title": result.model.title,
+        "status": status(result),
+        "verdict": f"{int(result.checks['passed'].sum())}/{len(result.checks)} checks within "
+                   f"|z| <= {Z_BOUND:g}; {diagnostics_line(result)}",
+        "problems": result.diagnostics.problems,
+        "formula": result.model.describe(),
+        "graph": graph.name if graph else None,
+        "data_source": result.data_source,
+        "data_rows": len(result.data),
+        "data_summary": data_summary(result),
+        "settings": settings_rows(result),
+        "checks": checks_table(result),
+        "methods": methods_table(result),
+        "diagnostics": diagnostics_line(result),
+        "summary": summary_table(result),
+        "notes": [*result.reference.notes, *result.fit.notes],
+        "images": [(caption, path.name) for caption, path in figures.images],
+        "figure_notes": figures.notes,
+        "provenance": provenance_rows(result, figures, report_seconds, context),
+    }
+    (folder / "index.html").write_text(environment.get_template("model.html.j2").render(page))
+    (folder / "index.md").write_text(model_markdown(result, figures, page))
+
+
+def data_summary(result: Result) -> list[list[str]]:
+    """pandas' describe() of every column, one row per column."""
+    described = result.data.describe(include="all").T
+    return [["column", *map(str, described.columns)]] + [
+        [str(column), *("" if _missing(v) else f"{v:.4g}" if isinstance(v, float) else str(v)
+                        for v in row)]
+        for column, row in zip(described.index, described.values)
+    ]
+
+
+def settings_rows(result: Result) -> list[list[str]]:
+    c = result.config_dict()
+    rows = [["setting", "value"], ["data", c["data"]]]
+    rows += [[key, str(value)] for key, value in c["settings"].items()]
+    rows += [[key, str(c[key])] for key in ("sampler", "nuts_sampler", "chains", "draws", "tune",
+                                            "target_accept", "seed")]
+    return rows
+
+
+def provenance_rows(result: Result, figures: Figures, report_seconds: float,
+                    context: dict[str, str]) -> list[list[str]]:
+    c = result.config_dict()
+    seconds = ", ".join(f"{k} {v:.1f} s" for k, v in {**result.seconds, "report": report_seconds}.items())
+    plot_seconds = ", ".join(f"{k} {v:.1f} s" for k, v in figures.seconds.items())
+    return [
+        ["what", "value"],
+        ["command line", context["command"]],
+        ["date", context["date"]],
+        ["sampler", f"{sampler_name(result)}: {c['chains']} chains x {c['draws']} draws, tune "
+                    f"{c['tune']}, target_accept {c['target_accept']}, cores {c['cores']}"],
+        ["seed", str(c["seed"])],
+        ["wall time", seconds],
+        ["plot time", plot_seconds],
+        *_version_rows(result),
+    ]
+
+
+def model_markdown(result: Result, figures: Figures, page: dict) -> str:
+    """The run's Markdown summary (as ``zoo run`` writes it) with the plots and provenance."""
+    images = [f"![{caption}]({path.name})\n\n{caption}\n" for caption, path in figures.images]
+    return "\n".join([
+        markdown(result),
+        "## Plots",
+        "",
+        *images,
+        *(f"- {note}" for note in figures.notes),
+        "",
+        "## Run",
+        "",
+        markdown_table(page["provenance"]),
+        "",
+    ])
+
+
+def _version_rows(result: Result) -> list[list[str]]:
+    versions = {**result.config_dict()["versions"], **{p: version(p) for p in SITE_PACKAGES}}
+    return [[f"version of {package}", v] for package, v in versions.items()]
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
