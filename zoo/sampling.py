@@ -7,8 +7,12 @@ the diagnostics itself: nutpie prints nothing about divergences.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -44,6 +48,29 @@ def quiet_pymc() -> None:
     warnings.filterwarnings("ignore", message="We recommend running at least")
 
 
+@contextmanager
+def interrupts_raised() -> Iterator[None]:
+    """Ctrl-C stops the run. PyMC catches KeyboardInterrupt, ends sampling early and returns
+    the draws so far; the zoo must not compare or save those, so it raises the interrupt again
+    once PyMC returns (and the CLI exits 130)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    seen = []
+
+    def interrupt(signum, frame):
+        seen.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if seen:
+        raise KeyboardInterrupt
+
+
 def sample_nuts(
     model: pm.Model,
     config: SamplerConfig,
@@ -59,7 +86,7 @@ def sample_nuts(
     starts each chain exactly there, without PyMC's default jitter.
     """
     quiet_pymc()
-    with model:
+    with model, interrupts_raised():
         return pm.sample(
             draws=config.draws,
             tune=config.tune,
@@ -78,7 +105,7 @@ def sample_nuts(
 def sample_smc(model: pm.Model, config: SamplerConfig, *, seed_offset: int = 0) -> xr.DataTree:
     """SMC with ``draws`` particles per chain; its sample_stats carry the log evidence."""
     quiet_pymc()
-    with model:
+    with model, interrupts_raised():
         return pm.sample_smc(
             draws=config.draws,
             chains=config.chains,

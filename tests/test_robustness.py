@@ -1,0 +1,147 @@
+"""Hostile input, reproducibility across processes, and Ctrl-C during sampling."""
+
+import contextlib
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from zoo.cli import main
+from zoo.errors import DataError
+from zoo.registry import all_models
+
+MODELS = all_models()
+ROOT = Path(__file__).resolve().parent.parent
+
+# --- malformed CSVs -----------------------------------------------------------------------------
+CELLS = st.one_of(
+    st.integers(-10**6, 10**20).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(str),
+    st.sampled_from(["", " ", "0", "1", "2", "-1", "0.5", "1e400", "nan", "inf", "yes", "1,0",
+                     '"', "\x00", "é", "１", "0x1", "1_000"]),
+    st.text(max_size=8),
+)
+
+
+@st.composite
+def csv_bytes(draw, names: list[str]) -> bytes:
+    """A CSV that is often nearly right: the model's columns (some dropped, renamed, shuffled
+    or joined by junk), rows of hostile cells, an encoding that may not be UTF-8."""
+    header = draw(st.lists(st.one_of(st.sampled_from(names), st.text(max_size=6)),
+                           max_size=len(names) + 2))
+    if draw(st.booleans()):
+        header = list(names)
+    rows = draw(st.lists(st.lists(CELLS, min_size=0, max_size=len(header) + 1), max_size=12))
+    text = "\n".join(",".join(row) for row in [header, *rows])
+    encoding = draw(st.sampled_from(["utf-8", "utf-16", "latin-1", "raw"]))
+    if encoding == "raw":
+        return draw(st.binary(max_size=200))
+    return text.encode(encoding, errors="replace")
+
+
+def check_one_clear_line(model_name: str, content: bytes) -> None:
+    """Loading either succeeds or fails with one line naming the file; the CLI then exits 2."""
+    model = MODELS[model_name]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "input.csv"
+        path.write_bytes(content)
+        try:
+            frame = model.load(path, model.parse_settings())
+        except DataError as err:
+            message = str(err)
+            assert str(path) in message and "\n" not in message, message
+        else:
+            assert isinstance(frame, pd.DataFrame) and len(frame) > 0
+            return
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            status = main(["verify", model_name, "--data", str(path), "--json"])
+        assert status == 2 and out.getvalue() == ""
+        assert err.getvalue().count("\n") == 1 and "Traceback" not in err.getvalue()
+        assert sorted(os.listdir(folder)) == ["input.csv"]  # nothing written
+
+
+@pytest.mark.parametrize("model_name", list(MODELS))
+def test_malformed_csv_gives_one_clear_line(model_name):
+    names = [c.name for c in MODELS[model_name].columns]
+
+    @settings(max_examples=50, deadline=None, database=None, derandomize=True,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(csv_bytes(names))
+    def check(content):
+        check_one_clear_line(model_name, content)
+
+    check()
+
+
+@pytest.mark.parametrize("model_name", list(MODELS))
+def test_empty_and_huge_files_give_one_clear_line(model_name):
+    names = [c.name for c in MODELS[model_name].columns]
+    check_one_clear_line(model_name, b"")
+    row = ",".join("1" for _ in names)
+    huge = "\n".join([",".join(names), *[row] * 200_000, ",".join("x" for _ in names)]) + "\n"
+    check_one_clear_line(model_name, huge.encode())
+
+
+# --- the same seed gives the same numbers in two processes ---------------------------------------
+def test_same_seed_same_numbers_across_processes():
+    command = [sys.executable, "-m", "zoo", "verify", "single-coin", "--json", "--draws", "200",
+               "--tune", "200", "--seed", "3"]
+    runs = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True) for _ in range(2)]
+    documents = []
+    for process in runs:
+        out, err = process.communicate(timeout=300)
+        assert process.returncode in (0, 1), err
+        document = json.loads(out)
+        document.pop("seconds")
+        documents.append(document)
+    assert documents[0] == documents[1]
+
+
+# --- Ctrl-C during sampling ---------------------------------------------------------------------
+def children(pid: int) -> list[str]:
+    words = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            words += (task / "children").read_text().split()
+    return words
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_ctrl_c_during_sampling_exits_130_and_keeps_previous_results(tmp_path):
+    out = tmp_path / "coin"
+    quick = ["--draws", "100", "--tune", "100", "--seed", "5", "--quiet"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["run", "single-coin", "--out", str(out), *quick]) in (0, 1)  # 1: few draws
+    before = snapshot(out)
+    # PyMC's NUTS with 2 cores samples in worker processes: their appearance means sampling began
+    process = subprocess.Popen(
+        [sys.executable, "-m", "zoo", "run", "single-coin", "--out", str(out), "--draws",
+         "1000000", "--quiet", "--nuts-sampler", "pymc", "--cores", "2"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    deadline = time.monotonic() + 120
+    while len(children(process.pid)) < 2 and time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.2)
+    time.sleep(1.0)
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole group
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert err.count("\n") == 1 and "interrupted" in err
+    assert snapshot(out) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["coin"]  # no staging folder left

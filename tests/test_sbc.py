@@ -1,0 +1,139 @@
+"""Simulation-based calibration: the zoo's models pass at CI size, a broken likelihood is
+flagged, runs resume, and results do not depend on --jobs or a Dask cluster."""
+
+import json
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+import pytest
+
+from models.single_coin import SingleCoin
+from zoo.cli import main
+from zoo.errors import UsageError
+from zoo.registry import get_model
+from zoo.sbc import (SbcConfig, continuous_pits, discrete_pit, run_sbc, simulation_rng,
+                     uniformity_p_value)
+
+#: CI size: enough simulations for the broken variant to be flagged without doubt
+CI = SbcConfig(sims=40, seed=11)
+
+
+class TailsBlindCoin(SingleCoin):
+    """A deliberately broken single coin: its likelihood ignores the tails, about half the
+    flips, so the posterior overestimates theta. (Ignoring a fixed half of the flips would
+    *not* be flagged: p(theta | first six flips) is still a calibrated posterior.)"""
+
+    name = "tails-blind-coin"
+
+    def sbc_model(self, settings):
+        with pm.Model() as model:
+            theta = pm.Beta("theta", 1, 1)
+            pm.CustomDist("y", theta, logp=lambda flips, p: flips * pt.log(p),
+                          observed=np.zeros(12, dtype="int64"))
+        return model
+
+    def sbc_simulate(self, model, settings, rng):
+        theta = rng.beta(1, 1)
+        return {"theta": theta}, {"y": rng.binomial(1, theta, 12)}
+
+
+@pytest.fixture(scope="module")
+def coin_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sbc") / "single-coin"
+    return out, run_sbc(get_model("single-coin"), CI, out)
+
+
+def stored_pits(folder, indices):
+    return [json.loads((folder / "sims" / f"sim-{i:05d}.json").read_text())["pit"] for i in indices]
+
+
+def test_single_coin_is_calibrated(coin_run):
+    out, summary = coin_run
+    assert summary["passed"], summary["parameters"]
+    assert summary["simulations"] == summary["computed"] == CI.sims
+    assert summary["divergences"] == 0
+    assert (out / "sbc-theta.png").stat().st_size > 0
+    assert json.loads((out / "summary.json").read_text())["passed"]
+
+
+def test_two_factories_is_calibrated_including_the_factory(tmp_path):
+    summary = run_sbc(get_model("two-factories"), CI, tmp_path / "sbc")
+    assert set(summary["parameters"]) == {"theta[0]", "theta[1]", "factory"}
+    assert summary["passed"], {k: v["p_value"] for k, v in summary["parameters"].items()}
+    table = summary["binary_calibration"]["factory"]
+    assert sum(row["count"] for row in table) == 2 * CI.sims  # both categories of every sim
+
+
+def test_a_likelihood_that_ignores_the_tails_is_flagged(tmp_path):
+    summary = run_sbc(TailsBlindCoin(), CI, tmp_path / "broken")
+    assert not summary["passed"]
+    assert summary["parameters"]["theta"]["flagged"]
+
+
+def test_a_rerun_resumes_and_keeps_finished_simulations(coin_run):
+    out, _ = coin_run
+    first = (out / "sims" / "sim-00000.json").stat().st_mtime_ns
+    summary = run_sbc(get_model("single-coin"), SbcConfig(sims=CI.sims + 3, seed=CI.seed), out)
+    assert summary["computed"] == 3 and summary["simulations"] == CI.sims + 3
+    assert (out / "sims" / "sim-00000.json").stat().st_mtime_ns == first
+
+
+def test_a_folder_of_another_configuration_is_refused(coin_run):
+    with pytest.raises(UsageError, match="another model"):
+        run_sbc(get_model("single-coin"), SbcConfig(sims=2, seed=CI.seed + 1), coin_run[0])
+
+
+def test_jobs_give_the_same_numbers(coin_run, tmp_path, capsys):
+    out = tmp_path / "jobs"
+    status = main(["sbc", "single-coin", "--sims", "2", "--jobs", "2", "--seed", str(CI.seed),
+                   "--out", str(out), "--json"])
+    document = json.loads(capsys.readouterr().out)
+    assert status == 0 and document["jobs"] == 2
+    assert stored_pits(out, range(2)) == stored_pits(coin_run[0], range(2))
+
+
+def test_a_dask_cluster_gives_the_same_numbers(coin_run, tmp_path):
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
+                      dashboard_address=None) as cluster:
+        run_sbc(get_model("single-coin"), SbcConfig(sims=3, seed=CI.seed), tmp_path / "dask",
+                scheduler=cluster.scheduler_address)
+    assert stored_pits(tmp_path / "dask", range(3)) == stored_pits(coin_run[0], range(3))
+
+
+def test_an_unreachable_scheduler_is_one_clear_error(tmp_path, capsys):
+    status = main(["sbc", "single-coin", "--sims", "1", "--out", str(tmp_path / "x"),
+                   "--scheduler", "tcp://127.0.0.1:9"])
+    assert status == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_uniformity_test_accepts_uniform_and_flags_skewed_values():
+    rng = np.random.default_rng(5)
+    assert uniformity_p_value(rng.uniform(size=200)) > 0.01
+    assert uniformity_p_value(rng.beta(2, 2, size=200)) < 1e-3  # too central: overdispersed
+    assert uniformity_p_value(rng.beta(0.7, 0.7, size=200)) < 1e-3  # too extreme: overconfident
+
+
+def test_discrete_pit_is_uniform_exactly_when_probabilities_are_calibrated():
+    rng = np.random.default_rng(6)
+    predicted = rng.uniform(size=300)
+    truth = (rng.uniform(size=300) < predicted).astype(int)  # category 1 with prob. predicted
+    calibrated = [discrete_pit(np.array([1 - p, p]), m, rng) for p, m in zip(predicted, truth)]
+    overconfident = [discrete_pit(np.array([1 - p, p]), m, rng)
+                     for p, m in zip(np.round(predicted), truth)]
+    assert uniformity_p_value(np.array(calibrated)) > 0.01
+    assert uniformity_p_value(np.array(overconfident)) < 1e-3
+
+
+def test_ranks_count_draws_below_the_truth():
+    draws = np.arange(200.0).reshape(2, 100)  # chain 0: 0..99, chain 1: 100..199
+    pits = continuous_pits("x", draws, 150.5, thin_to=200, rng=np.random.default_rng(0))
+    assert 151 / 201 <= pits["x"] < 152 / 201
+
+
+def test_a_simulation_seed_depends_on_seed_and_index_only():
+    assert simulation_rng(3, 7).uniform() == simulation_rng(3, 7).uniform()
+    assert simulation_rng(3, 7).uniform() != simulation_rng(3, 8).uniform()
