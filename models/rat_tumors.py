@@ -43,7 +43,7 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 from scipy import optimize
-from scipy.special import betaln, expit, gammaln, logsumexp
+from scipy.special import betaln, digamma, expit, gammaln
 from scipy.stats import binom
 
 from zoo.data import Column, fail_rows
@@ -204,23 +204,34 @@ def eb_moments(tumors, rats) -> tuple[float, float] | None:
     return float(mean * total), float((1 - mean) * total)
 
 
+def log_marginal_likelihood_gradient(alpha: float, beta: float, tumors, rats) -> np.ndarray:
+    """d/d(alpha, beta) of :func:`log_marginal_likelihood`, in closed form (digammas)."""
+    common = np.sum(digamma(alpha + beta) - digamma(alpha + beta + rats))
+    return np.array([np.sum(digamma(alpha + tumors) - digamma(alpha)) + common,
+                     np.sum(digamma(beta + rats - tumors) - digamma(beta)) + common])
+
+
 def type2_optimum(tumors, rats, with_hyperprior: bool) -> tuple[float, float] | None:
     """argmax over (alpha, beta) of p(D | alpha, beta) [times p(alpha, beta)]: type-2 maximum
     likelihood, or MAP with the hyperprior. None when the optimum runs off towards alpha + beta
     -> infinity (no overdispersion: complete pooling fits best)."""
+    tumors, rats = np.asarray(tumors), np.asarray(rats)
 
-    def objective(x):
-        alpha, beta = alpha_beta(*x)
+    def objective(log_ab):
+        alpha, beta = np.exp(log_ab)
         value = log_marginal_likelihood(alpha, beta, tumors, rats)
-        return -(value + log_hyperprior(alpha, beta)) if with_hyperprior else -value
+        gradient = log_marginal_likelihood_gradient(alpha, beta, tumors, rats)
+        if with_hyperprior:
+            value, gradient = value + log_hyperprior(alpha, beta), gradient - 2.5 / (alpha + beta)
+        return -float(value), -gradient * np.array([alpha, beta])
 
-    bounds = [(-30.0, 30.0), (-10.0, MAX_LOG_CONCENTRATION + 5.0)]
-    found = optimize.minimize(objective, posterior_mode_uv(tumors, rats), method="Nelder-Mead",
-                              bounds=bounds, options={"xatol": 1e-11, "fatol": 1e-13,
-                                                      "maxiter": 20_000})
-    if found.x[1] >= MAX_LOG_CONCENTRATION:
+    start = np.log(alpha_beta(*posterior_mode_uv(tumors, rats)))
+    found = optimize.minimize(objective, start, jac=True, method="L-BFGS-B",
+                              bounds=[(-15.0, MAX_LOG_CONCENTRATION + 5.0)] * 2,
+                              options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 2000})
+    alpha, beta = np.exp(found.x)
+    if np.log(alpha + beta) >= MAX_LOG_CONCENTRATION:
         return None
-    alpha, beta = alpha_beta(*found.x)
     return float(alpha), float(beta)
 
 
