@@ -1,0 +1,78 @@
+"""The report as a person sees it: headless Chromium opens the index and a model page from
+disk, every image must load, the tables must be there, and a screenshot is kept in
+``reports/screenshots/`` as an artifact."""
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from test_site import TABLES, demo_site
+
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "reports" / "screenshots"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--hide-scrollbars"]
+
+
+def find_chromium() -> str:
+    """Debian's chromium (.ci/run installs it); in CI its absence is a failure, not a skip."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found:
+        return found
+    if os.environ.get("CI"):
+        pytest.fail("chromium not found; .ci/run installs Debian's chromium package")
+    pytest.skip("chromium not found (apt-get install chromium); CI installs it and never skips")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    binary = find_chromium()
+    profile = tmp_path_factory.mktemp("chromium-profile")
+
+    def open_page(page: Path, *mode: str) -> str:
+        command = [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *mode, page.as_uri()]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout
+
+    return open_page
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    return demo_site(tmp_path_factory.getbasetemp())
+
+
+@pytest.mark.parametrize("page, tables", [("index.html", ["models", "provenance"]),
+                                          ("single-coin/index.html", TABLES)])
+def test_page_renders_with_every_image_loaded(browser, site, page, tables):
+    path = site / page
+    dom = browser(path, "--virtual-time-budget=10000", "--dump-dom")
+    loaded = re.search(r'<body[^>]*data-images="(\d+)/(\d+)"', dom)
+    assert loaded, "the page's load script did not run"
+    assert loaded[1] == loaded[2], f"{loaded[1]} of {loaded[2]} images loaded in {page}"
+    assert 'data-broken="1"' not in dom
+    if page != "index.html":
+        assert int(loaded[2]) >= 6  # five generic plots and the model's own
+    for table in tables:
+        assert re.search(rf'<table id="{table}">\s*<thead>', dom), f"table {table} missing in {page}"
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shot = SCREENSHOTS / (page.replace("/", "-").removesuffix(".html") + ".png")
+    shot.unlink(missing_ok=True)
+    browser(path, f"--screenshot={shot}", "--window-size=1280,2000")
+    assert shot.stat().st_size > 10_000  # a blank page compresses to a few kB
+
+
+def test_a_missing_image_is_caught(browser, site, tmp_path):
+    """The check can fail: the same page without its PNGs reports no image loaded."""
+    page = tmp_path / "index.html"
+    shutil.copy(site / "single-coin" / "index.html", page)
+    dom = browser(page, "--virtual-time-budget=10000", "--dump-dom")
+    loaded = re.search(r'<body[^>]*data-images="(\d+)/(\d+)"', dom)
+    assert loaded and loaded[1] == "0" and int(loaded[2]) >= 6
+    assert 'data-broken="1"' in dom

@@ -1,0 +1,137 @@
+"""The report site: one build per session for the two coin models, read back as files."""
+
+import functools
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from conftest import FAST
+from models.two_factories import MODEL as TWO_FACTORIES
+from zoo import figures
+from zoo import site as site_module
+from zoo.cli import main
+from zoo.figures import panel_scalars, reference_moments
+from zoo.pipeline import run
+from zoo.registry import get_model
+
+MODELS = ["single-coin", "two-factories"]
+TABLES = ["data", "settings", "checks", "methods", "summary", "provenance"]
+GENERIC_PLOTS = ["trace.png", "rank.png", "posterior.png", "energy.png", "ppc.png"]
+
+
+@functools.cache
+def demo_results() -> tuple:
+    return tuple(run(get_model(name), config=FAST) for name in MODELS)
+
+
+@functools.cache
+def demo_site(session_folder: Path) -> Path:
+    """The site for the two coin models, built once per session (the browser test reads it too)."""
+    out = session_folder / "demo-site"
+    site_module.build_site(list(demo_results()), out, command="pytest demo")
+    return out
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    return demo_site(tmp_path_factory.getbasetemp())
+
+
+def local_links(page: Path) -> list[str]:
+    return re.findall(r'(?:src|href)="([^"#]+)"', page.read_text())
+
+
+def test_index_has_a_row_and_a_working_link_per_model(site):
+    index = (site / "index.html").read_text()
+    for name in MODELS:
+        assert f'href="{name}/index.html"' in index
+        assert (site / name / "index.html").is_file()
+    rows = re.findall(r"<tr>\s*<td><a", index)
+    assert len(rows) == len(MODELS)
+    for header in ["status", "worst |z|", "max R-hat", "min ESS", "divergences", "sampler", "wall time"]:
+        assert header in index
+
+
+def test_every_link_and_image_is_inside_the_folder(site):
+    for page in site.rglob("*.html"):
+        for link in local_links(page):
+            assert "://" not in link, f"{page} refers outside the site: {link}"
+            assert (page.parent / link).is_file(), f"{page}: missing {link}"
+
+
+@pytest.mark.parametrize("name, own_plot", [("single-coin", "grid.png"), ("two-factories", "kappa.png")])
+def test_model_page_has_tables_plots_and_provenance(site, name, own_plot):
+    page = (site / name / "index.html").read_text()
+    for table in TABLES:
+        assert f'<table id="{table}">' in page
+    images = re.findall(r'<img src="([^"]+)"', page)
+    assert set(GENERIC_PLOTS) | {own_plot} <= set(images)
+    for needle in ["pytest demo", f"{FAST.seed}", "version of pymc", "version of jinja2", "wall time"]:
+        assert needle in page
+
+
+def test_markdown_twin_links_the_same_plots(site):
+    for name in MODELS:
+        text = (site / name / "index.md").read_text()
+        assert "## Reference against posterior" in text and "## Plots" in text
+        for image in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text):
+            assert (site / name / image).is_file()
+    assert "(single-coin/index.md)" in (site / "index.md").read_text()
+
+
+def test_values_are_escaped_not_pasted(site):
+    """Jinja2 autoescapes: the docstring's '<=' cannot open a tag."""
+    page = (site / "single-coin" / "index.html").read_text()
+    assert "&lt;= 4" in page
+
+
+def test_reference_lines_come_from_the_checks():
+    result = demo_results()[1]
+    moments = reference_moments(result)
+    reference = TWO_FACTORIES.reference(result.data, result.settings).values
+    assert moments["p_factory[0]"] == (pytest.approx(reference["p_factory[0]"]), None)
+    assert "log_bf" not in moments  # an SMC estimate, not a posterior variable
+    assert panel_scalars(result)[:2] == ["p_factory[0]", "p_factory[1]"]
+
+
+def test_interrupted_build_keeps_the_previous_site(tmp_path, monkeypatch):
+    out = tmp_path / "site"
+    out.mkdir()
+    (out / "index.html").write_text("previous")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(site_module, "draw_all", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        site_module.build_site(list(demo_results()), out)
+    assert (out / "index.html").read_text() == "previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["site"]
+
+
+def test_report_command_builds_a_site_and_rejects_bad_options(tmp_path, capsys):
+    out = tmp_path / "site"
+    status = main(["report", "single-coin", "--draws", "300", "--tune", "300", "--seed", "3",
+                   "--quiet", "--out", str(out)])
+    assert status == 0
+    assert (out / "single-coin" / "index.html").is_file()
+    assert "the report took" in capsys.readouterr().out
+    assert main(["report", "single-coin", "two-factories", "--set", "kappa=20",
+                 "--out", str(tmp_path / "bad")]) == 2
+    assert "name exactly one" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+
+
+def test_energy_plot_is_replaced_by_a_note_when_the_sampler_stores_no_energy(tmp_path):
+    """SMC output has no energy: the page says so instead of showing a broken image."""
+    nuts = demo_results()[0]
+    without_energy = nuts.fit.idata.copy()
+    without_energy["sample_stats"] = nuts.fit.idata["sample_stats"].to_dataset().drop_vars("energy")
+    smc_like = SimpleNamespace(fit=SimpleNamespace(idata=without_energy),
+                               config=SimpleNamespace(sampler="smc"))
+    note = figures._energy(smc_like, None, tmp_path / "energy.png")
+    assert "no energy" in note and not (tmp_path / "energy.png").exists()
+    assert figures._energy(nuts, None, tmp_path / "energy.png") is None
+    assert (tmp_path / "energy.png").stat().st_size > 0
