@@ -195,3 +195,11 @@ def test_bad_data_exits_2(tmp_path, capsys, text, message):
     assert main(["sweep", "mint", "--over", "K=5,20", "--data", str(path), *FAST,
                  "--out", str(tmp_path / "out")]) == 2
     assert message in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("K", [5.0, 200.0, KRUSCHKE_K])
+def test_exact_is_converged_to_1e_8(monkeypatch, K):
+    """Tightening the cubature's tolerance a hundredfold moves no moment by more than 1e-8."""
+    default = exact_posterior(*TWO_COINS, K, 2.0, 2.0)
+    monkeypatch.setattr("models.mint.QUAD_RTOL", 1e-11)
+    assert exact_posterior(*TWO_COINS, K, 2.0, 2.0) == pytest.approx(default, rel=0, abs=1e-8)
