@@ -421,8 +421,8 @@ class RatTumors(ZooModel):
         current = f"theta[{len(tumors) - 1}].mean"
         methods = {"raw": {current: float(tumors[-1] / rats[-1])}}
         notes += self._levels_of_bayes(tumors, rats, methods)
-        methods["grid_full_bayes"] = {"alpha": moments["alpha.mean"], "beta": moments["beta.mean"],
-                                      current: moments[current], **predictive}
+        point = {name: values[f"{name}.mean"] for name in ("alpha", "beta") if f"{name}.mean" in values}
+        methods["grid_full_bayes"] = {**point, current: moments[current], **predictive}
         return Reference("grid", values, methods=methods, notes=notes)
 
     @staticmethod

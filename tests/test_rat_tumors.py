@@ -11,7 +11,7 @@ from scipy.stats import beta as beta_dist
 from scipy.stats import betabinom
 
 from models.rat_tumors import (
-    MODEL, alpha_beta, eb_moments, grid_box, grid_moments, grid_posterior, log_hyperprior,
+    MODEL, alpha_beta, eb_moments, grid_box, grid_moments, grid_posterior,
     log_marginal_likelihood, shrinkage_plot, type2_optimum,
 )
 from zoo.cli import main
