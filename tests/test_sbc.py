@@ -114,7 +114,7 @@ def test_uniformity_test_accepts_uniform_and_flags_skewed_values():
     rng = np.random.default_rng(5)
     assert uniformity_p_value(rng.uniform(size=200)) > 0.01
     assert uniformity_p_value(rng.beta(2, 2, size=200)) < 1e-3  # too central: overdispersed
-    assert uniformity_p_value(rng.beta(0.7, 0.7, size=200)) < 1e-3  # too extreme: overconfident
+    assert uniformity_p_value(rng.beta(0.4, 0.4, size=200)) < 1e-3  # too extreme: overconfident
 
 
 def test_discrete_pit_is_uniform_exactly_when_probabilities_are_calibrated():

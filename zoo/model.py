@@ -165,6 +165,8 @@ class ZooModel(ABC):
     #: discrete parameters SBC calibrates through a posterior probability variable:
     #: {name in sbc_simulate's truth: posterior variable of p(category | y), one per category}
     sbc_discrete: ClassVar[dict[str, str]] = {}
+    #: free or deterministic variables whose every scalar SBC ranks (None: the free variables)
+    sbc_var_names: ClassVar[list[str] | None] = None
     #: what SBC calibrates differently from ``zoo run`` (e.g. a proper prior substituted)
     sbc_notes: ClassVar[list[str]] = []
 
@@ -180,7 +182,7 @@ class ZooModel(ABC):
                      rng) -> tuple[dict[str, Any], dict[str, Any]]:
         """One prior-predictive draw: (true parameter values, observed values), both by name.
 
-        The default forward-samples every free and observed variable of ``model``. Override
+        The default forward-samples every free, deterministic and observed variable. Override
         to add discrete parameters the model marginalises (see ``sbc_discrete``) or where
         forward sampling ignores a transform (an ``ordered`` prior must be sorted).
         """

@@ -95,13 +95,13 @@ def simulate_and_fit(model: ZooModel, set_pairs: list[str], config: SbcConfig, i
     posterior, divergences = _fit(compiled, observed, config, int(rng.integers(2**31)), cores)
     seconds = time.perf_counter() - start
     pits, probabilities = {}, {}
-    for name, value in truth.items():
-        if name in model.sbc_discrete:
-            probs = np.asarray(posterior[model.sbc_discrete[name]]).mean(axis=(0, 1)).ravel()
-            pits[name] = discrete_pit(probs, int(value), rng)
-            probabilities[name] = probs.tolist()
-        else:
-            pits.update(continuous_pits(name, np.asarray(posterior[name]), value, config.thin_to, rng))
+    for name in model.sbc_var_names or [v.name for v in compiled.model.free_RVs]:
+        pits.update(continuous_pits(name, np.asarray(posterior[name]), truth[name],
+                                    config.thin_to, rng))
+    for name, variable in model.sbc_discrete.items():
+        probs = np.asarray(posterior[variable]).mean(axis=(0, 1)).ravel()
+        pits[name] = discrete_pit(probs, int(truth[name]), rng)
+        probabilities[name] = probs.tolist()
     return {"index": index, "pit": pits, "probabilities": probabilities,
             "truth": {k: np.asarray(v).tolist() for k, v in truth.items()},
             "divergences": divergences, "seconds": seconds}
@@ -113,12 +113,13 @@ def simulation_rng(seed: int, index: int) -> np.random.Generator:
 
 
 def forward_draw(model, rng: np.random.Generator) -> tuple[dict, dict]:
-    """Free and observed variables forward-sampled jointly; compiled once per model object."""
+    """(free and deterministic, observed) variables forward-sampled jointly; compiled once per
+    model object."""
     from pymc.pytensorf import compile as compile_function
     from pymc.pytensorf import find_rng_nodes, reseed_rngs
 
     if id(model) not in _FORWARD:
-        names = [v.name for v in model.free_RVs + model.observed_RVs]
+        names = [v.name for v in model.free_RVs + model.deterministics + model.observed_RVs]
         outputs = [model[name] for name in names]
         with model:
             function = compile_function(inputs=[], outputs=outputs, random_seed=0)
@@ -309,7 +310,7 @@ def _on_dask(model, set_pairs, config, indices, scheduler) -> Iterator[dict[str,
     except ImportError:
         raise UsageError("--scheduler needs Dask: pip install 'bayes-zoo[dask]'") from None
     try:
-        client = Client(scheduler, timeout="10s")
+        client = Client(scheduler, timeout="5s")
     except OSError as err:
         raise UsageError(f"--scheduler {scheduler}: cannot connect ({err})") from None
     with client:
