@@ -329,8 +329,8 @@ class Mint(ZooModel):
             grid = grid_posterior(counts.heads, counts.flips, K, A, B, size)
             methods["grid"] = grid
             error = max(abs(grid[name] - exact[name]) for name in exact)
-            notes.append(f"grid: {size} points per axis over (omega, theta_1..theta_{len(counts.labels)}),"
-                         f" summed coin by coin; max |grid - exact| = {error:.2g}")
+            notes.append(f"grid: {size} points per axis, {len(counts.labels) + 1}-D over (omega, "
+                         f"theta_s), summed coin by coin; max |grid - exact| = {error:.2g}")
         return Reference(method="exact", values=exact, methods=methods, notes=notes)
 
     def sweep_marks(self, data: pd.DataFrame, settings: dict[str, Any]) -> dict[str, tuple[str, float]]:

@@ -203,3 +203,17 @@ def test_exact_is_converged_to_1e_8(monkeypatch, K):
     default = exact_posterior(*TWO_COINS, K, 2.0, 2.0)
     monkeypatch.setattr("models.mint.QUAD_RTOL", 1e-11)
     assert exact_posterior(*TWO_COINS, K, 2.0, 2.0) == pytest.approx(default, rel=0, abs=1e-8)
+
+
+def test_sweep_plot_groups_checks_and_tolerates_missing_intervals():
+    """Probabilities share a panel, other variables get their own; checks without a posterior
+    interval (estimates such as an SMC log BF) are drawn as points."""
+    from zoo.sweep import plot
+
+    rows = [{"kappa": k, "check": name, "reference": ref, "estimate": ref, "eti89_lb": lb,
+             "eti89_ub": ub} for k in (6.0, 202.0) for name, ref, lb, ub in
+            [("p[0]", 0.3, 0.1, 0.5), ("p[0].sd", 0.1, np.nan, np.nan), ("log_bf", -2.0, np.nan, np.nan)]]
+    figure = plot(pd.DataFrame(rows), "kappa", {"p[0]": ("raw", 0.25)}, "test")
+    assert len(figure.axes) == 2
+    assert [t.get_text() for t in figure.axes[0].get_legend().get_texts()] == ["raw", "reference",
+                                                                              "p[0] (89 % ETI)"]

@@ -124,11 +124,11 @@ def console_table(runs: list[SweepRun], key: str) -> str:
 
 
 def plot(frame: pd.DataFrame, key: str, marks: dict[str, tuple[str, float]], title: str) -> Figure:
-    """Each ``*.mean`` check against the swept value: posterior mean with its 89 % ETI as bars,
+    """Each mean check (``*.mean``, or a name without a statistic) against the swept value: posterior mean with its 89 % ETI as bars,
     the reference as a cross, the model's marks as dashed lines. Checks whose references all lie
     in [0, 1] share a panel; every other variable gets its own."""
-    means = frame[frame["check"].str.endswith(".mean")]
-    panels = _panels(means)
+    means = frame[[parse_check(name)[2] == "mean" for name in frame["check"]]]
+    panels = _panels(means) or [[]]
     figure = Figure(figsize=(9, 3.6 * len(panels)))  # no pyplot: no backend, nothing to close
     axes = figure.subplots(len(panels), 1, squeeze=False)
     values = np.sort(frame[key].unique())
@@ -137,9 +137,9 @@ def plot(frame: pd.DataFrame, key: str, marks: dict[str, tuple[str, float]], tit
         for offset, (name, colour) in enumerate(zip(checks, _colours())):
             rows = means[means["check"] == name].sort_values(key)
             x = _dodge(rows[key].to_numpy(), offset - (len(checks) - 1) / 2, log_x)
-            ax.errorbar(x, rows["estimate"], yerr=[rows["estimate"] - rows["eti89_lb"],
-                                                   rows["eti89_ub"] - rows["estimate"]],
-                        fmt="o", color=colour, capsize=3, label=f"{name} (89 % ETI)")
+            bars = np.array([rows["estimate"] - rows["eti89_lb"], rows["eti89_ub"] - rows["estimate"]])
+            ax.errorbar(x, rows["estimate"], yerr=np.nan_to_num(bars), fmt="o", color=colour,
+                        capsize=3, label=f"{name} (89 % ETI)")
             ax.plot(x, rows["reference"], "x", color="black", markersize=7)
             if name in marks:
                 label, level = marks[name]
@@ -149,7 +149,7 @@ def plot(frame: pd.DataFrame, key: str, marks: dict[str, tuple[str, float]], tit
         ax.set_xticks(values, [f"{v:g}" for v in values])
         ax.set_xlabel(key)
         ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    axes[0, 0].set_title(title)
+    axes[0, 0].set_title(title if len(means) else f"{title}: no mean checks to plot")
     figure.tight_layout()
     return figure
 
