@@ -1,0 +1,258 @@
+"""gmm: EM numerics without PyMC, then one NUTS fit per data set (lecture, posteriordb, the 2-D
+toy with missing values) checked against EM and against posteriordb's reference posterior."""
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from models.gmm import (
+    LECTURE_CSV,
+    LECTURE_MEANS,
+    LECTURE_SDS,
+    LECTURE_WEIGHTS,
+    MODEL,
+    START_SPREAD_SES,
+    chains_off_reference,
+    dispersed_starts,
+    fit_gaussian_missing,
+    missing_data_comparison,
+    missing_data_reference,
+    mixture_standard_errors,
+    mixture_values,
+    simulate_lecture_gaussian,
+    simulate_lecture_mixture,
+)
+from zoo.cli import main
+from zoo.compare import compare
+from zoo.diagnostics import diagnose
+from zoo.em import fit_gmm
+from zoo.errors import UsageError
+from zoo.model import DATA_DIR, Fit, Reference
+from zoo.pipeline import run
+
+POSTERIORDB = DATA_DIR / "low_dim_gauss_mix.csv"
+POSTERIORDB_SETTINGS = ["column=y", "components=2", "mu_prior=normal:0,2",
+                        "sigma_prior=halfnormal:2", "w_prior=dirichlet:5"]
+#: posteriordb's reference: 10,000 draws, roughly independent (thinned Stan chains)
+POSTERIORDB_DRAWS = 10_000
+
+
+# --- numerics, no PyMC ----------------------------------------------------------------------
+
+
+def test_stored_data_is_the_lectures_simulation():
+    stored = pd.read_csv(LECTURE_CSV)["x"].to_numpy()
+    assert np.array_equal(stored, simulate_lecture_mixture())
+
+
+def test_em_recovers_the_generating_mixture():
+    """With n = 10,000 the MLE lies within 4 standard errors of the generating values."""
+    x = simulate_lecture_mixture()
+    fit = fit_gmm(x, 3)
+    se = mixture_standard_errors(x, fit)
+    truth = mixture_values_of(LECTURE_MEANS, LECTURE_SDS, LECTURE_WEIGHTS)
+    for name, value in mixture_values(fit).items():
+        assert abs(value - truth[name]) < 4 * se[name], name
+
+
+def mixture_values_of(means, sds, weights) -> dict[str, float]:
+    return {f"{v}[{j}]": float(a[j]) for v, a in (("mu", means), ("sigma", sds), ("w", weights))
+            for j in range(len(means))}
+
+
+def test_standard_errors_match_the_spread_of_the_mle():
+    """The observed-information standard errors against the spread of the MLE over 200
+    simulated data sets (n = 2,000): agreement to Monte Carlo error (~5% of an sd)."""
+    n, repeats = 2_000, 200
+    truth = (LECTURE_WEIGHTS, LECTURE_MEANS, np.square(LECTURE_SDS))
+    estimates = np.array([list(mixture_values(fit_gmm(simulate_lecture_mixture(n, seed), 3,
+                                                      init=truth)).values())
+                          for seed in range(repeats)])
+    x = simulate_lecture_mixture(n, 10_000)
+    predicted = np.array(list(mixture_standard_errors(x, fit_gmm(x, 3)).values()))
+    ratio = estimates.std(axis=0, ddof=1) / predicted
+    assert np.all(np.abs(ratio - 1) < 4 / np.sqrt(2 * (repeats - 1))), ratio
+
+
+def test_dispersed_starts_are_valid_and_distinct():
+    x = simulate_lecture_mixture()
+    fit = fit_gmm(x, 3)
+    se = mixture_standard_errors(x, fit)
+    starts = dispersed_starts(fit, se, chains=4, seed=3)
+    for start in starts:
+        assert np.all(np.diff(start["mu"]) > 0) and np.all(start["sigma"] > 0)
+        assert start["w"].sum() == pytest.approx(1.0) and np.all(start["w"] > 0)
+        off = np.abs(start["mu"] - fit.means) / [se[f"mu[{j}]"] for j in range(3)]
+        assert np.all(off <= START_SPREAD_SES + 1e-9)
+    assert len({tuple(s["mu"]) for s in starts}) == 4
+
+
+@pytest.mark.parametrize("key, text", [
+    ("components", "1"), ("components", "two"), ("mu_prior", "normal:0"),
+    ("mu_prior", "normal:0,-1"), ("sigma_prior", "cauchy:1"), ("sigma_prior", "halfnormal:0"),
+    ("w_prior", "dirichlet:0"), ("w_prior", "beta:5,5"), ("init", "map"),
+])
+def test_bad_settings(key, text):
+    with pytest.raises(UsageError, match=key):
+        MODEL.parse_settings([f"{key}={text}"])
+
+
+@pytest.mark.parametrize("text, message", [
+    ("y\n1\n2\n", "missing column 'x'"),
+    ("x\n1\n2\nthree\n", "line 4, column 'x'"),
+    ("x\n1\n2\n1\n2\n1\n2\n", "2 distinct values"),
+])
+def test_bad_data_is_one_line_and_exit_2(tmp_path, capsys, text, message):
+    path = tmp_path / "mix.csv"
+    path.write_text(text)
+    assert main(["verify", "gmm", "--data", str(path), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err and str(path) in err
+
+
+# --- the lecture's mixture, one NUTS fit --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lecture_run(fast_config):
+    """10,000 points make each gradient costly: 4 chains x 300 draws (bulk ESS ~800) suffice."""
+    return run(MODEL, config=replace(fast_config, draws=300, tune=300))
+
+
+def test_posterior_means_match_em(lecture_run):
+    checks = lecture_run.checks
+    assert checks["passed"].all(), checks
+    assert set(checks["name"]) == {f"{v}[{j}].mean" for v in ("mu", "sigma", "w") for j in range(3)}
+    diagnostics = lecture_run.diagnostics
+    assert diagnostics.converged, diagnostics.problems
+    assert diagnostics.divergences == 0 and diagnostics.stuck_chains == []
+
+
+def test_methods_side_by_side(lecture_run):
+    methods = lecture_run.methods()
+    assert {"em", "kmeans", "map_em", "nuts"} <= set(methods)
+    assert {"mu[2]", "sigma[2]", "w[2]", "loglik", "iterations"} <= set(methods["em"])
+    # EM maximises the likelihood: NUTS's posterior means and k-means score no higher
+    assert methods["nuts"]["loglik"] <= methods["em"]["loglik"] + 1e-6
+    assert methods["kmeans"]["loglik"] < methods["em"]["loglik"]
+
+
+def test_standard_errors_are_the_posterior_sds(lecture_run):
+    """The reference errors are fractions of the MLE's standard errors; these must be the
+    posterior sds (Bernstein-von Mises), here to the sds' Monte Carlo error (~5%)."""
+    nuts, se = lecture_run.methods()["nuts"], lecture_run.methods()["em_se"]
+    for name, value in se.items():
+        assert nuts[f"{name}.sd"] == pytest.approx(value, rel=0.15), name
+
+
+def test_a_wrong_em_fails(lecture_run):
+    """Two components instead of three, or one mean moved by two standard errors: both fail."""
+    data, reference = lecture_run.data, lecture_run.reference
+    two = MODEL.reference(data, MODEL.parse_settings(["components=2"]))
+    assert not compare(lecture_run.fit, two)["passed"].all()
+    se = reference.methods["em_se"]["mu[1]"]
+    shifted = Reference("em", {**reference.values,
+                               "mu[1].mean": reference.values["mu[1].mean"] + 2 * se},
+                        reference.errors)
+    result = compare(lecture_run.fit, shifted).set_index("name")
+    assert not result.loc["mu[1].mean", "passed"]
+
+
+def test_a_stuck_chain_is_flagged(lecture_run):
+    """Chain 3 moved into a 'wrong mode' (mu[1] ten posterior sds off) is reported by the
+    diagnostics and by the per-chain comparison with EM, not averaged in."""
+    fitted = lecture_run.fit.idata
+    posterior = fitted.posterior.to_dataset().copy(deep=True)
+    mu = posterior["mu"].values.copy()
+    mu[3, :, 1] += 10 * mu[..., 1].std()
+    posterior["mu"] = (posterior["mu"].dims, mu)
+    idata = xr.DataTree.from_dict({"posterior": posterior,
+                                   "sample_stats": fitted.sample_stats.to_dataset()})
+    diagnostics = diagnose(idata, MODEL.var_names)
+    assert diagnostics.stuck_chains == [3] and not diagnostics.converged
+    em = mixture_values_of(*(np.array([lecture_run.reference.values[f"{v}[{j}].mean"]
+                                       for j in range(3)]) for v in ("mu", "sigma", "w")))
+    assert list(chains_off_reference(idata, em)) == [3]
+    assert chains_off_reference(lecture_run.fit.idata, em) == {}
+
+
+# --- posteriordb's two-component mixture ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def posteriordb_run(fast_config):
+    return run(MODEL, POSTERIORDB, POSTERIORDB_SETTINGS, fast_config)
+
+
+def posteriordb_reference() -> Reference:
+    """posteriordb's moments under the zoo's names (0-based; theta is w[0], the lower mean's
+    weight); each reference's own error is that of a mean or sd of 10,000 independent draws."""
+    moments = json.loads((DATA_DIR / "low_dim_gauss_mix.reference.json").read_text())["moments"]
+    names = {"mu[1]": "mu[0]", "mu[2]": "mu[1]", "sigma[1]": "sigma[0]", "sigma[2]": "sigma[1]",
+             "theta": "w[0]"}
+    values, errors = {}, {}
+    for theirs, ours in names.items():
+        mean, sd = moments[theirs]["mean"], moments[theirs]["sd"]
+        values[f"{ours}.mean"], errors[f"{ours}.mean"] = mean, sd / np.sqrt(POSTERIORDB_DRAWS)
+        values[f"{ours}.sd"], errors[f"{ours}.sd"] = sd, sd / np.sqrt(2 * POSTERIORDB_DRAWS)
+    return Reference("posteriordb", values, errors)
+
+
+def test_posteriordb_reference_posterior_is_reproduced(posteriordb_run):
+    checks = compare(posteriordb_run.fit, posteriordb_reference())
+    assert len(checks) == 10 and checks["passed"].all(), checks
+    assert posteriordb_run.diagnostics.converged, posteriordb_run.diagnostics.problems
+
+
+def test_user_data_passes_against_em(posteriordb_run):
+    assert posteriordb_run.passed, posteriordb_run.checks
+
+
+def test_posteriordb_check_can_fail(posteriordb_run):
+    """Each reference mean moved by 0.1 (2-6 posterior sds) fails."""
+    reference = posteriordb_reference()
+    wrong = Reference("wrong", {k: v + 0.1 if k.endswith(".mean") else v
+                                for k, v in reference.values.items()}, reference.errors)
+    checks = compare(posteriordb_run.fit, wrong).set_index("name")
+    means = [name for name in checks.index if name.endswith(".mean")]
+    assert len(means) == 5 and not checks.loc[means, "passed"].any()
+
+
+# --- the 2-D Gaussian with lost second coordinates ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def toy(fast_config):
+    x = simulate_lecture_gaussian()
+    return x, fit_gaussian_missing(x, fast_config)
+
+
+def test_toy_has_twenty_lost_values():
+    x = simulate_lecture_gaussian()
+    assert x.shape == (100, 2) and np.isnan(x[:, 1]).sum() == 20 and not np.isnan(x[:, 0]).any()
+
+
+def test_missing_data_em_against_imputing_posterior(toy):
+    x, idata = toy
+    table = missing_data_comparison(x, idata)
+    assert list(table["quantity"]) == ["mean x1", "mean x2", "var x1", "cov x1 x2", "var x2"]
+    assert table["passed"].all(), table
+    assert idata.posterior["x_unobserved"].shape[-1] == 20  # PyMC imputed the lost values
+    assert int(idata.sample_stats["diverging"].sum()) == 0
+    assert diagnose(idata, ["mu", "cov"]).converged
+
+
+def test_lectures_zero_fill_fails(toy):
+    """The lecture first sets the lost values to 0: that complete-data MLE is far off."""
+    x, idata = toy
+    filled = np.nan_to_num(x)
+    reference = missing_data_reference(x, idata)
+    zero = {"mu[0]": filled[:, 0].mean(), "mu[1]": filled[:, 1].mean(),
+            "cov[0]": filled[:, 0].var(), "cov[1]": np.cov(filled.T, ddof=0)[0, 1],
+            "cov[3]": filled[:, 1].var()}
+    wrong = Reference("zero_fill", zero, reference.errors)
+    assert not compare(Fit(idata), wrong).set_index("name").loc["mu[1]", "passed"]
