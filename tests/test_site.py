@@ -12,6 +12,7 @@ from models.two_factories import MODEL as TWO_FACTORIES
 from zoo import figures
 from zoo import site as site_module
 from zoo.cli import main
+from zoo.diagnostics import scalar_draws
 from zoo.figures import panel_scalars, reference_moments
 from zoo.pipeline import run
 from zoo.registry import get_model
@@ -93,7 +94,7 @@ def test_reference_lines_come_from_the_checks():
     reference = TWO_FACTORIES.reference(result.data, result.settings).values
     assert moments["p_factory[0]"] == (pytest.approx(reference["p_factory[0]"]), None)
     assert "log_bf" not in moments  # an SMC estimate, not a posterior variable
-    assert panel_scalars(result)[:2] == ["p_factory[0]", "p_factory[1]"]
+    assert panel_scalars(result, scalar_draws(result.fit.idata))[:2] == ["p_factory[0]", "p_factory[1]"]
 
 
 def test_interrupted_build_keeps_the_previous_site(tmp_path, monkeypatch):

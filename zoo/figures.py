@@ -55,7 +55,12 @@ def save(figure: plt.Figure, folder: Path, name: str) -> Path:
 def draw_all(result: Result, folder: Path) -> Figures:
     """The generic plots, then the model's own (its ``figures`` hook)."""
     figures = Figures()
-    tree = panel_tree(result)
+    draws = scalar_draws(result.fit.idata)
+    shown = panel_scalars(result, draws)
+    if len(shown) < len(draws):
+        figures.notes.append(f"trace, rank and density plots show {len(shown)} of {len(draws)} "
+                             "scalars: the checked ones first")
+    tree = panel_tree(result, {name: draws[name] for name in shown})
     steps = [
         ("trace", "Trace (left: density per chain; right: draws)", _trace),
         ("rank", "Rank plot (ECDF difference of ranks per chain; inside the band is good)", _rank),
@@ -82,31 +87,27 @@ def draw_all(result: Result, folder: Path) -> Figures:
     return figures
 
 
-def panel_scalars(result: Result) -> list[str]:
-    """The scalars to plot: those the checks name first, then the rest, at most MAX_PANELS."""
-    available = scalar_draws(result.fit.idata, result.model.var_names)
+def panel_scalars(result: Result, draws: dict[str, np.ndarray]) -> list[str]:
+    """The scalars to plot: the checked ones first, then the model's ``var_names``, at most
+    MAX_PANELS (a model with 71 thetas would need 142 trace panels)."""
     checked = []
     for name in result.checks["name"]:
         if name in result.fit.estimates:
             continue
         var, index, _ = parse_check(name)
         scalar = var if index is None else f"{var}[{index}]"
-        if scalar not in available:
-            scalar = f"{var}[0]" if index is None else scalar
-        if scalar in available:
-            checked.append(scalar)
-    ordered = list(dict.fromkeys([*checked, *available]))
-    return ordered[:max(MAX_PANELS, len(dict.fromkeys(checked)))]
+        checked.append(scalar if scalar in draws else f"{var}[{index or 0}]")
+    main = scalar_draws(result.fit.idata, result.model.var_names)
+    return [name for name in dict.fromkeys([*checked, *main]) if name in draws][:MAX_PANELS]
 
 
-def panel_tree(result: Result) -> xr.DataTree:
-    """A DataTree whose posterior holds one (chain, draw) variable per plotted scalar.
+def panel_tree(result: Result, draws: dict[str, np.ndarray]) -> xr.DataTree:
+    """A DataTree whose posterior holds one (chain, draw) variable per scalar in ``draws``.
 
     Flattening to scalars makes the plots the same for every model: one panel per scalar,
-    labelled like the checks (``theta[1]``), and a cap on panels for models with 71 thetas.
+    labelled like the checks (``theta[1]``).
     """
-    draws = scalar_draws(result.fit.idata, result.model.var_names)
-    posterior = xr.Dataset({name: (("chain", "draw"), draws[name]) for name in panel_scalars(result)})
+    posterior = xr.Dataset({name: (("chain", "draw"), values) for name, values in draws.items()})
     groups = {"posterior": posterior}
     stats = result.fit.idata.children.get("sample_stats")
     if stats is not None and "draw" in stats.dims:
