@@ -51,8 +51,9 @@ def quiet_pymc() -> None:
 @contextmanager
 def interrupts_raised() -> Iterator[None]:
     """Ctrl-C stops the run. PyMC catches KeyboardInterrupt, ends sampling early and returns
-    the draws so far; the zoo must not compare or save those, so it raises the interrupt again
-    once PyMC returns (and the CLI exits 130)."""
+    the draws so far (or, during tuning, fails with "Not enough samples"); the zoo must not
+    compare or save those, so it raises the interrupt again once PyMC is done (the CLI exits
+    130)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -65,6 +66,10 @@ def interrupts_raised() -> Iterator[None]:
     previous = signal.signal(signal.SIGINT, interrupt)
     try:
         yield
+    except Exception:
+        if seen:
+            raise KeyboardInterrupt from None
+        raise
     finally:
         signal.signal(signal.SIGINT, previous)
     if seen:

@@ -118,6 +118,9 @@ def forward_draw(model, rng: np.random.Generator) -> tuple[dict, dict]:
     from pymc.pytensorf import compile as compile_function
     from pymc.pytensorf import find_rng_nodes, reseed_rngs
 
+    if model.potentials:
+        raise UsageError("SBC cannot forward-sample a model with a Potential (forward sampling "
+                         "ignores it); the model must override sbc_simulate or sbc_model")
     if id(model) not in _FORWARD:
         names = [v.name for v in model.free_RVs + model.deterministics + model.observed_RVs]
         outputs = [model[name] for name in names]
