@@ -63,6 +63,7 @@ def test_two_factories_is_calibrated_including_the_factory(tmp_path):
     assert summary["passed"], {k: v["p_value"] for k, v in summary["parameters"].items()}
     table = summary["binary_calibration"]["factory"]
     assert sum(row["count"] for row in table) == 2 * CI.sims  # both categories of every sim
+    assert (tmp_path / "sbc" / "sbc-factory-reliability.png").stat().st_size > 0
 
 
 def test_a_likelihood_that_ignores_the_tails_is_flagged(tmp_path):

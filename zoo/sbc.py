@@ -386,7 +386,7 @@ def plot_all(summary: dict[str, Any], folder: Path) -> list[Path]:
 
     written = []
     for name, parameter in summary["parameters"].items():
-        figure, (left, right) = plt.subplots(1, 2, figsize=(8, 3))
+        figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.2))
         _histogram(left, np.array(parameter["pit"]))
         _ecdf_difference(right, np.array(parameter["pit"]), summary["threshold"])
         verdict = "FLAGGED" if parameter["flagged"] else "ok"
@@ -397,14 +397,31 @@ def plot_all(summary: dict[str, Any], folder: Path) -> list[Path]:
         figure.savefig(path, dpi=80)
         plt.close(figure)
         written.append(path)
+    for name, rows in summary["binary_calibration"].items():
+        written.append(_plot_reliability(name, rows, summary, folder, plt))
     return written
+
+
+def _plot_reliability(name: str, rows: list[dict], summary: dict, folder: Path, plt) -> Path:
+    """Predicted probability against observed frequency, with 2 binomial standard errors."""
+    figure, axis = plt.subplots(figsize=(4, 4))
+    axis.plot([0, 1], [0, 1], color="0.5", linewidth=0.5)
+    axis.errorbar([r["mean_predicted"] for r in rows], [r["observed"] for r in rows],
+                  yerr=[2 * r["se"] for r in rows], fmt="o", capsize=3)
+    axis.set(xlim=(0, 1), ylim=(0, 1), xlabel=f"posterior p({name})", ylabel="observed frequency",
+             title=f"{summary['model']}: binary calibration of {name}")
+    figure.tight_layout()
+    path = folder / f"sbc-{name}-reliability.png"
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+    return path
 
 
 def _histogram(axis, pits: np.ndarray) -> None:
     n = len(pits)
     counts = np.histogram(pits, bins=BINS, range=(0, 1))[0]
     low, high = binom.ppf([0.005, 0.995], n, 1 / BINS)
-    axis.axhspan(low, high, color="0.85", label="99% per bar")
+    axis.axhspan(low, high, color="0.85")  # 99% of each bar's binomial variation
     axis.bar(np.arange(BINS) / BINS, counts, width=1 / BINS, align="edge", edgecolor="white")
     axis.set(xlabel="normalised rank", ylabel="simulations", title="rank histogram")
 
@@ -412,12 +429,11 @@ def _histogram(axis, pits: np.ndarray) -> None:
 def _ecdf_difference(axis, pits: np.ndarray, alpha: float) -> None:
     grid, lower, upper = ecdf_band(len(pits), alpha)
     ecdf = np.searchsorted(np.sort(pits), grid, side="right") / len(pits)
-    axis.fill_between(grid, lower - grid, upper - grid, color="0.85", step="mid",
-                      label=f"simultaneous {1 - alpha:.4g}")
+    axis.fill_between(grid, lower - grid, upper - grid, color="0.85", step="mid")
     axis.plot(grid, ecdf - grid, drawstyle="steps-mid")
     axis.axhline(0, color="0.5", linewidth=0.5)
-    axis.set(xlabel="normalised rank", ylabel="ECDF - uniform", title="ECDF difference")
-    axis.legend(fontsize="small")
+    axis.set(xlabel="normalised rank", ylabel="ECDF - uniform",
+             title=f"ECDF difference ({100 * (1 - alpha):.4g}% simultaneous band)")
 
 
 def console(summary: dict[str, Any]) -> str:
@@ -464,5 +480,5 @@ def sbc_command(model: ZooModel, args, reports: Path) -> int:
         print(json.dumps(summary, indent=1))
     else:
         print(console(summary))
-        print(f"wrote {out}/summary.json and {len(summary['parameters'])} figures")
+        print(f"wrote {out}/summary.json and figures {out}/sbc-*.png")
     return 0 if summary["passed"] else 1
