@@ -107,7 +107,10 @@ def panel_tree(result: Result, draws: dict[str, np.ndarray]) -> xr.DataTree:
     Flattening to scalars makes the plots the same for every model: one panel per scalar,
     labelled like the checks (``theta[1]``).
     """
-    posterior = xr.Dataset({name: (("chain", "draw"), values) for name, values in draws.items()})
+    source = result.fit.idata.posterior
+    # without chain/draw coordinates ArviZ's rank plot draws one colour per draw, not per chain
+    posterior = xr.Dataset({name: (("chain", "draw"), values) for name, values in draws.items()},
+                           coords={"chain": source["chain"].values, "draw": source["draw"].values})
     groups = {"posterior": posterior}
     stats = result.fit.idata.children.get("sample_stats")
     if stats is not None and "draw" in stats.dims:
