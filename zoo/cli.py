@@ -106,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     sbc.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask scheduler (tcp://HOST:PORT)")
     sbc.add_argument("--out", type=Path, help="output folder (default reports/sbc-MODEL); a rerun resumes")
     sbc.add_argument("--json", action="store_true", help="print exactly one JSON document")
+
+    bench = commands.add_parser("bench", help="time the zoo against plain-PyMC baselines, EM, SMC")
+    from zoo.bench import add_arguments
+
+    add_arguments(bench)
     return parser
 
 
@@ -133,6 +138,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from zoo.sbc import sbc_command
 
         return sbc_command(get_model(args.model), args, REPORTS)
+    if args.command == "bench":
+        from zoo.bench import bench_command
+
+        return bench_command(args, REPORTS)
     config = SamplerConfig(
         draws=args.draws, tune=args.tune, chains=args.chains, cores=args.cores, seed=args.seed,
         sampler=args.sampler, nuts_sampler=args.nuts_sampler, target_accept=args.target_accept,

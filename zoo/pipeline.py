@@ -98,8 +98,23 @@ def run(
         summary=az.summary(fit.idata, var_names=var_names, round_to="none"),
         diagnostics=diagnose(fit.idata, var_names),
         set_pairs=list(set_pairs or []),
-        seconds={"reference": after_reference - start, "fit": after_fit - after_reference},
+        seconds={"reference": after_reference - start, "fit": after_fit - after_reference,
+                 **sampling_seconds(fit)},
     )
+
+
+def sampling_seconds(fit: Fit) -> dict[str, float]:
+    """Seconds the samplers report spending on draws, for the main posterior and for every
+    fit of the run; the rest of the fit's time is mostly compiling (``zoo bench`` splits them)."""
+
+    def reported(idata) -> float:
+        if "sampling_time" in idata.posterior.attrs:
+            return float(idata.posterior.attrs["sampling_time"])
+        stats = idata.children.get("sample_stats")
+        return float(stats.attrs.get("_t_sampling", 0.0)) if stats is not None else 0.0
+
+    main = reported(fit.idata)
+    return {"sampling": main, "sampling_total": main + sum(map(reported, fit.extra.values()))}
 
 
 def versions() -> dict[str, str]:
