@@ -30,11 +30,23 @@ and sd of logit theta under Beta(a, b), and the exact Beta density plus the Jaco
 by a potential; the posterior is unchanged but eta's scale no longer depends on omega or K, so
 NUTS does not meet a funnel at large K or K=free. ``param=centred`` samples theta_s ~ Beta
 directly, for comparison.
+
+Report plot (``figures``): for fixed K, the K-sweep of shrinkage drawn from the exact reference
+(each theta_s's exact posterior mean +- sd and omega's mean against K, the raw proportions
+marked, the run's own estimates at its K), the cheap stand-in for a sampled ``zoo sweep``; for
+K=free, the posterior of K (the run's draws, its prior, the exact mean +- sd) instead, since
+K is then a parameter, not an axis.
+
+Simulation-based calibration (``zoo sbc mint``): the noncentred model's Potential is invisible
+to forward sampling, so ``sbc_simulate`` draws the generative story in numpy (omega, K if
+free, theta_s, the flips of the default data's coins) and SBC ranks omega, theta (and kappa
+when K is free) in the model as ``zoo run`` fits it, Potential included.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -48,8 +60,10 @@ from scipy.stats import beta as beta_dist
 from scipy.stats import gamma as gamma_dist
 
 from models.single_coin import seed_grid
+from zoo.compare import posterior_estimate
 from zoo.data import Column
 from zoo.exact import beta_from_mode, beta_mean_sd, log_evidence_bernoulli
+from zoo.figures import new_figure, save
 from zoo.model import Reference, Setting, ZooModel
 
 EXAMPLES = {
@@ -57,6 +71,8 @@ EXAMPLES = {
     "exercise1": {"coin1": (7, 10)},
 }
 QUAD_RTOL = 1e-9  # relative error of each integral; the moments come out to ~1e-9
+#: the K axis of the report's shrinkage plot: at least this range, log-spaced
+SWEEP_K_RANGE, SWEEP_POINTS = (5.0, 1000.0), 60
 
 
 class FreeK(NamedTuple):
@@ -146,6 +162,12 @@ def coin_counts(data: pd.DataFrame) -> Counts:
     heads = np.array([int(y[coin == label].sum()) for label in labels])
     flips = np.array([int((coin == label).sum()) for label in labels])
     return Counts(labels, heads, flips)
+
+
+def coin_index(data: pd.DataFrame, labels: list[str]) -> np.ndarray:
+    """Each flip's coin as an index into ``labels``."""
+    position = {label: s for s, label in enumerate(labels)}
+    return np.array([position[str(c)] for c in data["coin"]])
 
 
 def example_frame(example: str) -> pd.DataFrame:
@@ -248,6 +270,13 @@ def _peak(log_density, free: bool) -> np.ndarray:
     return found.x
 
 
+def exact_k_sweep(heads, flips, kappas, A: float, B: float) -> dict[str, np.ndarray]:
+    """The exact posterior means and sds of omega and every theta_s at each fixed K in
+    ``kappas``, keyed like the checks (``theta[0].mean``)."""
+    answers = [exact_posterior(heads, flips, float(K), A, B) for K in kappas]
+    return {name: np.array([answer[name] for answer in answers]) for name in answers[0]}
+
+
 # --- grid: the seed's method ---------------------------------------------------------------
 def grid_posterior(heads, flips, K: float, A: float, B: float, size: int) -> dict[str, float]:
     """The seed's joint grid over (omega, theta_1..theta_S), summed coin by coin given omega.
@@ -299,8 +328,7 @@ class Mint(ZooModel):
 
     def build(self, data: pd.DataFrame, settings: dict[str, Any]) -> pm.Model:
         counts = coin_counts(data)
-        position = {label: s for s, label in enumerate(counts.labels)}
-        coin_index = np.array([position[str(c)] for c in data["coin"]])
+        coin = coin_index(data, counts.labels)
         with pm.Model(coords={"coin": counts.labels}) as model:
             omega = pm.Beta("omega", alpha=settings["A"], beta=settings["B"])
             kappa = _kappa(settings["K"])
@@ -311,7 +339,7 @@ class Mint(ZooModel):
             else:
                 logit_theta = _noncentred_logit_theta(a, b)
                 pm.Deterministic("theta", pm.math.sigmoid(logit_theta), dims="coin")
-            pm.Bernoulli("y", logit_p=logit_theta[coin_index], observed=data["y"].to_numpy())
+            pm.Bernoulli("y", logit_p=logit_theta[coin], observed=data["y"].to_numpy())
         return model
 
     def reference(self, data: pd.DataFrame, settings: dict[str, Any]) -> Reference:
@@ -333,11 +361,105 @@ class Mint(ZooModel):
                          f"theta_s), summed coin by coin; max |grid - exact| = {error:.2g}")
         return Reference(method="exact", values=exact, methods=methods, notes=notes)
 
+    # --- report plot ---------------------------------------------------------------------------
+    def figures(self, result, folder: Path) -> list[tuple[str, Path]]:
+        """The exact K-sweep of shrinkage (fixed K) or the posterior of K (K=free)."""
+        if isinstance(result.settings["K"], FreeK):
+            return [kappa_figure(result, folder)]
+        return [shrinkage_figure(result, folder)]
+
+    # --- simulation-based calibration ------------------------------------------------------
+    sbc_var_names = ["omega", "theta"]
+
+    def sbc_parameters(self, settings: dict[str, Any]) -> list[str]:
+        """omega and theta, and kappa when K is free."""
+        return [*self.sbc_var_names, *(["kappa"] if isinstance(settings["K"], FreeK) else [])]
+
+    def sbc_simulate(self, model, settings, rng) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The generative story in numpy (forward sampling would ignore the Potential):
+        omega ~ Beta(A, B), K (if free), theta_s ~ Beta(mode omega, K), one flip per row of
+        the default data."""
+        data = self.default_data(settings)
+        labels = coin_counts(data).labels
+        K = settings["K"]
+        truth = {"omega": rng.beta(settings["A"], settings["B"])}
+        if isinstance(K, FreeK):
+            truth["kappa"] = 2 + rng.gamma(K.shape, 1 / K.rate)
+        a, b = beta_from_mode(truth["omega"], truth.get("kappa", K))
+        truth["theta"] = rng.beta(a, b, size=len(labels))
+        return truth, {"y": rng.binomial(1, truth["theta"][coin_index(data, labels)])}
+
     def sweep_marks(self, data: pd.DataFrame, settings: dict[str, Any]) -> dict[str, tuple[str, float]]:
         """Each coin's raw proportion of heads, drawn beside its posterior in ``zoo sweep``."""
         counts = coin_counts(data)
         return {f"theta[{s}].mean": (f"{label} raw {h}/{n}", h / n)
                 for s, (label, h, n) in enumerate(zip(counts.labels, counts.heads, counts.flips))}
+
+
+def sweep_kappas(K: float) -> np.ndarray:
+    """The K axis of the shrinkage plot: SWEEP_K_RANGE, widened to include the run's K."""
+    low, high = min(SWEEP_K_RANGE[0], K), max(SWEEP_K_RANGE[1], 2 * K)
+    return np.geomspace(low, high, SWEEP_POINTS)
+
+
+def shrinkage_figure(result, folder: Path) -> tuple[str, Path]:
+    """Each coin's exact posterior mean +- sd against K, omega's mean, the raw proportions, and
+    the run's estimates (+- posterior sd) at its K: shrinkage towards omega grows with K."""
+    counts = coin_counts(result.data)
+    K, A, B = (result.settings[key] for key in ("K", "A", "B"))
+    kappas = sweep_kappas(K)
+    sweep = exact_k_sweep(counts.heads, counts.flips, kappas, A, B)
+    idata = result.fit.idata
+    figure, axes = new_figure(height=4.0)
+    ax = axes[0, 0]
+    for s, (label, h, n) in enumerate(zip(counts.labels, counts.heads, counts.flips)):
+        mean, sd = sweep[f"theta[{s}].mean"], sweep[f"theta[{s}].sd"]
+        ax.plot(kappas, mean, color=f"C{s}", label=f"theta[{s}] ({label}), exact mean +- sd")
+        ax.fill_between(kappas, mean - sd, mean + sd, color=f"C{s}", alpha=0.15)
+        ax.axhline(h / n, color=f"C{s}", linestyle=":", label=f"{label} raw {h}/{n}")
+        _run_estimate(ax, K, idata, f"theta[{s}]", f"C{s}")
+    ax.plot(kappas, sweep["omega.mean"], color="black", linestyle="--", label="omega, exact mean")
+    _run_estimate(ax, K, idata, "omega", "black", label=f"this run at K = {K:g} (+- sd)")
+    ax.axvline(K, color="0.6", linewidth=0.8)
+    ax.set(xscale="log", xlabel="K (concentration of the coins around omega)",
+           ylabel="posterior mean", ylim=(0, 1))
+    ax.legend(fontsize="x-small", ncols=2, loc="best")
+    caption = (f"Shrinkage against K from the exact reference (K = {kappas[0]:g} to "
+               f"{kappas[-1]:g}, {SWEEP_POINTS} values): each coin's posterior mean +- sd, "
+               "omega's mean (dashed) and the raw proportions (dotted); points: this run's "
+               f"estimates at K = {K:g}. `zoo sweep mint --over K=...` gives the sampled version.")
+    return caption, save(figure, folder, "shrinkage")
+
+
+def _run_estimate(ax, K: float, idata, scalar: str, color: str, label=None) -> None:
+    """The run's posterior mean +- sd of one scalar (``theta[1]``), as a point at its K."""
+    mean, sd = (posterior_estimate(idata, f"{scalar}.{stat}").value for stat in ("mean", "sd"))
+    ax.errorbar(K, mean, yerr=sd, fmt="o", color=color, capsize=3, label=label)
+
+
+def kappa_figure(result, folder: Path) -> tuple[str, Path]:
+    """K=free: the run's draws of K, its Gamma prior, and the exact posterior mean +- sd."""
+    prior = result.settings["K"]
+    draws = result.fit.idata.posterior["kappa"].values.ravel()
+    exact_mean, exact_sd = (result.reference.values[f"kappa.{stat}"] for stat in ("mean", "sd"))
+    top = float(np.quantile(draws, 0.99))
+    figure, axes = new_figure(height=3.5)
+    ax = axes[0, 0]
+    ax.hist(draws, bins=60, range=(2, top), density=True, color="C0", alpha=0.6,
+            label=f"{result.config.sampler.upper()} draws")
+    grid = np.linspace(2, top, 300)
+    ax.plot(grid, gamma_dist.pdf(grid - 2, prior.shape, scale=1 / prior.rate), color="0.4",
+            label=f"prior: K - 2 ~ Gamma({prior.shape:.4g}, rate {prior.rate:.4g})")
+    ax.axvspan(exact_mean - exact_sd, exact_mean + exact_sd, color="C3", alpha=0.12)
+    ax.axvline(exact_mean, color="C3", linestyle="--", label="exact mean +- sd")
+    estimate = posterior_estimate(result.fit.idata, "kappa.mean")
+    ax.set(xlabel="K", ylabel="density", xlim=(2, top),
+           title=f"run's mean {estimate.value:.3g} (MCSE {estimate.mcse:.2g}), exact {exact_mean:.3g}")
+    ax.legend(fontsize="small")
+    caption = ("K is free, so the exact K-sweep is replaced by the posterior of K: the run's draws "
+               "(up to their 99th percentile), its prior, and the exact mean +- sd by 2-D "
+               "quadrature. `zoo sweep mint --over K=...` sweeps fixed values of K.")
+    return caption, save(figure, folder, "kappa")
 
 
 def _kappa(K: float | FreeK):

@@ -27,6 +27,17 @@ experiment). The seed prints the posterior mean as (alpha + y)/(beta + n); its n
 is (alpha + y)/(alpha + beta + n), which is what is computed here. Pooling: no pooling
 (theta_j ~ Beta(1, 1) each), complete pooling (one theta ~ Beta(1, 1)) and partial pooling
 (the hierarchical model) compared by PSIS-LOO.
+
+Report plots (``figures``): the shrinkage plot and, with ``pooling=yes``, ArviZ's LOO
+comparison of the three pooling levels.
+
+Simulation-based calibration (``zoo sbc rat-tumors``): the hyperprior is improper, so there is
+no prior to simulate from. SBC calibrates the same Binomial likelihood and Beta population
+under a proper prior in the same coordinates, u ~ Normal(-1.8, 0.5) and v ~ Normal(2.8, 0.75)
+(the default data's posterior is about u -1.78 +- 0.11, v 2.76 +- 0.34, so the prior covers it
+several posterior sds wide), on the default data's 71 group sizes. It ranks u, v, alpha, beta and
+theta of three experiments (fewest rats, most rats, the current one) as ``theta_subset``: all 71
+thetas would add 71 plots to every run and divide the Bonferroni level by 75.
 """
 
 from __future__ import annotations
@@ -48,6 +59,7 @@ from scipy.stats import binom
 
 from zoo.data import Column, fail_rows
 from zoo.exact import beta_mean_sd
+from zoo.figures import DPI
 from zoo.model import DATA_DIR, Estimate, Fit, Reference, Setting, ZooModel
 from zoo.sampling import SamplerConfig, sample_nuts
 
@@ -60,6 +72,8 @@ SEARCH_HALF_WIDTH_U, SEARCH_BELOW_V, SEARCH_ABOVE_V = 8.0, 12.0, 30.0
 #: type-2 optima beyond this log(alpha + beta) (theta_j's spread below ~1e-3) are reported as
 #: "no overdispersion": the marginal likelihood is then flat towards complete pooling
 MAX_LOG_CONCENTRATION = np.log(1e5)
+#: SBC's proper prior: (mean, sd) of u = log(alpha/beta) and of v = log(alpha + beta)
+SBC_PRIOR_U, SBC_PRIOR_V = (-1.8, 0.5), (2.8, 0.75)
 
 
 # --- numerics ---------------------------------------------------------------------------------
@@ -242,14 +256,26 @@ def conditional_mean(alpha: float, beta: float, tumors: int, rats: int) -> float
 
 # --- the PyMC models --------------------------------------------------------------------------
 
-def hierarchical_model(tumors, rats) -> pm.Model:
-    """Partial pooling in BDA3's coordinates; the Potential is log p(alpha, beta) + log alpha
-    + log beta = -v/2 + log sigmoid(u) + log sigmoid(-u)."""
+def bda3_hyperprior():
+    """u and v flat, plus the Potential log p(alpha, beta) + log alpha + log beta
+    = -v/2 + log sigmoid(u) + log sigmoid(-u): BDA3's (alpha + beta)^(-5/2) in (u, v)."""
+    u = pm.Flat("log_alpha_over_beta")
+    v = pm.Flat("log_alpha_plus_beta")
+    pm.Potential("hyperprior_and_jacobian", -0.5 * v + pt.log(pt.sigmoid(u)) + pt.log(pt.sigmoid(-u)))
+    return u, v
+
+
+def sbc_hyperprior():
+    """The proper prior SBC draws from (see the module docstring): Normal in u and in v."""
+    return (pm.Normal("log_alpha_over_beta", *SBC_PRIOR_U),
+            pm.Normal("log_alpha_plus_beta", *SBC_PRIOR_V))
+
+
+def hierarchical_model(tumors, rats, hyperprior=bda3_hyperprior) -> pm.Model:
+    """Partial pooling in BDA3's coordinates u = log(alpha/beta), v = log(alpha + beta), whose
+    prior ``hyperprior()`` creates (BDA3's by default)."""
     with pm.Model(coords={"experiment": np.arange(len(tumors))}) as model:
-        u = pm.Flat("log_alpha_over_beta")
-        v = pm.Flat("log_alpha_plus_beta")
-        pm.Potential("hyperprior_and_jacobian",
-                     -0.5 * v + pt.log(pt.sigmoid(u)) + pt.log(pt.sigmoid(-u)))
+        u, v = hyperprior()
         alpha = pm.Deterministic("alpha", pt.exp(v) * pt.sigmoid(u))
         beta = pm.Deterministic("beta", pt.exp(v) * pt.sigmoid(-u))
         theta = pm.Beta("theta", alpha=alpha, beta=beta, dims="experiment")
@@ -286,11 +312,18 @@ def add_log_likelihood(idata: xr.DataTree, tumors, rats) -> xr.DataTree:
     return idata
 
 
+def pooling_comparison(fits: dict[str, xr.DataTree]) -> pd.DataFrame:
+    """ArviZ's PSIS-LOO comparison of the fits, best first (Pareto k reported, not warned)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
+        return az.compare(fits, round_to="none")
+
+
 def loo_methods(fits: dict[str, xr.DataTree]) -> dict[str, dict[str, float]]:
     """PSIS-LOO of each fit (elpd, its se, p_loo, Pareto k) and ArviZ's comparison."""
+    table = pooling_comparison(fits)
     with warnings.catch_warnings():  # the Pareto k values are reported, not warned about
         warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
-        table = az.compare(fits, round_to="none")
         loos = {name: az.loo(idata) for name, idata in fits.items()}
     methods = {}
     for name, loo in loos.items():
@@ -336,6 +369,21 @@ def shrinkage_plot(result, path: Path | str) -> Path:
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path
+
+
+def pooling_plot(fits: dict[str, xr.DataTree], path: Path | str) -> Path:
+    """ArviZ's comparison plot of the pooling levels: elpd_loo difference from the best, +- its
+    standard error (dse)."""
+    plot = az.plot_compare(pooling_comparison(fits), figure_kwargs={"figsize": (6, 2.6)})
+    path = Path(path)
+    plot.savefig(path, dpi=DPI)
+    return path
+
+
+def sbc_experiments(rats) -> list[int]:
+    """The experiments whose theta SBC ranks: fewest rats, most rats, and the current (last)."""
+    rats = np.asarray(rats)
+    return sorted({int(np.argmin(rats)), int(np.argmax(rats)), len(rats) - 1})
 
 
 # --- settings ---------------------------------------------------------------------------------
@@ -386,6 +434,15 @@ class RatTumors(ZooModel):
     nuts_sampler = "pymc"
     var_names = ["log_alpha_over_beta", "log_alpha_plus_beta", "alpha", "beta", "theta"]
     smc_ok = False
+    sbc_var_names = ["log_alpha_over_beta", "log_alpha_plus_beta", "alpha", "beta", "theta_subset"]
+
+    @property
+    def sbc_notes(self) -> list[str]:
+        experiments = ", ".join(map(str, sbc_experiments(self.default_data({})["rats"])))
+        return [f"the hyperprior is improper: SBC uses log(alpha/beta) ~ Normal{SBC_PRIOR_U}, "
+                f"log(alpha+beta) ~ Normal{SBC_PRIOR_V} with the same likelihood",
+                f"theta_subset is theta of experiments {experiments} (0-based: fewest rats, most "
+                "rats, the current one) on the default data's group sizes"]
 
     def default_data(self, settings):
         return pd.read_csv(DATA_DIR / "rat_tumors.csv")
@@ -403,6 +460,27 @@ class RatTumors(ZooModel):
 
     def build(self, data, settings):
         return hierarchical_model(*_counts(data))
+
+    def sbc_model(self, settings):
+        """The same likelihood under SBC's proper prior, with theta_subset to rank."""
+        tumors, rats = _counts(self.default_data(settings))
+        model = hierarchical_model(tumors, rats, hyperprior=sbc_hyperprior)
+        with model:
+            pm.Deterministic("theta_subset", model["theta"][sbc_experiments(rats)])
+        return model
+
+    def figures(self, result, folder: Path) -> list[tuple[str, Path]]:
+        """The shrinkage plot; with pooling=yes also the LOO comparison of pooling levels."""
+        shrinkage = shrinkage_plot(result, Path(folder) / "shrinkage.png")
+        caption = ("Shrinkage: raw rate y/n against the posterior mean of each theta_j (marker "
+                   "size: rats); the diagonal is no pooling, the dashed line complete pooling")
+        if not result.settings["pooling"]:
+            return [(f"{caption}. The LOO comparison of pooling levels did not run "
+                     "(--set pooling=yes runs it)", shrinkage)]
+        fits = {"partial_pooling": result.fit.idata, **result.fit.extra}
+        comparison = ("PSIS-LOO comparison of pooling levels: elpd_loo difference from the best "
+                      "model +- its standard error (higher is better)")
+        return [(caption, shrinkage), (comparison, pooling_plot(fits, Path(folder) / "pooling.png"))]
 
     def reference(self, data, settings):
         tumors, rats = _counts(data)

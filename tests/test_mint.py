@@ -1,18 +1,20 @@
 """mint: the seed's grid and the exact quadrature against each other and against independent
-Monte Carlo, the posterior against exact (two defaults, user data with K free), and zoo sweep."""
+Monte Carlo, the posterior against exact (two defaults, user data with K free), zoo sweep, the
+report's plot and simulation-based calibration."""
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import beta as beta_dist
 
-from models.mint import (MODEL, FreeK, coin_counts, exact_posterior, free_k_from_mode_sd,
-                         grid_posterior, natural_key, parse_k)
+from models.mint import (MODEL, FreeK, coin_counts, exact_k_sweep, exact_posterior,
+                         free_k_from_mode_sd, grid_posterior, natural_key, parse_k)
 from models.single_coin import seed_grid
 from zoo.cli import main
 from zoo.errors import UsageError
 from zoo.exact import beta_from_mode
 from zoo.pipeline import run
+from zoo.sbc import SbcConfig, run_sbc
 
 TWO_COINS = (np.array([3, 4]), np.array([15, 5]))
 KRUSCHKE_K = free_k_from_mode_sd(1.0, 10.0)
@@ -217,3 +219,41 @@ def test_sweep_plot_groups_checks_and_tolerates_missing_intervals():
     assert len(figure.axes) == 2
     assert [t.get_text() for t in figure.axes[0].get_legend().get_texts()] == ["raw", "reference",
                                                                               "p[0] (89 % ETI)"]
+
+
+def test_exact_k_sweep_shrinks_every_coin_towards_omega():
+    kappas = np.geomspace(5, 1000, 12)
+    sweep = exact_k_sweep(*TWO_COINS, kappas, 2.0, 2.0)
+    for s, raw in enumerate(TWO_COINS[0] / TWO_COINS[1]):
+        gap = np.abs(sweep[f"theta[{s}].mean"] - sweep["omega.mean"])
+        assert np.all(np.diff(gap) < 0), s  # stronger pooling as K grows
+        assert abs(sweep[f"theta[{s}].mean"][0] - raw) < abs(sweep[f"theta[{s}].mean"][-1] - raw)
+    assert gap[-1] < 0.01
+    assert sweep["theta[1].mean"][3] == exact_posterior(*TWO_COINS, kappas[3], 2.0, 2.0)["theta[1].mean"]
+
+
+@pytest.mark.parametrize("case, name", [("two-coins", "shrinkage"), ("user, K free", "kappa")])
+def test_report_figure_is_written(results, tmp_path, case, name):
+    [(caption, path)] = MODEL.figures(results[case], tmp_path)
+    assert path == tmp_path / f"{name}.png"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "zoo sweep mint --over K=" in caption
+
+
+def test_sbc_ranks_kappa_only_when_free_and_simulates_the_default_shape():
+    rng = np.random.default_rng(0)
+    for pairs, names in [([], ["omega", "theta"]), (["K=free"], ["omega", "theta", "kappa"])]:
+        settings = MODEL.parse_settings(pairs)
+        assert MODEL.sbc_parameters(settings) == names
+        truth, observed = MODEL.sbc_simulate(None, settings, rng)
+        assert set(truth) == set(names) and truth["theta"].shape == (2,)
+        assert observed["y"].shape == (20,) and set(np.unique(observed["y"])) <= {0, 1}
+
+
+def test_sbc_is_calibrated(tmp_path):
+    """The noncentred model as zoo run fits it, Potential included, recovers numpy's draws."""
+    summary = run_sbc(MODEL, SbcConfig(sims=40, seed=21, draws=300, tune=300, chains=2), tmp_path)
+    assert set(summary["parameters"]) == {"omega", "theta[0]", "theta[1]"}
+    assert summary["passed"], {k: v["p_value"] for k, v in summary["parameters"].items()}
+    assert summary["divergences"] == 0
+    assert (tmp_path / "sbc-omega.png").stat().st_size > 0

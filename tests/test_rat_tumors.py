@@ -1,7 +1,9 @@
 """rat-tumors: the grid against Gauss-Legendre quadrature, empirical Bayes and type-2 ML
-against closed forms and a second optimiser, and NUTS against the grid."""
+against closed forms and a second optimiser, NUTS against the grid, the report's plots and
+simulation-based calibration under a proper prior."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,13 +14,14 @@ from scipy.stats import betabinom
 
 from models.rat_tumors import (
     MODEL, alpha_beta, eb_moments, grid_box, grid_moments, grid_posterior,
-    log_marginal_likelihood, shrinkage_plot, type2_optimum,
+    log_marginal_likelihood, sbc_experiments, shrinkage_plot, type2_optimum,
 )
 from zoo.cli import main
 from zoo.compare import compare
 from zoo.model import Reference
 from zoo.pipeline import run
 from zoo.sampling import SamplerConfig
+from zoo.sbc import SbcConfig, run_sbc
 
 FAST = ["--draws", "500", "--tune", "500", "--seed", "7", "--quiet"]
 
@@ -217,3 +220,40 @@ def test_bad_data_is_one_line_exit_2_nothing_written(tmp_path, capsys, label, te
     assert captured.out == ""
     assert message in captured.err and captured.err.count("\n") == 1
     assert not out.exists()
+
+
+def test_report_figures_show_shrinkage_and_the_pooling_comparison(pooled_run, tmp_path):
+    figures = MODEL.figures(pooled_run, tmp_path)
+    assert [path.name for _, path in figures] == ["shrinkage.png", "pooling.png"]
+    assert all(path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for _, path in figures)
+    assert "PSIS-LOO" in figures[1][0]
+
+
+def test_report_without_pooling_says_the_comparison_did_not_run(pooled_run, tmp_path):
+    unpooled = replace(pooled_run, settings={**pooled_run.settings, "pooling": False})
+    [(caption, path)] = MODEL.figures(unpooled, tmp_path)
+    assert path.name == "shrinkage.png" and "did not run" in caption
+    assert not (tmp_path / "pooling.png").exists()
+
+
+def test_sbc_model_is_the_same_likelihood_under_a_proper_prior(counts):
+    model = MODEL.sbc_model({})
+    assert not model.potentials and [rv.name for rv in model.observed_RVs] == ["tumors"]
+    assert {rv.name for rv in model.free_RVs} == {"log_alpha_over_beta", "log_alpha_plus_beta",
+                                                  "theta"}
+    rats = counts[1]
+    subset = sbc_experiments(rats)
+    assert rats[subset[0]] == rats.min() and rats[subset[1]] == rats.max() and subset[2] == 70
+    truth, observed = MODEL.sbc_simulate(model, {}, np.random.default_rng(1))
+    assert list(truth["theta_subset"]) == list(truth["theta"][subset])
+    assert np.all(observed["tumors"] <= rats)
+
+
+def test_sbc_is_calibrated(tmp_path):
+    summary = run_sbc(MODEL, SbcConfig(sims=40, seed=21, draws=300, tune=300, chains=2), tmp_path)
+    assert set(summary["parameters"]) == {"log_alpha_over_beta", "log_alpha_plus_beta", "alpha",
+                                          "beta", "theta_subset[0]", "theta_subset[1]",
+                                          "theta_subset[2]"}
+    assert summary["passed"], {k: v["p_value"] for k, v in summary["parameters"].items()}
+    assert summary["divergences"] == 0
+    assert any("Normal" in note for note in summary["notes"])

@@ -178,6 +178,11 @@ class ZooModel(ABC):
         """
         return self.build(self.default_data(settings), settings)
 
+    def sbc_parameters(self, settings: dict[str, Any]) -> list[str] | None:
+        """The variables SBC ranks under ``settings``: ``sbc_var_names`` unless a setting adds
+        or removes one (a concentration that is a parameter only when free)."""
+        return self.sbc_var_names
+
     def sbc_simulate(self, model: pm.Model, settings: dict[str, Any],
                      rng) -> tuple[dict[str, Any], dict[str, Any]]:
         """One prior-predictive draw: (true parameter values, observed values), both by name.

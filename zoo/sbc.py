@@ -95,7 +95,8 @@ def simulate_and_fit(model: ZooModel, set_pairs: list[str], config: SbcConfig, i
     posterior, divergences = _fit(compiled, observed, config, int(rng.integers(2**31)), cores)
     seconds = time.perf_counter() - start
     pits, probabilities = {}, {}
-    for name in model.sbc_var_names or [v.name for v in compiled.model.free_RVs]:
+    names = model.sbc_parameters(compiled.settings)
+    for name in names or [v.name for v in compiled.model.free_RVs]:
         pits.update(continuous_pits(name, np.asarray(posterior[name]), truth[name],
                                     config.thin_to, rng))
     for name, variable in model.sbc_discrete.items():
