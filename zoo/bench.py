@@ -56,6 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeat", type=int, default=1, help="repeats; medians are reported")
     parser.add_argument("--seeds", type=int, default=10,
                         help="seeds for the stuck-chain and SMC runs (default 10; 0: skip)")
+    parser.add_argument("--seed-models", metavar="M1,M2", type=lambda t: [m for m in t.split(",") if m],
+                        help="models verified once per seed (default: the models timed)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke test: warm only, tiny draws, EM at 1e4, SMC over 2 seeds")
     parser.add_argument("--json", action="store_true", help="print the JSON, not the table")
@@ -279,14 +281,15 @@ def targets(models: dict, whole: dict, seeds: dict, em: list[Row], smc: dict) ->
     return out
 
 
-def run_bench(names: list[str], repeat: int, seeds: int, quick: bool) -> dict:
+def run_bench(names: list[str], repeat: int, seeds: int, quick: bool,
+              seed_models: list[str] | None = None) -> dict:
     """Every measurement, as one JSON-ready document."""
     from zoo.pipeline import versions
 
-    load_before = os.getloadavg()
+    load_before, started = os.getloadavg(), time.strftime("%Y-%m-%d %H:%M:%S %Z")
     whole_zoo = not quick and set(names) == set(all_model_names())
     models, whole = time_models(names, repeat, quick, whole_zoo)
-    stuck_names = [] if quick else names
+    stuck_names = [] if quick else (names if seed_models is None else seed_models)
     smc_names = [SMC_MODEL] if SMC_MODEL not in stuck_names else []
     by_seed = seed_runs(stuck_names + smc_names, 2 if quick else seeds, QUICK_FIT if quick else [])
     smc = smc_summary(by_seed[SMC_MODEL]) if by_seed.get(SMC_MODEL) else {}
@@ -294,10 +297,11 @@ def run_bench(names: list[str], repeat: int, seeds: int, quick: bool) -> dict:
         del by_seed[name]
     em = em_rows(EM_SIZES[:1] if quick else EM_SIZES, repeat)
     return {
-        "settings": {"models": names, "repeat": repeat, "seeds": seeds, "quick": quick,
+        "settings": {"models": names, "repeat": repeat, "seeds": seeds, "seed_models": stuck_names,
+                     "quick": quick,
                      "cpus": os.cpu_count(), "load_average_before": load_before,
                      "load_average_after": os.getloadavg(), "versions": versions(),
-                     "when": time.strftime("%Y-%m-%d %H:%M:%S %Z")},
+                     "when": started},
         "models": models,
         "whole_zoo": whole,
         "seeds": by_seed,
@@ -317,7 +321,7 @@ def all_model_names() -> list[str]:
 
 
 def table(doc: dict) -> str:
-    """The figures as aligned text: per model and side, ratios, whole zoo, EM, SMC, targets."""
+    """The figures as aligned text: per model and side, ratios, then :func:`summary_notes`."""
     lines = [f"{'model':14s} {'side':8s} {'cold s':>7s} {'warm s':>7s} {'compile':>7s} "
              f"{'sampling':>8s} {'ESS/s':>8s} {'div':>4s} {'stuck':>5s}"]
     nan = float("nan")
@@ -333,24 +337,45 @@ def table(doc: dict) -> str:
                      f"{r['warm_compile']:7.2f} {r['warm_sampling']:8.2f} {r['warm_ess_per_second']:8.2f}")
     lines.append("compile: fit time outside sampling (warm); ESS/s: min bulk ESS per second of "
                  "sampling (warm); stuck: over cold and warm runs")
+    return "\n".join(lines + summary_notes(doc))
+
+
+def summary_rows(doc: dict) -> list[list[str]]:
+    """Per model, the ratios zoo / baseline and the zoo's stuck chains over seeds (for the site)."""
+    rows = [["model", "cold wall zoo/baseline", "warm wall", "compile (warm)", "sampling (warm)",
+             "ESS per second (warm)", "zoo's stuck chains over seeds"]]
+    for name, m in doc["models"].items():
+        r = m["ratio"]
+        cells = [r.get(f"{k}") for k in ("cold_wall", "warm_wall", "warm_compile", "warm_sampling",
+                                         "warm_ess_per_second")]
+        seeds = doc["seeds"].get(name, [])
+        stuck = f"{sum(x['stuck_chains'] for x in seeds)} in {len(seeds)}" if seeds else ""
+        rows.append([name, *("" if c is None else f"{c:.2f}" for c in cells), stuck])
+    return rows
+
+
+def summary_notes(doc: dict) -> list[str]:
+    """Whole zoo, EM, SMC, stuck chains and the machine's load, one sentence each."""
+    notes = []
     whole = doc["whole_zoo"]
     if whole:
-        lines.append(f"whole zoo: verify --all cold {whole['zoo_cold']:.1f} s, warm {whole['zoo_warm']:.1f} s; "
+        notes.append(f"whole zoo: verify --all cold {whole['zoo_cold']:.1f} s, warm {whole['zoo_warm']:.1f} s; "
                      f"baselines back to back cold {whole['baselines_cold']:.1f} s, warm "
                      f"{whole['baselines_warm']:.1f} s; ratio cold {whole['ratio_cold']:.2f}, "
                      f"warm {whole['ratio_warm']:.2f}")
     for r in doc["em"]:
-        lines.append(f"EM n={r['n']:>8d}: zoo {r['zoo_seconds']:.3f} s, scikit-learn "
+        notes.append(f"EM n={r['n']}: zoo {r['zoo_seconds']:.3f} s, scikit-learn "
                      f"{r['sklearn_seconds']:.3f} s, {r['speedup']:.1f}x")
     if doc["smc"]:
-        lines.append(f"SMC log BF error over {doc['smc']['seeds']} seeds: max |error| "
+        notes.append(f"SMC log BF error over {doc['smc']['seeds']} seeds: max |error| "
                      f"{doc['smc']['max_abs_error']:.3f}, rms {doc['smc']['rms_error']:.3f} nats")
     for name, rows in doc["seeds"].items():
-        lines.append(f"{name}: {sum(r['stuck_chains'] for r in rows)} stuck chains, "
+        notes.append(f"{name}: {sum(r['stuck_chains'] for r in rows)} stuck chains, "
                      f"{sum(r['divergences'] for r in rows)} divergences over {len(rows)} seeds")
-    load = doc["settings"]["load_average_before"]
-    lines.append(f"load average at start {load[0]:.1f} on {doc['settings']['cpus']} CPUs")
-    return "\n".join(lines)
+    settings = doc["settings"]
+    notes.append(f"measured {settings['when']}, {settings['repeat']} repeat(s), load average "
+                 f"{settings['load_average_before'][0]:.1f} at start on {settings['cpus']} CPUs")
+    return notes
 
 
 def write_json(doc: dict, path: Path) -> None:
@@ -364,13 +389,13 @@ def write_json(doc: dict, path: Path) -> None:
 def bench_command(args: argparse.Namespace, reports: Path) -> int:
     """``zoo bench``: measure, write the JSON, print the table (or the JSON)."""
     known = all_model_names()
-    unknown = [n for n in args.models if n not in known]
+    unknown = [n for n in [*args.models, *(args.seed_models or [])] if n not in known]
     if unknown:
         raise UsageError(f"unknown model {unknown[0]!r}; known models: {', '.join(known)}")
     if args.repeat < 1 or args.seeds < 0:
         raise UsageError("--repeat must be at least 1 and --seeds at least 0")
     names = args.models or (QUICK_MODELS if args.quick else known)
-    doc = run_bench(names, 1 if args.quick else args.repeat, args.seeds, args.quick)
+    doc = run_bench(names, 1 if args.quick else args.repeat, args.seeds, args.quick, args.seed_models)
     path = args.out or reports / "bench.json"
     write_json(doc, path)
     print(json.dumps(doc, indent=1, default=float) if args.json else table(doc))

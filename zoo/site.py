@@ -8,6 +8,7 @@ whole (:func:`zoo.report.staged_folder`): an interrupted build leaves the previo
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 import time
@@ -68,9 +69,10 @@ def build_site(results: list[Result], out: Path = DEFAULT_OUT, *, command: str |
         rows = [index_row(result, seconds[result.model.name]) for result in results]
         page = {**context, "rows": rows, "passed": sum(r.passed for r in results),
                 "z_bound": f"{Z_BOUND:g}", "r_hat_max": R_HAT_MAX, "ess_min": ESS_BULK_MIN,
-                "provenance": [["what", "value"], *_version_rows(results[0])]}
+                "provenance": [["what", "value"], *_version_rows(results[0])],
+                "bench": bench_section(out.parent / "bench.json")}
         (staging / "index.html").write_text(environment.get_template("index.html.j2").render(page))
-        (staging / "index.md").write_text(index_markdown(rows, context))
+        (staging / "index.md").write_text(index_markdown(rows, context, page["bench"]))
     return Site(out / "index.html", seconds)
 
 
@@ -98,13 +100,27 @@ def sampler_name(result: Result) -> str:
     return f"NUTS ({config.nuts_sampler or result.model.nuts_sampler})"
 
 
-def index_markdown(rows: list[dict[str, str]], context: dict[str, str]) -> str:
+def bench_section(path: Path) -> dict | None:
+    """The last ``zoo bench`` (its JSON beside the site), as a table and notes; None if absent."""
+    if not path.is_file():
+        return None
+    from zoo.bench import summary_notes, summary_rows
+
+    doc = json.loads(path.read_text())
+    return {"rows": summary_rows(doc), "notes": [f"From {path.name}.", *summary_notes(doc)]}
+
+
+def index_markdown(rows: list[dict[str, str]], context: dict[str, str],
+                   bench: dict | None = None) -> str:
     header = ["model", "status", r"worst \|z\|", "max R-hat", "min ESS", "divergences", "sampler",
               "wall time (s)"]
     keys = ["status", "worst_z", "r_hat", "ess", "divergences", "sampler", "seconds"]
     table = [header] + [[f"[{r['name']}]({r['name']}/index.md)", *(r[k] for k in keys)] for r in rows]
-    return "\n".join(["# Bayesian model zoo", "", markdown_table(table), "",
-                      f"Written by `{context['command']}` on {context['date']}.", ""])
+    lines = ["# Bayesian model zoo", "", markdown_table(table), ""]
+    if bench:
+        lines += ["## Benchmark (zoo / baseline)", "", markdown_table(bench["rows"]), "",
+                  *(f"- {note}" for note in bench["notes"]), ""]
+    return "\n".join([*lines, f"Written by `{context['command']}` on {context['date']}.", ""])
 
 
 def _environment() -> jinja2.Environment:
