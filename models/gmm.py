@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 import xarray as xr
+from pymc.exceptions import ImputationWarning
 from scipy.special import log_softmax
 
 from zoo.compare import compare, posterior_estimate
@@ -324,8 +326,12 @@ def build_gaussian_missing(x: np.ndarray) -> pm.Model:
 
 
 def fit_gaussian_missing(x: np.ndarray, config: SamplerConfig) -> xr.DataTree:
-    """NUTS on :func:`build_gaussian_missing` (PyMC's own NUTS: a small model compiles fast)."""
-    return sample_nuts(build_gaussian_missing(x), config, nuts_sampler="pymc")
+    """NUTS on :func:`build_gaussian_missing` (PyMC's own NUTS: a small model compiles fast).
+    The imputation is intended, so PyMC's warning about it is silenced."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=ImputationWarning)
+        model = build_gaussian_missing(x)
+    return sample_nuts(model, config, nuts_sampler="pymc")
 
 
 def missing_data_reference(x: np.ndarray, idata: xr.DataTree) -> Reference:
@@ -405,7 +411,8 @@ class GaussianMixture(ZooModel):
     def reference(self, data, settings):
         x = data["x"].to_numpy()
         k = settings["components"]
-        fits = {"em": maximum_likelihood(x, k), **hard_and_map_fits(x, k, resolve_priors(x, settings))}
+        fits = {"em": maximum_likelihood(x, k),
+                **hard_and_map_fits(x, k, resolve_priors(x, settings))}
         se = mixture_standard_errors(x, fits["em"])
         return Reference(
             method="em",
