@@ -423,7 +423,7 @@ def shrinkage_figure(result, folder: Path) -> tuple[str, Path]:
     ax.axvline(K, color="0.6", linewidth=0.8)
     ax.set(xscale="log", xlabel="K (concentration of the coins around omega)",
            ylabel="posterior mean", ylim=(0, 1))
-    ax.legend(fontsize="x-small", ncols=2, loc="best")
+    ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1))  # beside: curves stay visible
     caption = (f"Shrinkage against K from the exact reference (K = {kappas[0]:g} to "
                f"{kappas[-1]:g}, {SWEEP_POINTS} values): each coin's posterior mean +- sd, "
                "omega's mean (dashed) and the raw proportions (dotted); points: this run's "

@@ -59,7 +59,7 @@ from scipy.stats import binom
 
 from zoo.data import Column, fail_rows
 from zoo.exact import beta_mean_sd
-from zoo.figures import DPI
+from zoo.figures import save
 from zoo.model import DATA_DIR, Estimate, Fit, Reference, Setting, ZooModel
 from zoo.sampling import SamplerConfig, sample_nuts
 
@@ -371,13 +371,13 @@ def shrinkage_plot(result, path: Path | str) -> Path:
     return path
 
 
-def pooling_plot(fits: dict[str, xr.DataTree], path: Path | str) -> Path:
-    """ArviZ's comparison plot of the pooling levels: elpd_loo difference from the best, +- its
-    standard error (dse)."""
+def pooling_plot(fits: dict[str, xr.DataTree], folder: Path | str) -> Path:
+    """``folder/pooling.png``: ArviZ's comparison plot of the pooling levels, elpd_loo
+    difference from the best +- its standard error (dse)."""
     plot = az.plot_compare(pooling_comparison(fits), figure_kwargs={"figsize": (6, 2.6)})
-    path = Path(path)
-    plot.savefig(path, dpi=DPI)
-    return path
+    figure = plot.viz["figure"].item()
+    figure.axes[0].set_xlabel("elpd_loo difference from the best model")
+    return save(figure, Path(folder), "pooling")  # cropped to fit: ArviZ's labels overflow
 
 
 def sbc_experiments(rats) -> list[int]:
@@ -480,7 +480,7 @@ class RatTumors(ZooModel):
         fits = {"partial_pooling": result.fit.idata, **result.fit.extra}
         comparison = ("PSIS-LOO comparison of pooling levels: elpd_loo difference from the best "
                       "model +- its standard error (higher is better)")
-        return [(caption, shrinkage), (comparison, pooling_plot(fits, Path(folder) / "pooling.png"))]
+        return [(caption, shrinkage), (comparison, pooling_plot(fits, folder))]
 
     def reference(self, data, settings):
         tumors, rats = _counts(data)
