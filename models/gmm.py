@@ -22,11 +22,14 @@ posterior sd by Bernstein-von Mises, from the observed information at the MLE): 
 the posterior mean must lie within about one posterior sd of the MLE. Also shown: k-means (hard
 EM), MAP-EM (the EM library's conjugate default prior, not the priors above) and NUTS.
 
-Multimodality: started from PyMC's jittered default point, one chain in four often sits in a
-wrong mode of this posterior for the whole run (the ``ordered`` transform jitters the log-gaps
-between means). The chains therefore start at points dispersed around the EM optimum (two
-standard errors at most), without jitter; ``zoo.diagnostics`` flags any chain that still
-disagrees with the others, and the fit adds a note for any chain whose means sit away from EM.
+Multimodality: started from PyMC's jittered default point (``init=jitter``, the means at data
+quantiles), a chain sometimes sits in a wrong mode of this posterior for the whole run, R-hat
+~1.55 (PyMC's jitter acts on the ``ordered`` transform's log-gaps between means): 3 runs of 10
+had one stuck chain (``benchmarks/gmm_stuck_chains.py``). The chains therefore start at points
+dispersed around the EM optimum (two standard errors at most) without jitter, which needs
+PyMC's NUTS (nutpie takes one start for all chains and jitters it): no stuck chain in 10 runs.
+``zoo.diagnostics`` flags any chain that still disagrees with the others (the run then fails),
+and the fit adds a note for any chain whose means sit away from EM.
 
 Missing data (``missing_data_comparison``): the lecture's 2-D Gaussian (sigma 1 and 0.75, means
 1.85 and 1, rho 0.82) with second coordinates lost; EM's maximum-likelihood mean and covariance
