@@ -61,6 +61,7 @@ from scipy.stats import gamma as gamma_dist
 
 from models.single_coin import seed_grid
 from zoo.compare import posterior_estimate
+from zoo import parsers
 from zoo.data import Column
 from zoo.exact import beta_from_mode, beta_mean_sd, log_evidence_bernoulli
 from zoo.figures import new_figure, save
@@ -106,44 +107,9 @@ def parse_k(text: str) -> float | FreeK:
         if mode >= 0 and sd > 0:
             return free_k_from_mode_sd(mode, sd)
         raise ValueError("free:MODE,SD needs MODE >= 0 and SD > 0")
-    value = _number(text)
+    value = parsers.number(text)
     if value < 2:
         raise ValueError("K must be at least 2 (the Beta shapes are omega (K-2) + 1)")
-    return value
-
-
-def parse_positive(text: str) -> float:
-    value = _number(text)
-    if value <= 0:
-        raise ValueError("must be positive")
-    return value
-
-
-def parse_grid(text: str) -> int:
-    try:
-        size = int(text)
-    except ValueError:
-        raise ValueError("expected a whole number of grid points per axis") from None
-    if size < 2:
-        raise ValueError("the grid needs at least 2 points per axis")
-    return size
-
-
-def parse_choice(choices: tuple[str, ...]):
-    def parse(text: str) -> str:
-        if text not in choices:
-            raise ValueError(f"expected one of {', '.join(choices)}")
-        return text
-    return parse
-
-
-def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a number") from None
-    if not np.isfinite(value):
-        raise ValueError(f"{text!r} is not a finite number")
     return value
 
 
@@ -313,14 +279,15 @@ class Mint(ZooModel):
         Column("y", "binary", "one flip per row: 1 heads, 0 tails"),
     ]
     settings = {
-        "example": Setting("two-coins", parse_choice(tuple(EXAMPLES)),
+        "example": Setting("two-coins", parsers.choice(*EXAMPLES),
                            "default data without --data: two-coins (3/15, 4/5) or exercise1 (7/10)"),
         "K": Setting("5", parse_k, "concentration K >= 2, or free / free:MODE,SD (K-2 ~ Gamma)"),
-        "A": Setting("2", parse_positive, "omega ~ Beta(A, B)"),
-        "B": Setting("2", parse_positive, "omega ~ Beta(A, B)"),
-        "param": Setting("noncentred", parse_choice(("noncentred", "centred")),
+        "A": Setting("2", parsers.positive, "omega ~ Beta(A, B)"),
+        "B": Setting("2", parsers.positive, "omega ~ Beta(A, B)"),
+        "param": Setting("noncentred", parsers.choice("noncentred", "centred"),
                          "how NUTS sees theta: noncentred (logit, scale-free) or centred (Beta)"),
-        "grid": Setting("500", parse_grid, "points per axis of the seed's grid reference"),
+        "grid": Setting("500", parsers.whole_number(2, "the grid size"),
+                        "points per axis of the seed's grid reference"),
     }
 
     def default_data(self, settings: dict[str, Any]) -> pd.DataFrame:

@@ -57,6 +57,7 @@ from scipy import optimize
 from scipy.special import betaln, digamma, expit, gammaln
 from scipy.stats import binom
 
+from zoo import parsers
 from zoo.data import Column, fail_rows
 from zoo.exact import beta_mean_sd
 from zoo.figures import save
@@ -386,29 +387,6 @@ def sbc_experiments(rats) -> list[int]:
     return sorted({int(np.argmin(rats)), int(np.argmax(rats)), len(rats) - 1})
 
 
-# --- settings ---------------------------------------------------------------------------------
-
-def parse_yes_no(text: str) -> bool:
-    if text in ("yes", "no"):
-        return text == "yes"
-    raise ValueError("expected yes or no")
-
-
-def parse_count(minimum: int):
-    """A parser of whole numbers >= ``minimum``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise ValueError("expected a whole number") from None
-        if value < minimum:
-            raise ValueError(f"must be at least {minimum}")
-        return value
-
-    return parse
-
-
 def _counts(data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return data["tumors"].to_numpy(), data["rats"].to_numpy()
 
@@ -423,10 +401,12 @@ class RatTumors(ZooModel):
         Column("rats", "count", "rats in the experiment (>= 1); the last row is the current one"),
     ]
     settings = {
-        "pooling": Setting("no", parse_yes_no, "yes: also fit no and complete pooling and "
+        "pooling": Setting("no", parsers.yes_no, "yes: also fit no and complete pooling and "
                            "compare all three by PSIS-LOO (about 9 s more)"),
-        "grid": Setting("500", parse_count(50), "points per axis of BDA3's grid reference"),
-        "new_rats": Setting("14", parse_count(1), "rats in the new experiment to predict"),
+        "grid": Setting("500", parsers.whole_number(50, "the grid size"),
+                        "points per axis of BDA3's grid reference"),
+        "new_rats": Setting("14", parsers.whole_number(1, "new_rats"),
+                            "rats in the new experiment to predict"),
     }
     #: measured on the default data (4 x 1000, 2 cores, warm cache): nutpie 2-7 s, ESS ~600-900,
     #: but sd(log(alpha+beta)) low by 2.5-3.4 MCSE in 3 of 4 seeds; PyMC's NUTS 7 s, ESS

@@ -21,6 +21,7 @@ import pandas as pd
 import pymc as pm
 from scipy.stats import beta as beta_dist
 
+from zoo import parsers
 from zoo.data import Column
 from zoo.exact import beta_mean_sd, heads_tails, log_evidence_bernoulli, quadrature_moments
 from zoo.figures import new_figure, save
@@ -44,16 +45,6 @@ def parse_prior(text: str) -> tuple:
             return ("beta", a, b)
         raise ValueError("Beta parameters must be positive")
     raise ValueError("expected triangular, flat or beta:A,B")
-
-
-def parse_grid(text: str) -> int:
-    try:
-        size = int(text)
-    except ValueError:
-        raise ValueError("expected a whole number of grid points") from None
-    if size < 2:
-        raise ValueError("the grid needs at least 2 points")
-    return size
 
 
 def seed_grid(size: int) -> np.ndarray:
@@ -114,7 +105,8 @@ class SingleCoin(ZooModel):
     columns = [Column("y", "binary", "one flip per row: 1 heads, 0 tails")]
     settings = {
         "prior": Setting("triangular", parse_prior, "triangular, flat or beta:A,B"),
-        "grid": Setting("500", parse_grid, "points of the seed's grid reference"),
+        "grid": Setting("500", parsers.whole_number(2, "the grid size"),
+                        "points of the seed's grid reference"),
     }
 
     def default_data(self, settings):

@@ -30,6 +30,7 @@ import pymc as pm
 from scipy.special import logsumexp
 
 from zoo.compare import posterior_estimate
+from zoo import parsers
 from zoo.data import Column
 from zoo.exact import beta_from_mode, heads_tails, log_evidence_bernoulli
 from zoo.figures import new_figure, save
@@ -45,12 +46,7 @@ def parse_pair(name: str, lower: float, upper: float, total: float | None = None
     """A parser for 'x,y' with both values in (lower, upper), optionally summing to ``total``."""
 
     def parse(text: str) -> tuple[float, float]:
-        try:
-            values = tuple(float(v) for v in text.split(","))
-        except ValueError:
-            raise ValueError(f"{name} takes two numbers, e.g. 0.25,0.75") from None
-        if len(values) != 2:
-            raise ValueError(f"{name} takes exactly two numbers")
+        values = parsers.numbers(text, 2, "0.25,0.75")
         if not all(lower < v < upper for v in values):
             raise ValueError(f"each {name} must lie strictly between {lower:g} and {upper:g}")
         if total is not None and not np.isclose(sum(values), total):
@@ -58,16 +54,6 @@ def parse_pair(name: str, lower: float, upper: float, total: float | None = None
         return values
 
     return parse
-
-
-def parse_kappa(text: str) -> float:
-    try:
-        kappa = float(text)
-    except ValueError:
-        raise ValueError("kappa takes a number >= 2") from None
-    if not kappa >= 2:
-        raise ValueError("kappa must be at least 2 (Beta shapes >= 1)")
-    return kappa
 
 
 def exact_comparison(heads: int, tails: int, omega, kappa: float, prior) -> dict[str, float]:
@@ -91,7 +77,8 @@ class TwoFactories(ZooModel):
     columns = [Column("y", "binary", "one flip per row: 1 heads, 0 tails")]
     settings = {
         "omega": Setting("0.25,0.75", parse_pair("omega", 0, 1), "the two factories' modes"),
-        "kappa": Setting("6", parse_kappa, "concentration of both factories (seed: 6 and 202)"),
+        "kappa": Setting("6", parsers.at_least(2, "kappa"),
+                         "concentration of both factories (seed: 6 and 202)"),
         "prior": Setting("0.5,0.5", parse_pair("prior", 0, 1, total=1.0), "prior factory probabilities"),
     }
     var_names = ["theta", "p_factory"]
