@@ -31,6 +31,18 @@ PyMC's NUTS (nutpie takes one start for all chains and jitters it): no stuck cha
 ``zoo.diagnostics`` flags any chain that still disagrees with the others (the run then fails),
 and the fit adds a note for any chain whose means sit away from EM.
 
+Report plots (``figures``): the data's histogram with EM's mixture density and NUTS's posterior
+mean density; EM's log-likelihood per iteration and its rise per iteration (never negative).
+
+Simulation-based calibration (``zoo sbc gmm``): SBC_N = 200 points per simulated data set; the
+priors are fixed at what the settings give on the default data ('auto' depends on the data, and
+a prior that moved with each simulated data set would not be the one simulated from). Forward
+sampling ignores the ``ordered`` transform, so ``sbc_simulate`` draws (mu_k, sigma_k, w_k) per
+component in numpy, sorts the components by mu and simulates x from them. ``zoo.sbc`` fits with
+nutpie from one jittered start, so SBC's chains start around the prior's quantiles (the means'
+support point, see ``mixture_model``), not from EM: SBC calibrates the posterior, not the EM
+starts.
+
 Missing data (``missing_data_comparison``): the lecture's 2-D Gaussian (sigma 1 and 0.75, means
 1.85 and 1, rho 0.82) with second coordinates lost; EM's maximum-likelihood mean and covariance
 against the posterior means of a PyMC fit that imputes the lost values (masked observations).
@@ -50,16 +62,26 @@ import arviz as az
 import numpy as np
 import pandas as pd
 import pymc as pm
+import pytensor.tensor as pt
 import xarray as xr
 from pymc.exceptions import ImputationWarning
 from scipy.special import log_softmax
+from scipy.stats import norm
 
 from zoo.compare import compare, posterior_estimate
 from zoo.data import Column, read_csv
 from zoo.diagnostics import STUCK_SDS, scalar_draws
-from zoo.em import (MixtureFit, MixturePrior, em_gaussian_missing, fit_gmm, fit_kmeans, fit_map_gmm,
-                    gmm_loglik)
+from zoo.em import (
+    MixtureFit,
+    MixturePrior,
+    em_gaussian_missing,
+    fit_gmm,
+    fit_kmeans,
+    fit_map_gmm,
+    gmm_loglik,
+)
 from zoo.errors import DataError
+from zoo.figures import new_figure, save
 from zoo.model import DATA_DIR, Fit, Reference, Setting, ZooModel
 from zoo.sampling import SamplerConfig, sample_nuts
 
@@ -75,6 +97,10 @@ ESTIMAND_SD_FRACTION = 0.25
 #: EM starts are spread uniformly over +- this many standard errors around the optimum
 START_SPREAD_SES = 2.0
 EM_RESTARTS = 10
+#: observations per simulated data set in ``zoo sbc gmm``; the fits then take ~1 s
+SBC_N = 200
+#: posterior draws averaged into NUTS's mixture density in the report's histogram
+DENSITY_DRAWS = 200
 
 # the lecture's 2-D toy
 TOY_MEANS = (1.85, 1.0)
@@ -362,6 +388,110 @@ def missing_data_comparison(x: np.ndarray, idata: xr.DataTree) -> pd.DataFrame:
     return table
 
 
+# --- the PyMC model -----------------------------------------------------------------------------
+
+
+def mixture_model(x: np.ndarray, k: int, priors: Priors, start_means: np.ndarray) -> pm.Model:
+    """The mixture with the labels marginalised. The means' default start is ``start_means``
+    (increasing: the ``ordered`` transform needs distinct means), given as the prior's support
+    point rather than an initial value, which PyMC's ``observe`` (used by SBC) refuses."""
+    def normal(mean, sd, size):
+        return pm.Normal.dist(mean, sd, size=size)
+
+    def start(rv, size, mean, sd):
+        return pt.as_tensor(np.asarray(start_means, dtype=float))
+
+    with pm.Model(coords={"component": np.arange(k)}) as model:
+        mu = pm.CustomDist("mu", priors.mu_mean, priors.mu_sd, dist=normal, support_point=start,
+                           transform=pm.distributions.transforms.ordered, dims="component")
+        sigma = pm.HalfNormal("sigma", priors.sigma_scale, dims="component")
+        w = pm.Dirichlet("w", a=np.full(k, priors.alpha), dims="component")
+        pm.NormalMixture("x", w=w, mu=mu, sigma=sigma, observed=x)
+    return model
+
+
+def simulate_from_prior(priors: Priors, k: int, n: int,
+                        rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The generative story in numpy: (mu_k, sigma_k, w_k) per component, components sorted by
+    mu (the ``ordered`` prior is the law of sorted iid means; forward sampling in PyMC ignores
+    the transform), then labels and x. Returns the parameters and x."""
+    mu = rng.normal(priors.mu_mean, priors.mu_sd, k)
+    sigma = np.abs(rng.normal(0.0, priors.sigma_scale, k))
+    w = rng.dirichlet(np.full(k, priors.alpha))
+    order = np.argsort(mu)
+    truth = {"mu": mu[order], "sigma": sigma[order], "w": w[order]}
+    labels = rng.choice(k, p=truth["w"], size=n)
+    return truth, rng.normal(truth["mu"][labels], truth["sigma"][labels])
+
+
+def quantile_starts(x: np.ndarray, k: int) -> np.ndarray:
+    """The data's (j + 1/2)/K quantiles: PyMC's default start of the means."""
+    return np.quantile(x, (np.arange(k) + 0.5) / k)
+
+
+def prior_quantile_starts(priors: Priors, k: int) -> np.ndarray:
+    """The prior's (j + 1/2)/K quantiles: SBC's start, the same for every simulated data set."""
+    return priors.mu_mean + priors.mu_sd * norm.ppf((np.arange(k) + 0.5) / k)
+
+
+# --- report plots -------------------------------------------------------------------------------
+
+
+def mixture_density(grid: np.ndarray, weights, means, sds) -> np.ndarray:
+    """sum_k w_k Normal(grid | mu_k, sd_k); parameters may carry leading draw axes."""
+    z = (grid[:, None] - np.expand_dims(means, -2)) / np.expand_dims(sds, -2)
+    scale = np.expand_dims(weights / (sds * np.sqrt(2 * np.pi)), -2)
+    return np.sum(scale * np.exp(-0.5 * z**2), axis=-1)
+
+
+def posterior_mean_density(idata: xr.DataTree, grid: np.ndarray,
+                           draws: int = DENSITY_DRAWS) -> np.ndarray:
+    """The posterior mean of the mixture density (the predictive density of a new x), from
+    ``draws`` draws evenly spaced over all chains."""
+    posterior = idata.posterior
+    flat = {v: posterior[v].values.reshape(-1, posterior[v].shape[-1]) for v in ("w", "mu", "sigma")}
+    chosen = np.linspace(0, len(flat["w"]) - 1, min(draws, len(flat["w"]))).round().astype(int)
+    return mixture_density(grid, *(flat[v][chosen] for v in ("w", "mu", "sigma"))).mean(axis=0)
+
+
+def density_figure(x: np.ndarray, em: MixtureFit, idata: xr.DataTree,
+                   folder: Path) -> tuple[str, Path]:
+    """The data's histogram with EM's fitted density and NUTS's posterior mean density."""
+    grid = np.linspace(x.min(), x.max(), 400)
+    figure, axes = new_figure(height=3.5)
+    ax = axes[0, 0]
+    ax.hist(x, bins=min(100, max(10, x.size // 50)), density=True, color="0.8", label="data")
+    ax.plot(grid, mixture_density(grid, em.weights, em.means, em.sds), color="C0",
+            label="EM (maximum likelihood)")
+    ax.plot(grid, posterior_mean_density(idata, grid), color="C3", linestyle="--",
+            label="NUTS (posterior mean density)")
+    ax.set(xlabel="x", ylabel="density")
+    ax.legend(fontsize="small")
+    caption = (f"The {x.size} observations with the {em.weights.size}-component mixture fitted "
+               f"by EM and by NUTS (the density averaged over {DENSITY_DRAWS} posterior draws)")
+    return caption, save(figure, folder, "mixture_density")
+
+
+def em_trace_figure(em: MixtureFit, folder: Path) -> tuple[str, Path]:
+    """EM's log-likelihood per iteration, and its rise per iteration on a log scale: EM never
+    lowers the likelihood, so every rise is >= 0."""
+    trace = np.asarray(em.loglik_trace)
+    rise = np.diff(trace)
+    figure, axes = new_figure(1, 2, height=3.2)
+    axes[0, 0].plot(np.arange(trace.size), trace, marker=".")
+    axes[0, 0].set(xlabel="iteration", ylabel="log-likelihood", title="EM's objective")
+    positive = rise > 0
+    axes[0, 1].semilogy(np.arange(1, trace.size)[positive], rise[positive], marker=".")
+    axes[0, 1].set(xlabel="iteration", ylabel="rise of the log-likelihood",
+                   title="rise per iteration (log scale)")
+    if not rise.size:
+        return "EM's log-likelihood: converged at its start", save(figure, folder, "em_loglik")
+    verdict = "monotone" if rise.min() >= 0 else "monotone up to rounding"
+    caption = (f"EM's log-likelihood over its {em.n_iter} iterations (best of {EM_RESTARTS} "
+               f"starts): {verdict}, smallest rise {rise.min():.2g}")
+    return caption, save(figure, folder, "em_loglik")
+
+
 # --- the model ----------------------------------------------------------------------------------
 
 
@@ -401,15 +531,44 @@ class GaussianMixture(ZooModel):
     def build(self, data, settings):
         x = data["x"].to_numpy()
         k = settings["components"]
-        priors = resolve_priors(x, settings)
-        with pm.Model(coords={"component": np.arange(k)}) as model:
-            mu = pm.Normal("mu", priors.mu_mean, priors.mu_sd, dims="component",
-                           transform=pm.distributions.transforms.ordered,
-                           initval=np.quantile(x, (np.arange(k) + 0.5) / k))
-            sigma = pm.HalfNormal("sigma", priors.sigma_scale, dims="component")
-            w = pm.Dirichlet("w", a=np.full(k, priors.alpha), dims="component")
-            pm.NormalMixture("x", w=w, mu=mu, sigma=sigma, observed=x)
-        return model
+        return mixture_model(x, k, resolve_priors(x, settings), quantile_starts(x, k))
+
+    def figures(self, result, folder: Path) -> list[tuple[str, Path]]:
+        """The data with EM's and NUTS's mixture densities; EM's log-likelihood per iteration."""
+        x = result.data["x"].to_numpy()
+        em = maximum_likelihood(x, result.settings["components"])
+        return [density_figure(x, em, result.fit.idata, Path(folder)),
+                em_trace_figure(em, Path(folder))]
+
+    # --- simulation-based calibration ------------------------------------------------------
+    def sbc_priors(self, settings: dict[str, Any]) -> Priors:
+        """SBC's fixed priors: 'auto' resolved once on the default data, not per data set (a
+        prior that moved with the simulated data would not be the prior simulated from)."""
+        return resolve_priors(self.default_data(settings)["x"].to_numpy(), settings)
+
+    @property
+    def sbc_notes(self) -> list[str]:
+        p = self.sbc_priors(self.parse_settings())
+        priors = (f"priors fixed at the default settings' values on the default data: mu ~ "
+                  f"Normal({p.mu_mean:.3g}, {p.mu_sd:.3g}) ordered, sigma ~ HalfNormal("
+                  f"{p.sigma_scale:.3g}), w ~ Dirichlet({p.alpha:g})")
+        starts = ("chains start from nutpie's jitter around the prior's quantiles, not from EM "
+                  "(zoo.sbc takes no per-simulation starts)")
+        sorting = ("parameters simulated in numpy, components sorted by mu (forward sampling "
+                   "ignores the ordered transform)")
+        return [f"{SBC_N} observations per simulated data set (the default data has {LECTURE_N})",
+                priors, sorting, starts]
+
+    def sbc_model(self, settings):
+        """The mixture on SBC_N placeholder points (SBC swaps in each simulated x)."""
+        priors, k = self.sbc_priors(settings), settings["components"]
+        x = self.default_data(settings)["x"].to_numpy()[:SBC_N]
+        return mixture_model(x, k, priors, prior_quantile_starts(priors, k))
+
+    def sbc_simulate(self, model, settings, rng):
+        truth, x = simulate_from_prior(self.sbc_priors(settings), settings["components"], SBC_N,
+                                       rng)
+        return truth, {"x": x}
 
     def reference(self, data, settings):
         x = data["x"].to_numpy()

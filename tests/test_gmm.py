@@ -1,5 +1,6 @@
-"""gmm: EM numerics without PyMC, then one NUTS fit per data set (lecture, posteriordb, the 2-D
-toy with missing values) checked against EM and against posteriordb's reference posterior."""
+"""gmm: EM numerics without PyMC, then one NUTS fit per data set (a 2,000-point sample of the
+lecture's story, posteriordb, the 2-D toy with missing values) checked against EM and against
+posteriordb's reference posterior; the report plots; a small SBC run."""
 
 import json
 from dataclasses import replace
@@ -15,14 +16,17 @@ from models.gmm import (
     LECTURE_SDS,
     LECTURE_WEIGHTS,
     MODEL,
+    SBC_N,
     START_SPREAD_SES,
     chains_off_reference,
     dispersed_starts,
     fit_gaussian_missing,
     missing_data_comparison,
     missing_data_reference,
+    mixture_density,
     mixture_standard_errors,
     mixture_values,
+    simulate_from_prior,
     simulate_lecture_gaussian,
     simulate_lecture_mixture,
 )
@@ -33,6 +37,7 @@ from zoo.em import fit_gmm
 from zoo.errors import UsageError
 from zoo.model import DATA_DIR, Fit, Reference
 from zoo.pipeline import run
+from zoo.sbc import SbcConfig, run_sbc
 
 POSTERIORDB = DATA_DIR / "low_dim_gauss_mix.csv"
 POSTERIORDB_SETTINGS = ["column=y", "components=2", "mu_prior=normal:0,2",
@@ -117,10 +122,18 @@ def test_bad_data_is_one_line_and_exit_2(tmp_path, capsys, text, message):
 # --- the lecture's mixture, one NUTS fit --------------------------------------------------------
 
 
+#: a smaller sample of the lecture's story: the default 10,000 points cost minutes per fit
+#: (``zoo verify gmm`` fits those); 2,000 points keep every component's mode sharp
+SAMPLE_N, SAMPLE_SEED = 2_000, 7
+
+
 @pytest.fixture(scope="module")
-def lecture_run(fast_config):
-    """10,000 points make each gradient costly: 4 chains x 300 draws (bulk ESS ~800) suffice."""
-    return run(MODEL, config=replace(fast_config, draws=300, tune=300))
+def lecture_run(fast_config, tmp_path_factory):
+    """One NUTS fit of the lecture's story, 4 chains x 400 draws (bulk ESS ~800)."""
+    path = tmp_path_factory.mktemp("gmm") / "lecture_sample.csv"
+    x = simulate_lecture_mixture(SAMPLE_N, SAMPLE_SEED)
+    pd.DataFrame({"x": x}).to_csv(path, index=False, float_format="%.17g")
+    return run(MODEL, path, config=replace(fast_config, draws=400, tune=400))
 
 
 def test_posterior_means_match_em(lecture_run):
@@ -178,6 +191,20 @@ def test_a_stuck_chain_is_flagged(lecture_run):
                                        for j in range(3)]) for v in ("mu", "sigma", "w")))
     assert list(chains_off_reference(idata, em)) == [3]
     assert chains_off_reference(lecture_run.fit.idata, em) == {}
+
+
+def test_report_figures_are_written(lecture_run, tmp_path):
+    figures = MODEL.figures(lecture_run, tmp_path)
+    assert [path.name for _, path in figures] == ["mixture_density.png", "em_loglik.png"]
+    assert all(path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for _, path in figures)
+    assert "monotone" in figures[1][0]
+
+
+def test_mixture_density_integrates_to_one():
+    grid = np.linspace(-5, 15, 20_001)
+    density = mixture_density(grid, np.array(LECTURE_WEIGHTS), np.array(LECTURE_MEANS),
+                              np.array(LECTURE_SDS))
+    assert np.trapezoid(density, grid) == pytest.approx(1.0, abs=1e-9)
 
 
 # --- posteriordb's two-component mixture ----------------------------------------------------------
@@ -256,3 +283,35 @@ def test_lectures_zero_fill_fails(toy):
             "cov[3]": filled[:, 1].var()}
     wrong = Reference("zero_fill", zero, reference.errors)
     assert not compare(Fit(idata), wrong).set_index("name").loc["mu[1]", "passed"]
+
+
+# --- simulation-based calibration ---------------------------------------------------------------
+
+
+def test_sbc_simulation_keeps_each_components_parameters_together():
+    """Means sorted, sigma and w permuted with them: x's mean and variance (n = 200,000) match
+    the sorted mixture's within 4 standard errors, which a sigma or w left unpermuted breaks."""
+    priors = MODEL.sbc_priors(MODEL.parse_settings([]))
+    truth, x = simulate_from_prior(priors, 3, 200_000, np.random.default_rng(3))
+    mu, sigma, w = truth["mu"], truth["sigma"], truth["w"]
+    assert np.all(np.diff(mu) > 0) and w.sum() == pytest.approx(1.0)
+    mean = w @ mu
+    variance = w @ (sigma**2 + mu**2) - mean**2
+    assert abs(x.mean() - mean) < 4 * np.sqrt(variance / x.size)
+    fourth = np.mean((x - x.mean()) ** 4)
+    assert abs(x.var() - variance) < 4 * np.sqrt((fourth - x.var() ** 2) / x.size)
+
+
+def test_sbc_model_and_simulation_have_sbc_size():
+    settings = MODEL.parse_settings([])
+    model = MODEL.sbc_model(settings)
+    truth, observed = MODEL.sbc_simulate(model, settings, np.random.default_rng(1))
+    assert observed["x"].shape == model["x"].shape.eval() == (SBC_N,)
+    assert {v.name for v in model.free_RVs} == set(truth) == {"mu", "sigma", "w"}
+
+
+def test_sbc_is_calibrated(tmp_path):
+    summary = run_sbc(MODEL, SbcConfig(sims=32, seed=5, draws=300, tune=300, chains=2), tmp_path)
+    assert summary["passed"], {k: p["p_value"] for k, p in summary["parameters"].items()}
+    assert set(summary["parameters"]) == {f"{v}[{j}]" for v in ("mu", "sigma", "w")
+                                          for j in range(3)}
