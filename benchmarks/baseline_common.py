@@ -21,7 +21,7 @@ import pymc as pm
 import xarray as xr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from zoo.diagnostics import diagnose  # noqa: E402
+from zoo.diagnostics import diagnose
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

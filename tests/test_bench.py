@@ -119,3 +119,9 @@ def test_report_index_shows_the_bench(quick, tmp_path):
     page = site.index_markdown([], {"command": "zoo report", "date": "today"}, section)
     assert "## Benchmark (zoo / baseline)" in page and "| single-coin |" in page
     assert site.bench_section(tmp_path / "absent.json") is None
+
+
+def test_a_traceback_is_not_a_failed_check():
+    """Python exits 1 on an uncaught exception, as ``zoo verify`` does on a failed check."""
+    with pytest.raises(ZooError, match="failed \\(1\\).*boom"):
+        bench.timed_process([sys.executable, "-c", "raise SystemExit('boom')"], dict(os.environ))

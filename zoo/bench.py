@@ -20,6 +20,7 @@ import argparse
 import importlib.util
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -81,16 +82,18 @@ def cache_env(cache: Path | None) -> dict[str, str]:
 def timed_process(command: list[str], env: dict[str, str]) -> tuple[float, dict]:
     """Whole-process wall time and the JSON the process printed (its last line, or all of it)."""
     begin = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - begin
-    if done.returncode not in (0, 1):  # 1: a zoo check failed, still measured
-        tail = done.stderr.strip().splitlines()[-3:]
-        raise ZooError(f"bench: {' '.join(command[1:3])} failed ({done.returncode}): {' | '.join(tail)}")
     text = done.stdout.strip()
-    try:
-        return wall, json.loads(text)
-    except json.JSONDecodeError:
-        return wall, json.loads(text.splitlines()[-1])
+    # 1 is a failed zoo check (still measured), but also a Python traceback: JSON decides
+    if done.returncode in (0, 1) and text:
+        for candidate in (text, text.splitlines()[-1]):
+            try:
+                return wall, json.loads(candidate)
+            except json.JSONDecodeError:
+                pass
+    tail = " | ".join(done.stderr.strip().splitlines()[-3:])
+    raise ZooError(f"bench: {shlex.join(command[1:])} failed ({done.returncode}): {tail}")
 
 
 def zoo_command(name: str, extra: list[str]) -> list[str]:
@@ -108,6 +111,7 @@ def zoo_row(wall: float, doc: dict) -> Row:
     sampling = seconds.get("sampling", float("nan"))
     return {
         "wall": wall,
+        "reference": seconds["reference"],
         "compile": seconds["fit"] - seconds.get("sampling_total", float("nan")),
         "sampling": sampling,
         "ess_bulk_min": diag["ess_bulk_min"],
@@ -322,8 +326,8 @@ def all_model_names() -> list[str]:
 
 def table(doc: dict) -> str:
     """The figures as aligned text: per model and side, ratios, then :func:`summary_notes`."""
-    lines = [f"{'model':14s} {'side':8s} {'cold s':>7s} {'warm s':>7s} {'compile':>7s} "
-             f"{'sampling':>8s} {'ESS/s':>8s} {'div':>4s} {'stuck':>5s}"]
+    lines = [(f"{'model':14s} {'side':8s} {'cold s':>7s} {'warm s':>7s} {'compile':>7s} "
+              f"{'sampling':>8s} {'ESS/s':>8s} {'div':>4s} {'stuck':>5s}")]
     nan = float("nan")
     for name, m in doc["models"].items():
         for side in SIDES:
