@@ -48,6 +48,23 @@ def test_correct_reference_passes_and_wrong_one_fails():
     assert list(wrong["passed"]) == [False, True]
 
 
+def test_many_checks_widen_the_bound_family_wise():
+    """1 check: |z| <= 4; 151 checks (rat tumors): about 4.5, so that a correct model fails by
+    chance in at most 1 run in 1000 however many checks it has."""
+    from scipy.stats import norm
+
+    from zoo.compare import FAMILY_ALPHA, z_bound
+
+    assert z_bound(1) == Z_BOUND
+    assert z_bound(151) == pytest.approx(4.505, abs=0.01)
+    assert 151 * 2 * norm.sf(z_bound(151)) == pytest.approx(FAMILY_ALPHA)
+    fit = Fit(_idata({"x": NORMAL}), estimates={f"e{i}": Estimate(4.2, 1.0) for i in range(151)})
+    many = compare(fit, Reference("exact", {f"e{i}": 0.0 for i in range(151)}))
+    assert many["passed"].all()
+    single = compare(fit, Reference("exact", {"e0": 0.0}))
+    assert not single["passed"][0]
+
+
 def test_reference_error_widens_the_bound():
     fit = Fit(_idata({"x": NORMAL}))
     strict = compare(fit, Reference("grid", {"x.mean": 1.2}))

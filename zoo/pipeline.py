@@ -15,7 +15,7 @@ from typing import Any
 import arviz as az
 import pandas as pd
 
-from zoo.compare import compare
+from zoo.compare import compare, z_bound
 from zoo.diagnostics import Diagnostics, diagnose
 from zoo.model import Fit, Reference, ZooModel
 from zoo.sampling import SamplerConfig
@@ -40,6 +40,10 @@ class Result:
     diagnostics: Diagnostics
     set_pairs: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def z_bound(self) -> float:
+        return z_bound(len(self.checks))
 
     @property
     def passed(self) -> bool:

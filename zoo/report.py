@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.compare import Z_BOUND, round_to_mcse
+from zoo.compare import round_to_mcse
 from zoo.diagnostics import ESS_BULK_MIN, R_HAT_MAX
 from zoo.pipeline import Result
 from zoo.sampling import smc_stats_to_numeric
@@ -83,7 +83,7 @@ def console(result: Result) -> str:
         *(f"  problem: {p}" for p in result.diagnostics.problems),
         *(f"  note: {n}" for n in [*result.reference.notes, *result.fit.notes]),
         f"{status(result)}: {int(result.checks['passed'].sum())}/{len(result.checks)} checks "
-        f"within |z| <= {Z_BOUND:g}; reference {result.seconds['reference']:.2f} s, "
+        f"within |z| <= {result.z_bound:.2g}; reference {result.seconds['reference']:.2f} s, "
         f"fit {result.seconds['fit']:.1f} s",
     ]
     return "\n".join(lines)
@@ -97,7 +97,7 @@ def markdown(result: Result) -> str:
         f"# {result.model.name}: {result.model.title}",
         "",
         f"**{status(result)}**: {int(result.checks['passed'].sum())}/{len(result.checks)} checks "
-        f"within |z| <= {Z_BOUND:g}; {diagnostics_line(result)}.",
+        f"within |z| <= {result.z_bound:.2g}; {diagnostics_line(result)}.",
         *(f"- problem: {p}" for p in result.diagnostics.problems),
         "",
         "```",

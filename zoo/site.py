@@ -142,7 +142,7 @@ def _write_model_page(result: Result, folder: Path, environment: jinja2.Environm
         "title": result.model.title,
         "status": status(result),
         "verdict": f"{int(result.checks['passed'].sum())}/{len(result.checks)} checks within "
-                   f"|z| <= {Z_BOUND:g}; {diagnostics_line(result)}",
+                   f"|z| <= {result.z_bound:.2g}; {diagnostics_line(result)}",
         "problems": result.diagnostics.problems,
         "formula": result.model.describe(),
         "graph": graph.name if graph else None,
