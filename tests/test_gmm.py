@@ -311,6 +311,8 @@ def test_sbc_model_and_simulation_have_sbc_size():
 
 
 def test_sbc_is_calibrated(tmp_path):
+    """A small run, which passes; 200 simulations flag two parameters where simulated
+    components overlap (a multimodal posterior; see the model's docstring)."""
     summary = run_sbc(MODEL, SbcConfig(sims=32, seed=5, draws=300, tune=300, chains=2), tmp_path)
     assert summary["passed"], {k: p["p_value"] for k, p in summary["parameters"].items()}
     assert set(summary["parameters"]) == {f"{v}[{j}]" for v in ("mu", "sigma", "w")

@@ -194,3 +194,13 @@ class ZooModel(ABC):
         from zoo.sbc import forward_draw
 
         return forward_draw(model, rng)
+
+    def sbc_start(self, settings: dict[str, Any],
+                  observed: dict[str, Any]) -> Callable[[int], dict[str, Any]] | None:
+        """Where SBC's chains start on one simulated data set: a function from a chain's seed to
+        untransformed initial values by name, or None for nutpie's jittered default point.
+
+        Override when the model's fit starts from the data (gmm starts at EM: a jittered start
+        can leave a chain in a wrong mode of a mixture, and SBC would flag the start).
+        """
+        return None

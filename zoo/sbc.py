@@ -30,9 +30,10 @@ import json
 import os
 import re
 import sys
+import threading
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -91,8 +92,10 @@ def simulate_and_fit(model: ZooModel, set_pairs: list[str], config: SbcConfig, i
     compiled = _compiled(model, tuple(set_pairs))
     rng = simulation_rng(config.seed, index)
     truth, observed = model.sbc_simulate(compiled.model, compiled.settings, rng)
+    starts = model.sbc_start(compiled.settings, observed)
     start = time.perf_counter()
-    posterior, divergences = _fit(compiled, observed, config, int(rng.integers(2**31)), cores)
+    posterior, divergences = _fit(compiled, observed, config, int(rng.integers(2**31)), cores,
+                                  starts)
     seconds = time.perf_counter() - start
     pits, probabilities = {}, {}
     names = model.sbc_parameters(compiled.settings)
@@ -161,15 +164,37 @@ def _compiled(model: ZooModel, set_pairs: tuple[str, ...]) -> _Compiled:
     return _COMPILED[key]
 
 
-def _fit(compiled: _Compiled, observed: dict, config: SbcConfig, seed: int, cores: int):
+def _fit(compiled: _Compiled, observed: dict, config: SbcConfig, seed: int, cores: int,
+         starts=None):
     import nutpie
 
     data = {compiled.data_names[name]: np.asarray(value, dtype=compiled.data_dtypes[name])
             for name, value in observed.items()}
-    idata = nutpie.sample(compiled.sampler.with_data(**data), draws=config.draws,
+    sampler = compiled.sampler.with_data(**data)
+    if starts is not None:
+        sampler = replace(sampler, initial_point_func=_flat_starts(compiled, starts))
+    idata = nutpie.sample(sampler, draws=config.draws,
                           tune=config.tune, chains=config.chains, cores=cores, seed=seed,
                           progress_bar=False, target_accept=config.target_accept)
     return idata.posterior, int(idata.sample_stats["diverging"].sum())
+
+
+def _flat_starts(compiled: _Compiled, starts):
+    """nutpie's initial-point function (chain seed -> flat transformed vector, no jitter) for a
+    model's ``sbc_start`` (chain seed -> untransformed values by name)."""
+    from pymc.initial_point import make_initial_point_fn
+
+    names, slices, _ = compiled.sampler.shape_info
+    free = [name for name, where in zip(names, slices) if where.stop <= compiled.sampler.n_dim]
+    lock = threading.Lock()  # nutpie's chain threads; pytensor compiles one at a time
+
+    def initial_point(seed: int) -> np.ndarray:
+        with lock:
+            point = make_initial_point_fn(model=compiled.model, overrides=starts(seed),
+                                          jitter_rvs=set(), return_transformed=True)(seed)
+        return np.concatenate([np.ravel(point[name]) for name in free]).astype("float64")
+
+    return initial_point
 
 
 def continuous_pits(name: str, draws: np.ndarray, truth, thin_to: int,
