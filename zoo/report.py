@@ -75,9 +75,9 @@ def console(result: Result) -> str:
         f"data: {result.data_source}; settings: {_settings_text(result)}",
         f"sampler {sampler}, {c.chains} chains x {c.draws} draws (tune {c.tune}), seed {c.seed}",
         "",
-        _align(checks_table(result)),
+        align_columns(checks_table(result)),
         "",
-        _align(methods_table(result)),
+        align_columns(methods_table(result)),
         "",
         "diagnostics: " + diagnostics_line(result),
         *(f"  problem: {p}" for p in result.diagnostics.problems),
@@ -180,7 +180,7 @@ def _number(value) -> str:
     return str(value)
 
 
-def _align(rows: list[list[str]]) -> str:
+def align_columns(rows: list[list[str]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.rjust(w) if i else cell.ljust(w)
                                for i, (cell, w) in enumerate(zip(row, widths))).rstrip()

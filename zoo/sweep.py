@@ -21,11 +21,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from zoo import parsers
 from zoo.compare import parse_check, round_to_mcse
 from zoo.errors import UsageError
 from zoo.model import ZooModel
 from zoo.pipeline import Result, run
-from zoo.report import _align, staged_folder, status
+from zoo.report import align_columns, staged_folder, status
 from zoo.sampling import SamplerConfig
 
 ETI_PROB = 0.89
@@ -55,11 +56,9 @@ def parse_over(model: ZooModel, over: str, set_pairs: list[str]) -> tuple[str, l
         raise UsageError(f"--over {key} and --set {key}=... cannot go together")
     for text in values:
         try:
-            value = float(text)
-        except ValueError:
-            raise UsageError(f"--over {key}={text}: not a number; a sweep needs numeric values") from None
-        if not math.isfinite(value):
-            raise UsageError(f"--over {key}={text}: not a finite number")
+            parsers.number(text)
+        except ValueError as err:
+            raise UsageError(f"--over {key}={text}: {err}; a sweep needs numeric values") from None
     return key, values
 
 
@@ -120,7 +119,7 @@ def console_table(runs: list[SweepRun], key: str) -> str:
         ["status", *(status(r.result) for r in runs)],
         ["wall time (s)", *(f"{r.seconds:.1f}" for r in runs)],
     ]
-    return _align(rows)
+    return align_columns(rows)
 
 
 def plot(frame: pd.DataFrame, key: str, marks: dict[str, tuple[str, float]], title: str) -> Figure:
