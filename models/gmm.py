@@ -34,19 +34,23 @@ and the fit adds a note for any chain whose means sit away from EM.
 Report plots (``figures``): the data's histogram with EM's mixture density and NUTS's posterior
 mean density; EM's log-likelihood per iteration and its rise per iteration (never negative).
 
-Simulation-based calibration (``zoo sbc gmm``): SBC_N = 200 points per simulated data set; the
-priors are fixed at what the settings give on the default data ('auto' depends on the data, and
-a prior that moved with each simulated data set would not be the one simulated from). Forward
-sampling ignores the ``ordered`` transform, so ``sbc_simulate`` draws (mu_k, sigma_k, w_k) per
-component in numpy, sorts the components by mu and simulates x from them. Every chain starts at
-its own dispersed EM start on the simulated data (``sbc_start``, standard errors capped), as in
-the fit. Measured, 200 simulations, 2 chains x 500: with sigma ~ HalfNormal(1), nutpie's
-jittered start flags 7 of 9 parameters (chains left in wrong modes), EM starts 2 of 9 (w[1],
-w[2]); with the default priors EM starts flag mu[1] and sigma[1]. The rest is the mixture's own
-multimodality: when two simulated components overlap, EM (and every chain, however started)
-finds a mode that merges them and adds a small spurious component (simulation 6: true w[2]
-0.16, posterior 0.57 +- 0.03 from EM starts and from 4 jittered chains x 2000 alike, R-hat
-1.00), so one-mode NUTS misses the posterior's other modes and SBC says so.
+Simulation-based calibration (``zoo sbc gmm``): SBC_N = 200 points per simulated data set,
+under SBC's own proper prior, not the fit's: mu_k ~ Normal(2 + 4k, 0.5) ordered (2, 6, 10 for
+K = 3, the lecture's range), sigma_k ~ HalfNormal(0.5), w ~ Dirichlet(5), in the simulator and
+in the fitted SBC model alike. Why: under the fit's wide prior (measured with 'auto' fixed on
+the default data, mu ~ Normal(5.78, 7.3) ordered, sigma ~ HalfNormal(7.3), w ~ Dirichlet(2))
+simulated components often overlap (e.g. true means 25.3 and 26.0); the posterior is then
+multimodal, EM and every chain, however started, settle on a mode that merges the two (R-hat
+1.00), and 200 simulations flag mu[1] and sigma[1] (p ~ 2e-4): one-mode NUTS does not
+represent such a posterior. SBC therefore calibrates the sampler where the mixture is
+identifiable, as rat-tumors substitutes a proper prior for its improper one. Under SBC's prior
+adjacent means are 4 +- 0.7 apart and each sd is below 1.3 with probability 0.99; each weight
+is under 0.1 (fewer than ~20 of the 200 points) with probability 0.009; two adjacent means
+come closer than the sum of their sds (one bump) in ~1 of 2,000 draws. The ``ordered``
+transform excludes label switching; the simulator draws the means in numpy by rejecting
+unordered draws (forward sampling ignores the transform; with distinct centres sorting would
+change the law, and rejection is rare: P(mu_0 > mu_1) ~ 1e-8). Every chain starts at its own
+dispersed EM start on the simulated data (``sbc_start``, standard errors capped), as in the fit.
 
 Missing data (``missing_data_comparison``): the lecture's 2-D Gaussian (sigma 1 and 0.75, means
 1.85 and 1, rho 0.82) with second coordinates lost; EM's maximum-likelihood mean and covariance
@@ -71,7 +75,6 @@ import pytensor.tensor as pt
 import xarray as xr
 from pymc.exceptions import ImputationWarning
 from scipy.special import log_softmax
-from scipy.stats import norm
 
 from zoo.compare import compare, posterior_estimate
 from zoo.data import Column, read_csv
@@ -104,6 +107,11 @@ START_SPREAD_SES = 2.0
 EM_RESTARTS = 10
 #: observations per simulated data set in ``zoo sbc gmm``; the fits then take ~1 s
 SBC_N = 200
+#: SBC's proper, separating prior (see the module docstring): mu_k ~ Normal(2 + 4 k, 0.5)
+#: ordered, sigma_k ~ HalfNormal(0.5), w ~ Dirichlet(5, ..., 5)
+SBC_FIRST_CENTRE, SBC_GAP = 2.0, 4.0
+SBC_MU_SD = SBC_SIGMA_SCALE = SBC_GAP / 8
+SBC_ALPHA = 5.0
 #: posterior draws averaged into NUTS's mixture density in the report's histogram
 DENSITY_DRAWS = 200
 
@@ -180,7 +188,9 @@ def parse_column(text: str) -> str:
 
 @dataclass(frozen=True)
 class Priors:
-    mu_mean: float
+    """mu_mean is one prior mean for every component, or one per component (SBC's)."""
+
+    mu_mean: float | tuple[float, ...]
     mu_sd: float
     sigma_scale: float
     alpha: float
@@ -423,7 +433,8 @@ def mixture_model(x: np.ndarray, k: int, priors: Priors, start_means: np.ndarray
         return pt.as_tensor(np.asarray(start_means, dtype=float))
 
     with pm.Model(coords={"component": np.arange(k)}) as model:
-        mu = pm.CustomDist("mu", priors.mu_mean, priors.mu_sd, dist=normal, support_point=start,
+        mu_mean = np.asarray(priors.mu_mean, dtype=float)
+        mu = pm.CustomDist("mu", mu_mean, priors.mu_sd, dist=normal, support_point=start,
                            transform=pm.distributions.transforms.ordered, dims="component")
         sigma = pm.HalfNormal("sigma", priors.sigma_scale, dims="component")
         w = pm.Dirichlet("w", a=np.full(k, priors.alpha), dims="component")
@@ -431,16 +442,23 @@ def mixture_model(x: np.ndarray, k: int, priors: Priors, start_means: np.ndarray
     return model
 
 
+def ordered_normal_draw(mean, sd: float, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Means from the ``ordered`` prior, prod_k Normal(mu_k | mean_k, sd) restricted to
+    mu_0 < ... < mu_{K-1}, by rejection (forward sampling in PyMC ignores the transform).
+    Exact for per-component means too, where sorting iid draws would not be."""
+    while True:
+        mu = rng.normal(mean, sd, k)
+        if np.all(np.diff(mu) > 0):
+            return mu
+
+
 def simulate_from_prior(priors: Priors, k: int, n: int,
                         rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """The generative story in numpy: (mu_k, sigma_k, w_k) per component, components sorted by
-    mu (the ``ordered`` prior is the law of sorted iid means; forward sampling in PyMC ignores
-    the transform), then labels and x. Returns the parameters and x."""
-    mu = rng.normal(priors.mu_mean, priors.mu_sd, k)
-    sigma = np.abs(rng.normal(0.0, priors.sigma_scale, k))
-    w = rng.dirichlet(np.full(k, priors.alpha))
-    order = np.argsort(mu)
-    truth = {"mu": mu[order], "sigma": sigma[order], "w": w[order]}
+    """The generative story in numpy: ordered means, (sigma_k, w_k) per component, then
+    labels and x. Returns the parameters and x."""
+    truth = {"mu": ordered_normal_draw(priors.mu_mean, priors.mu_sd, k, rng),
+             "sigma": np.abs(rng.normal(0.0, priors.sigma_scale, k)),
+             "w": rng.dirichlet(np.full(k, priors.alpha))}
     labels = rng.choice(k, p=truth["w"], size=n)
     return truth, rng.normal(truth["mu"][labels], truth["sigma"][labels])
 
@@ -450,9 +468,9 @@ def quantile_starts(x: np.ndarray, k: int) -> np.ndarray:
     return np.quantile(x, (np.arange(k) + 0.5) / k)
 
 
-def prior_quantile_starts(priors: Priors, k: int) -> np.ndarray:
-    """The prior's (j + 1/2)/K quantiles: SBC's start, the same for every simulated data set."""
-    return priors.mu_mean + priors.mu_sd * norm.ppf((np.arange(k) + 0.5) / k)
+def sbc_centres(k: int) -> tuple[float, ...]:
+    """SBC's prior means of the K component means, SBC_GAP apart (2, 6, 10 for K = 3)."""
+    return tuple(SBC_FIRST_CENTRE + SBC_GAP * np.arange(k))
 
 
 # --- report plots -------------------------------------------------------------------------------
@@ -563,30 +581,33 @@ class GaussianMixture(ZooModel):
 
     # --- simulation-based calibration ------------------------------------------------------
     def sbc_priors(self, settings: dict[str, Any]) -> Priors:
-        """SBC's fixed priors: 'auto' resolved once on the default data, not per data set (a
-        prior that moved with the simulated data would not be the prior simulated from)."""
-        return resolve_priors(self.default_data(settings)["x"].to_numpy(), settings)
+        """SBC's proper prior that keeps the components apart (see the module docstring); the
+        prior settings do not apply to SBC, only ``components``."""
+        return Priors(sbc_centres(settings["components"]), SBC_MU_SD, SBC_SIGMA_SCALE, SBC_ALPHA)
 
     @property
     def sbc_notes(self) -> list[str]:
-        p = self.sbc_priors(self.parse_settings())
-        priors = (f"priors fixed at the default settings' values on the default data: mu ~ "
-                  f"Normal({p.mu_mean:.3g}, {p.mu_sd:.3g}) ordered, sigma ~ HalfNormal("
-                  f"{p.sigma_scale:.3g}), w ~ Dirichlet({p.alpha:g})")
+        k = self.parse_settings()["components"]
+        centres = ", ".join(f"{c:g}" for c in sbc_centres(k))
+        priors = (f"SBC's own prior, not the fit's: mu_k ~ Normal(({centres}), {SBC_MU_SD:g}) "
+                  f"ordered, sigma ~ HalfNormal({SBC_SIGMA_SCALE:g}), w ~ Dirichlet("
+                  f"{SBC_ALPHA:g}), the same in simulator and fitted model")
+        scope = ("it keeps the simulated components apart, where the mixture is identifiable: "
+                 "under the fit's wide prior components often overlap, the posterior is then "
+                 "multimodal and the chains sample one mode (see the model's docstring)")
         starts = ("each chain starts at its own dispersed EM start on the simulated data, as "
                   "in the fit")
-        sorting = ("parameters simulated in numpy, components sorted by mu (forward sampling "
-                   "ignores the ordered transform)")
-        modes = ("known failure: where two simulated components overlap the posterior has "
-                 "several modes and the chains sample only EM's (see the model's docstring)")
+        sorting = ("means simulated in numpy by rejection of unordered draws (forward "
+                   "sampling ignores the ordered transform)")
         return [f"{SBC_N} observations per simulated data set (the default data has {LECTURE_N})",
-                priors, sorting, starts, modes]
+                priors, scope, sorting, starts]
 
     def sbc_model(self, settings):
-        """The mixture on SBC_N placeholder points (SBC swaps in each simulated x)."""
+        """The mixture under SBC's prior on SBC_N placeholder points (SBC swaps in each
+        simulated x); the means' default start is the prior's centres."""
         priors, k = self.sbc_priors(settings), settings["components"]
         x = self.default_data(settings)["x"].to_numpy()[:SBC_N]
-        return mixture_model(x, k, priors, prior_quantile_starts(priors, k))
+        return mixture_model(x, k, priors, np.asarray(priors.mu_mean))
 
     def sbc_start(self, settings, observed):
         """Each chain at its own dispersed EM start on the simulated data, as in ``fit``
