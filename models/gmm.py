@@ -60,7 +60,6 @@ against the posterior means of a PyMC fit that imputes the lost values (masked o
 from __future__ import annotations
 
 import argparse
-import math
 import time
 import warnings
 from dataclasses import dataclass
@@ -77,6 +76,7 @@ from pymc.exceptions import ImputationWarning
 from scipy.special import log_softmax
 
 from zoo.compare import compare, posterior_estimate
+from zoo import parsers
 from zoo.data import Column, read_csv
 from zoo.diagnostics import STUCK_SDS, scalar_draws
 from zoo.em import (
@@ -125,25 +125,14 @@ TOY_N, TOY_MISSING, TOY_SEED = 100, 20, 14
 # --- settings -----------------------------------------------------------------------------------
 
 
-def parse_components(text: str) -> int:
-    try:
-        k = int(text)
-    except ValueError:
-        raise ValueError("expected a whole number of components") from None
-    if k < 2:
-        raise ValueError("a mixture needs at least 2 components")
-    return k
-
-
 def _numbers(text: str, kind: str, count: int, example: str) -> tuple[float, ...]:
     name, _, params = text.partition(":")
-    try:
-        values = tuple(float(p) for p in params.split(","))
-    except ValueError:
-        values = ()
-    if name != kind or len(values) != count or not all(map(math.isfinite, values)):
+    if name != kind:
         raise ValueError(f"expected auto or {example}")
-    return values
+    try:
+        return parsers.numbers(params, count, example)
+    except ValueError:
+        raise ValueError(f"expected auto or {example}") from None
 
 
 def parse_mu_prior(text: str) -> tuple[float, float] | None:
@@ -172,12 +161,6 @@ def parse_w_prior(text: str) -> float:
     if alpha <= 0:
         raise ValueError("the concentration A must be positive")
     return alpha
-
-
-def parse_init(text: str) -> str:
-    if text not in ("em", "jitter"):
-        raise ValueError("expected em (dispersed EM starts) or jitter (PyMC's default start)")
-    return text
 
 
 def parse_column(text: str) -> str:
@@ -539,13 +522,15 @@ class GaussianMixture(ZooModel):
     title = "1-D Gaussian mixture, labels marginalised, means ordered; NUTS from EM starts vs EM"
     columns = [Column("x", "real", "one observation per row (see --set column=)")]
     settings = {
-        "components": Setting("3", parse_components, "number of mixture components K"),
+        "components": Setting("3", parsers.whole_number(2, "a mixture's number of components"),
+                              "number of mixture components K"),
         "mu_prior": Setting("auto", parse_mu_prior,
                             "normal:M,S for every mean; auto: Normal(mean x, 2 sd x)"),
         "sigma_prior": Setting("auto", parse_sigma_prior,
                                "halfnormal:S for every sd; auto: HalfNormal(2 sd x)"),
         "w_prior": Setting("dirichlet:2", parse_w_prior, "dirichlet:A, the weights' prior"),
-        "init": Setting("em", parse_init, "em: chains start dispersed around the EM optimum; "
+        "init": Setting("em", parsers.choice("em", "jitter"),
+                        "em: chains start dispersed around the EM optimum; "
                         "jitter: PyMC's default jittered start"),
         "column": Setting("x", parse_column, "the CSV column holding the data"),
     }
