@@ -30,7 +30,6 @@ from models.gmm import (
     simulate_lecture_gaussian,
     simulate_lecture_mixture,
 )
-from zoo.cli import main
 from zoo.compare import compare
 from zoo.diagnostics import diagnose
 from zoo.em import fit_gmm
@@ -111,12 +110,9 @@ def test_bad_settings(key, text):
     ("x\n1\n2\nthree\n", "line 4, column 'x'"),
     ("x\n1\n2\n1\n2\n1\n2\n", "2 distinct values"),
 ])
-def test_bad_data_is_one_line_and_exit_2(tmp_path, capsys, text, message):
-    path = tmp_path / "mix.csv"
-    path.write_text(text)
-    assert main(["verify", "gmm", "--data", str(path), "--quiet"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert message in err and "\n" not in err and str(path) in err
+def test_bad_data_is_one_line_and_exit_2(rejects, tmp_path, text, message):
+    err = rejects(["verify", "gmm", "--data", "{csv}", "--quiet"], message, text)
+    assert str(tmp_path / "data.csv") in err
 
 
 # --- the lecture's mixture, one NUTS fit --------------------------------------------------------

@@ -191,12 +191,9 @@ def test_sweep_bad_over_exits_2_and_writes_nothing(tmp_path, capsys, over):
 @pytest.mark.parametrize("text, message", [("coin,flip\na,1\n", "missing column 'y'"),
                                            ("coin,y\na,1\nb,yes\n", "line 3, column 'y'"),
                                            ("coin,y\na,2\n", "not 0 or 1")])
-def test_bad_data_exits_2(tmp_path, capsys, text, message):
-    path = tmp_path / "bad.csv"
-    path.write_text(text)
-    assert main(["sweep", "mint", "--over", "K=5,20", "--data", str(path), *FAST,
-                 "--out", str(tmp_path / "out")]) == 2
-    assert message in capsys.readouterr().err and not (tmp_path / "out").exists()
+def test_bad_data_exits_2(rejects, text, message):
+    rejects(["sweep", "mint", "--over", "K=5,20", "--data", "{csv}", *FAST, "--out", "{out}"],
+            message, text)
 
 
 @pytest.mark.parametrize("K", [5.0, 200.0, KRUSCHKE_K])

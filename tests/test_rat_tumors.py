@@ -212,14 +212,8 @@ BAD = [
 
 
 @pytest.mark.parametrize("label, text, message", BAD, ids=[b[0] for b in BAD])
-def test_bad_data_is_one_line_exit_2_nothing_written(tmp_path, capsys, label, text, message):
-    out = tmp_path / "out"
-    args = ["run", "rat-tumors", "--data", _csv(tmp_path, text), "--out", str(out), *FAST]
-    assert main(args) == 2
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    assert message in captured.err and captured.err.count("\n") == 1
-    assert not out.exists()
+def test_bad_data_is_one_line_exit_2_nothing_written(rejects, label, text, message):
+    rejects(["run", "rat-tumors", "--data", "{csv}", "--out", "{out}", *FAST], message, text)
 
 
 def test_report_figures_show_shrinkage_and_the_pooling_comparison(pooled_run, tmp_path):
