@@ -22,6 +22,7 @@ import xarray as xr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from zoo.diagnostics import diagnose
+from zoo.sampling import smc_log_evidence as zoo_smc_log_evidence
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -85,7 +86,5 @@ def report(name: str, idata: xr.DataTree, timer: Timer, **extra: float) -> None:
 
 
 def smc_log_evidence(idata: xr.DataTree) -> float:
-    """Mean over chains of SMC's last-stage log evidence (stages are ragged objects)."""
-    stages = idata.sample_stats["log_marginal_likelihood"]
-    return float(np.mean([np.asarray(stages.isel(chain=c).values.tolist(), dtype=float).ravel()[-1]
-                          for c in range(stages.sizes["chain"])]))
+    """Mean over chains of SMC's last-stage log evidence."""
+    return float(np.mean(zoo_smc_log_evidence(idata)))

@@ -22,6 +22,7 @@ where ``betaln(z + a, N - z + b)`` is meant (tests/test_two_factories.py reprodu
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +30,8 @@ import pandas as pd
 import pymc as pm
 from scipy.special import logsumexp
 
-from zoo.compare import posterior_estimate
 from zoo import parsers
+from zoo.compare import posterior_estimate
 from zoo.data import Column
 from zoo.exact import beta_from_mode, heads_tails, log_evidence_bernoulli
 from zoo.figures import new_figure, save
@@ -139,7 +140,7 @@ class TwoFactories(ZooModel):
     def fit(self, data, settings, config: SamplerConfig) -> Fit:
         """(a) the marginalised mixture by NUTS (or SMC); (b) each factory's evidence by SMC."""
         fit = super().fit(data, settings, config)
-        smc_config = SamplerConfig(**{**config.as_dict(), "chains": max(config.chains, SMC_MIN_CHAINS)})
+        smc_config = replace(config, chains=max(config.chains, SMC_MIN_CHAINS))
         evidence = []
         for factory in (0, 1):
             idata = sample_smc(self.factory_model(data, settings, factory), smc_config,
