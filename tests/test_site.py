@@ -114,7 +114,7 @@ def test_interrupted_build_keeps_the_previous_site(tmp_path, monkeypatch):
 
 def test_report_command_builds_a_site_and_rejects_bad_options(tmp_path, capsys):
     out = tmp_path / "site"
-    status = main(["report", "single-coin", "--draws", "300", "--tune", "300", "--seed", "3",
+    status = main(["report", "single-coin", "--draws", "600", "--tune", "300", "--seed", "3",
                    "--quiet", "--out", str(out)])
     assert status == 0
     assert (out / "single-coin" / "index.html").is_file()

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from zoo.errors import UsageError, ZooError
-from zoo.sampling import DEFAULT_SEED, SamplerConfig
+from zoo.sampling import DEFAULT_SEED, DEFAULT_TUNE, SamplerConfig
 
 REPORTS = Path("reports")
 
@@ -49,7 +50,9 @@ def _fit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", dest="set_pairs", action="append", default=[], metavar="KEY=VALUE",
                         help="a model setting; repeat for several (see `zoo list --settings`)")
     parser.add_argument("--draws", type=_positive, default=1000, help="draws per chain (default 1000)")
-    parser.add_argument("--tune", type=_positive, default=1000, help="tuning steps (default 1000)")
+    parser.add_argument("--tune", type=_positive, default=None,
+                        help="tuning steps (default: " + ", ".join(
+                            f"{n} with {s}" for s, n in DEFAULT_TUNE.items()) + ")")
     parser.add_argument("--chains", type=_positive, default=4, help="chains (default 4)")
     parser.add_argument("--cores", type=_positive, default=2, help="parallel chains (default 2)")
     parser.add_argument("--seed", type=_seed, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
@@ -58,6 +61,13 @@ def _fit_options(parser: argparse.ArgumentParser) -> None:
                         help="NUTS implementation (default: the model's choice)")
     parser.add_argument("--target-accept", type=float, default=0.9)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _jobs_option(parser: argparse.ArgumentParser) -> None:
+    jobs = os.cpu_count() or 1
+    parser.add_argument("--jobs", type=_positive, default=jobs,
+                        help=f"models fitted at once, each in its own process (default {jobs}, "
+                             "the CPUs); results are the same for any number")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,12 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--report", action="store_true", help="also build the HTML report (reports/site)")
     verify.set_defaults(out=None)
     _fit_options(verify)
+    _jobs_option(verify)
 
     report = commands.add_parser("report", help="fit, compare and build the HTML report site")
     report.add_argument("models", nargs="*", metavar="MODEL", help="models to report (default: all)")
     _fit_options(report)
     report.add_argument("--out", type=Path, help="site folder (default reports/site)")
     report.set_defaults(json=False, report=True)
+    _jobs_option(report)
 
     sweep = commands.add_parser("sweep", help="verify once per value of a numeric setting; table + plot")
     sweep.add_argument("model")
@@ -191,14 +203,14 @@ def _run(model, args, config) -> int:
 
 
 def _verify(models, args, config) -> int:
-    from zoo.pipeline import run
+    from zoo.pipeline import run_all
     from zoo.report import console
     from zoo.site import DEFAULT_OUT, build_site, progress
 
     show_progress = not (args.quiet or args.json)
     results = []
-    for model in progress(models, "models", show_progress and len(models) > 1):
-        result = run(model, args.data, args.set_pairs, config)
+    runs = run_all(models, args.data, args.set_pairs, config, args.jobs)
+    for result in progress(runs, "models", show_progress and len(models) > 1, total=len(models)):
         results.append(result)
         if not args.json:
             print(console(result), end="\n\n", flush=True)

@@ -10,16 +10,19 @@ import logging
 import signal
 import sys
 import threading
+import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pymc as pm
 import xarray as xr
 
 DEFAULT_SEED = 20261125
+#: tuning steps when none are asked for: each NUTS implementation's default in PyMC
+DEFAULT_TUNE = {"nutpie": 400, "pymc": 1000}
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,7 @@ class SamplerConfig:
     """Everything that decides the draws; recorded in every report."""
 
     draws: int = 1000
-    tune: int = 1000
+    tune: int | None = None  # None: DEFAULT_TUNE of the NUTS implementation
     chains: int = 4
     cores: int = 2
     seed: int = DEFAULT_SEED
@@ -38,6 +41,12 @@ class SamplerConfig:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def resolved(self, nuts_sampler: str) -> SamplerConfig:
+        """The settings a run uses: ``nuts_sampler`` (the model's choice) unless one was asked
+        for, and that sampler's default tuning unless tuning was given."""
+        chosen = self.nuts_sampler or nuts_sampler
+        return replace(self, nuts_sampler=chosen, tune=self.tune or DEFAULT_TUNE[chosen])
 
 
 def quiet_pymc() -> None:
@@ -76,21 +85,35 @@ def interrupts_raised() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
+#: chain seed -> untransformed initial values by name (a chain's own start)
+Starts = Callable[[int], dict[str, np.ndarray]]
+
+
 def sample_nuts(
     model: pm.Model,
     config: SamplerConfig,
     *,
     nuts_sampler: str = "pymc",
-    initvals: dict | list[dict] | None = None,
+    starts: Starts | None = None,
+    initvals: dict | None = None,
     seed_offset: int = 0,
-    init: str = "auto",
+    adaptation: str = "low_rank",
 ) -> xr.DataTree:
     """NUTS with the run's settings; ``seed_offset`` separates several fits in one run.
 
-    ``initvals`` may be one dict or (PyMC's NUTS only) one per chain; ``init="adapt_diag"``
-    starts each chain exactly there, without PyMC's default jitter.
+    ``starts`` gives each chain its own start, exactly there (no jitter); ``initvals`` one
+    start for every chain, jittered. ``adaptation`` is nutpie's mass matrix: "diag" or
+    "low_rank" (diagonal plus the main directions of correlation: fewer steps per draw on
+    correlated posteriors).
     """
+    config = config.resolved(nuts_sampler)
+    if config.nuts_sampler == "nutpie":
+        return sample_nutpie(model, config, starts=starts, initvals=initvals,
+                             seed_offset=seed_offset, adaptation=adaptation)
     quiet_pymc()
+    if starts is not None:
+        seeds = np.random.SeedSequence(config.seed + seed_offset).generate_state(config.chains)
+        initvals = [starts(int(seed)) for seed in seeds]
     with model, interrupts_raised():
         return pm.sample(
             draws=config.draws,
@@ -98,13 +121,63 @@ def sample_nuts(
             chains=config.chains,
             cores=min(config.cores, config.chains),
             random_seed=config.seed + seed_offset,
-            nuts_sampler=nuts_sampler,
+            nuts_sampler=config.nuts_sampler,
             target_accept=config.target_accept,
             initvals=initvals,
-            init=init,
+            init="auto" if starts is None else "adapt_diag",
             progressbar=config.progressbar and sys.stdout.isatty(),
             compute_convergence_checks=False,
         )
+
+
+def sample_nutpie(model: pm.Model, config: SamplerConfig, *, starts: Starts | None = None,
+                  initvals: dict | None = None, seed_offset: int = 0,
+                  adaptation: str = "low_rank") -> xr.DataTree:
+    """nutpie called directly rather than through ``pm.sample``, which takes one start for
+    every chain and jitters it, and offers no choice of mass-matrix adaptation. The result is
+    the DataTree ``pm.sample`` returns (PyMC's own patch adds the data groups and timings)."""
+    import nutpie
+    from pymc.backends.arviz import patch_nutpie_idata
+
+    quiet_pymc()
+    xr.DataArray(np.zeros(1))  # xarray's one-time import of dask (if installed): not sampling
+    compiled = nutpie.compile_pymc_model(
+        model, initial_points=initvals, jitter_rvs=None if starts is None else set())
+    if starts is not None:
+        compiled = replace(compiled, initial_point_func=nutpie_starts(model, compiled, starts))
+    begin = time.time()
+    with interrupts_raised():
+        idata = nutpie.sample(
+            compiled,
+            draws=config.draws,
+            tune=max(config.tune, 1),  # nuts-rs needs at least one tuning step
+            chains=config.chains,
+            cores=min(config.cores, config.chains),
+            seed=config.seed + seed_offset,
+            progress_bar=config.progressbar and sys.stdout.isatty(),
+            target_accept=config.target_accept,
+            adaptation=adaptation,
+        )
+    patch_nutpie_idata(idata, model, sampling_time=time.time() - begin)
+    return idata
+
+
+def nutpie_starts(model: pm.Model, compiled, starts: Starts) -> Callable[[int], np.ndarray]:
+    """nutpie's initial-point function (chain seed -> flat transformed vector) for ``starts``
+    (chain seed -> untransformed values by name)."""
+    from pymc.initial_point import make_initial_point_fn
+
+    names, slices, _ = compiled.shape_info
+    free = [name for name, where in zip(names, slices) if where.stop <= compiled.n_dim]
+    lock = threading.Lock()  # nutpie's chain threads; pytensor compiles one at a time
+
+    def initial_point(seed: int) -> np.ndarray:
+        with lock:
+            point = make_initial_point_fn(model=model, overrides=starts(seed),
+                                          jitter_rvs=set(), return_transformed=True)(seed)
+        return np.concatenate([np.ravel(point[name]) for name in free]).astype("float64")
+
+    return initial_point
 
 
 def sample_smc(model: pm.Model, config: SamplerConfig, *, seed_offset: int = 0) -> xr.DataTree:

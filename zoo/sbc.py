@@ -30,7 +30,6 @@ import json
 import os
 import re
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
@@ -43,7 +42,7 @@ from scipy.stats import binom
 
 from zoo.errors import UsageError
 from zoo.model import ZooModel
-from zoo.sampling import DEFAULT_SEED, quiet_pymc
+from zoo.sampling import DEFAULT_SEED, nutpie_starts, quiet_pymc
 
 #: family-wise level of the uniformity tests of one model
 ALPHA = 0.01
@@ -172,29 +171,11 @@ def _fit(compiled: _Compiled, observed: dict, config: SbcConfig, seed: int, core
             for name, value in observed.items()}
     sampler = compiled.sampler.with_data(**data)
     if starts is not None:
-        sampler = replace(sampler, initial_point_func=_flat_starts(compiled, starts))
+        sampler = replace(sampler, initial_point_func=nutpie_starts(compiled.model, sampler, starts))
     idata = nutpie.sample(sampler, draws=config.draws,
                           tune=config.tune, chains=config.chains, cores=cores, seed=seed,
                           progress_bar=False, target_accept=config.target_accept)
     return idata.posterior, int(idata.sample_stats["diverging"].sum())
-
-
-def _flat_starts(compiled: _Compiled, starts):
-    """nutpie's initial-point function (chain seed -> flat transformed vector, no jitter) for a
-    model's ``sbc_start`` (chain seed -> untransformed values by name)."""
-    from pymc.initial_point import make_initial_point_fn
-
-    names, slices, _ = compiled.sampler.shape_info
-    free = [name for name, where in zip(names, slices) if where.stop <= compiled.sampler.n_dim]
-    lock = threading.Lock()  # nutpie's chain threads; pytensor compiles one at a time
-
-    def initial_point(seed: int) -> np.ndarray:
-        with lock:
-            point = make_initial_point_fn(model=compiled.model, overrides=starts(seed),
-                                          jitter_rvs=set(), return_transformed=True)(seed)
-        return np.concatenate([np.ravel(point[name]) for name in free]).astype("float64")
-
-    return initial_point
 
 
 def continuous_pits(name: str, draws: np.ndarray, truth, thin_to: int,

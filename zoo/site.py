@@ -43,14 +43,16 @@ class Site:
     seconds: dict[str, float]
 
 
-def progress(items: Iterable[T], description: str, enabled: bool) -> Iterator[T]:
-    """A progress bar over ``items`` on a terminal (rich, as PyMC's own bars); plain otherwise."""
+def progress(items: Iterable[T], description: str, enabled: bool,
+             total: int | None = None) -> Iterator[T]:
+    """A progress bar over ``items`` (``total`` of them, for an iterator) on a terminal (rich,
+    as PyMC's own bars); plain otherwise."""
     if not enabled or not sys.stdout.isatty():
         yield from items
         return
     from rich.progress import track
 
-    yield from track(list(items), description=description, transient=True)
+    yield from track(items, description=description, total=total, transient=True)
 
 
 def build_site(results: list[Result], out: Path = DEFAULT_OUT, *, command: str | None = None,
