@@ -197,7 +197,8 @@ def time_models(names: list[str], repeat: int, quick: bool, whole_zoo: bool) -> 
                     f"{t} {row['wall']:.1f} s" for t, row in found.items()))
         if whole_zoo:
             found = cold_and_warm_all()
-            back_to_back = {t: sum(runs[n]["baseline"][-1][t]["wall"] for n in names) for t in found}
+            back_to_back = {t: sum(runs[n]["baseline"][-1][t]["wall"] for n in names)
+                            for t in ("cold", "warm")}
             whole.append({**{f"zoo_{t}": v for t, v in found.items()},
                           **{f"baselines_{t}": v for t, v in back_to_back.items()}})
             say(f"repeat {r + 1}/{repeat} verify --all {found} baselines {back_to_back}")
@@ -210,11 +211,16 @@ def time_models(names: list[str], repeat: int, quick: bool, whole_zoo: bool) -> 
 
 
 def cold_and_warm_all() -> dict[str, float]:
-    """Wall time of ``zoo verify --all`` in a fresh cache, then again warm."""
+    """Wall time of ``zoo verify --all`` in a fresh cache, then again warm; and cold with
+    ``--jobs 1`` (one model at a time, in one process)."""
     command = [sys.executable, "-m", "zoo", "verify", "--all", "--json", "--quiet"]
+    times = {}
     with tempfile.TemporaryDirectory(prefix="zoo-bench-") as cache:
         env = cache_env(Path(cache))
-        return {t: timed_process(command, env)[0] for t in ("cold", "warm")}
+        times.update({t: timed_process(command, env)[0] for t in ("cold", "warm")})
+    with tempfile.TemporaryDirectory(prefix="zoo-bench-") as cache:
+        times["cold_one_job"] = timed_process([*command, "--jobs", "1"], cache_env(Path(cache)))[0]
+    return times
 
 
 def whole_zoo_summary(whole: list[dict[str, float]]) -> dict:
@@ -222,7 +228,9 @@ def whole_zoo_summary(whole: list[dict[str, float]]) -> dict:
         return {}
     medians = combine(whole)
     return {**medians, "ratio_cold": medians["zoo_cold"] / medians["baselines_cold"],
-            "ratio_warm": medians["zoo_warm"] / medians["baselines_warm"], "repeats": len(whole)}
+            "ratio_warm": medians["zoo_warm"] / medians["baselines_warm"],
+            "ratio_cold_one_job": medians["zoo_cold_one_job"] / medians["baselines_cold"],
+            "jobs": os.cpu_count(), "repeats": len(whole)}
 
 
 def seed_runs(names: list[str], seeds: int, extra: list[str]) -> dict[str, list[Row]]:
@@ -363,9 +371,11 @@ def summary_notes(doc: dict) -> list[str]:
     notes = []
     whole = doc["whole_zoo"]
     if whole:
-        notes.append(f"whole zoo: verify --all cold {whole['zoo_cold']:.1f} s, warm {whole['zoo_warm']:.1f} s; "
-                     f"baselines back to back cold {whole['baselines_cold']:.1f} s, warm "
-                     f"{whole['baselines_warm']:.1f} s; ratio cold {whole['ratio_cold']:.2f}, "
+        notes.append(f"whole zoo: verify --all ({whole['jobs']} jobs) cold {whole['zoo_cold']:.1f} s, "
+                     f"warm {whole['zoo_warm']:.1f} s, cold with --jobs 1 "
+                     f"{whole['zoo_cold_one_job']:.1f} s; baselines back to back cold "
+                     f"{whole['baselines_cold']:.1f} s, warm {whole['baselines_warm']:.1f} s; ratio "
+                     f"cold {whole['ratio_cold']:.2f} (--jobs 1: {whole['ratio_cold_one_job']:.2f}), "
                      f"warm {whole['ratio_warm']:.2f}")
     for r in doc["em"]:
         notes.append(f"EM n={r['n']}: zoo {r['zoo_seconds']:.3f} s, scikit-learn "
