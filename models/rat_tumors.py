@@ -4,8 +4,17 @@
     theta_j         ~ Beta(alpha, beta),             j = 1..J   (default J = 71)
     tumors_j        ~ Binomial(rats_j, theta_j)
 
-Sampled in BDA3's coordinates u = log(alpha/beta), v = log(alpha + beta), both flat, with the
-log density log p(alpha, beta) + log alpha + log beta (the Jacobian of (u, v) -> (alpha, beta)).
+Sampled as BDA3 computes it (section 5.3): theta integrated out, tumors_j ~ BetaBinomial(rats_j,
+alpha, beta), NUTS on (alpha, beta) alone, then for each draw every theta_j from its exact
+conditional Beta(alpha + y_j, beta + n_j - y_j). NUTS works in BDA3's coordinates
+u = log(alpha/beta), v = log(alpha + beta), both flat, with the log density
+log p(alpha, beta) + log alpha + log beta (the Jacobian of (u, v) -> (alpha, beta)). Why not
+theta in NUTS as well: the 73-dimensional posterior has a funnel between v and the thetas; on it
+nutpie's sd of alpha, beta and v came out low (mean z of alpha.sd over 16 seeds -0.45 to -0.88
+whatever its tuning, mass matrix or target acceptance; once z = -5.1), and PyMC's NUTS, which
+was unbiased (-0.07), gave ESS ~900 in ~3 s of sampling. On (u, v) nutpie is unbiased (mean
+z -0.07 to +0.14 over 16 seeds) with ESS ~2,900 in 0.13 s. The posterior predictive check then
+replicates new experiments of the same sizes (theta drawn afresh), not the same thetas.
 The last row is the "current" experiment (the lecture's 71st, 4 of 14); every earlier row is
 "historical", in user data too.
 
@@ -35,9 +44,9 @@ Simulation-based calibration (``zoo sbc rat-tumors``): the hyperprior is imprope
 no prior to simulate from. SBC calibrates the same Binomial likelihood and Beta population
 under a proper prior in the same coordinates, u ~ Normal(-1.8, 0.5) and v ~ Normal(2.8, 0.75)
 (the default data's posterior is about u -1.78 +- 0.11, v 2.76 +- 0.34, so the prior covers it
-several posterior sds wide), on the default data's 71 group sizes. It ranks u, v, alpha, beta and
-theta of three experiments (fewest rats, most rats, the current one) as ``theta_subset``: all 71
-thetas would add 71 plots to every run and divide the Bonferroni level by 75.
+several posterior sds wide), on the default data's 71 group sizes. It ranks u, v, alpha and beta:
+the thetas are drawn exactly from their conditional given each (alpha, beta), so their
+calibration follows.
 """
 
 from __future__ import annotations
@@ -273,15 +282,48 @@ def sbc_hyperprior():
 
 
 def hierarchical_model(tumors, rats, hyperprior=bda3_hyperprior) -> pm.Model:
-    """Partial pooling in BDA3's coordinates u = log(alpha/beta), v = log(alpha + beta), whose
-    prior ``hyperprior()`` creates (BDA3's by default)."""
+    """Partial pooling with theta integrated out, in BDA3's coordinates u = log(alpha/beta),
+    v = log(alpha + beta), whose prior ``hyperprior()`` creates (BDA3's by default); see
+    :func:`add_conditional_theta`."""
     with pm.Model(coords={"experiment": np.arange(len(tumors))}) as model:
         u, v = hyperprior()
         alpha = pm.Deterministic("alpha", pt.exp(v) * pt.sigmoid(u))
         beta = pm.Deterministic("beta", pt.exp(v) * pt.sigmoid(-u))
-        theta = pm.Beta("theta", alpha=alpha, beta=beta, dims="experiment")
-        pm.Binomial("tumors", n=rats, p=theta, observed=tumors, dims="experiment")
+        pm.BetaBinomial("tumors", alpha=alpha, beta=beta, n=rats, observed=tumors,
+                        dims="experiment")
     return model
+
+
+def add_conditional_theta(idata: xr.DataTree, tumors, rats, seed: int) -> None:
+    """Each posterior draw's theta_j from its exact conditional Beta(alpha + y_j,
+    beta + n_j - y_j), added to the posterior (dims chain, draw, experiment); the random
+    numbers are a stream of ``seed`` of their own."""
+    posterior = idata["posterior"].to_dataset()
+    alpha = posterior["alpha"].values[..., None]
+    beta = posterior["beta"].values[..., None]
+    draws = np.random.default_rng([seed, 1]).beta(alpha + tumors, beta + rats - tumors)
+    posterior["theta"] = (("chain", "draw", "experiment"), draws)
+    idata["posterior"] = posterior.assign_coords(experiment=np.arange(len(tumors)))
+
+
+def rao_blackwell_theta(posterior: xr.Dataset, tumors, rats) -> dict[str, Estimate]:
+    """theta_j's posterior mean and sd from its conditional moments given each draw of
+    (alpha, beta), averaged over the draws (Rao-Blackwellised: far smaller Monte Carlo error than
+    from the theta draws themselves). The sd's MCSE is the delta method's: the MCSE of the mean
+    of (q - 2 M m) / (2 sd), with m, q the conditional first and second moments, M = E[m]."""
+    alpha = posterior["alpha"].values[..., None]
+    beta = posterior["beta"].values[..., None]
+    size = alpha + beta + rats
+    m = (alpha + tumors) / size
+    q = m * (1 - m) / (size + 1) + m**2
+    estimates = {}
+    for j in range(len(tumors)):
+        mean = float(m[..., j].mean())
+        sd = float(np.sqrt(q[..., j].mean() - mean**2))
+        influence = (q[..., j] - 2 * mean * m[..., j]) / (2 * sd)
+        estimates[f"theta[{j}].mean"] = Estimate(mean, float(az.mcse(m[..., j], method="mean")))
+        estimates[f"theta[{j}].sd"] = Estimate(sd, float(az.mcse(influence, method="mean")))
+    return estimates
 
 
 def no_pooling_model(tumors, rats) -> pm.Model:
@@ -381,12 +423,6 @@ def pooling_plot(fits: dict[str, xr.DataTree], folder: Path | str) -> Path:
     return save(figure, Path(folder), "pooling")  # cropped to fit: ArviZ's labels overflow
 
 
-def sbc_experiments(rats) -> list[int]:
-    """The experiments whose theta SBC ranks: fewest rats, most rats, and the current (last)."""
-    rats = np.asarray(rats)
-    return sorted({int(np.argmin(rats)), int(np.argmax(rats)), len(rats) - 1})
-
-
 def _counts(data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return data["tumors"].to_numpy(), data["rats"].to_numpy()
 
@@ -408,23 +444,17 @@ class RatTumors(ZooModel):
         "new_rats": Setting("14", parsers.whole_number(1, "new_rats"),
                             "rats in the new experiment to predict"),
     }
-    #: PyMC's NUTS, not nutpie (5x the ESS per second) because nutpie under-explores the tail
-    #: of alpha + beta. Mean z of alpha.sd over seeds 1-16 on the default data: PyMC -0.07;
-    #: nutpie -0.45 to -0.88 at tune 400 or 1000, target_accept 0.9 or 0.95, diagonal or
-    #: low-rank mass matrix (beta.sd and sd(log(alpha+beta)) alike), and alpha.sd at z = -5.1
-    #: in one of those 16 runs. ``--nuts-sampler nutpie`` still runs it.
-    nuts_sampler = "pymc"
     var_names = ["log_alpha_over_beta", "log_alpha_plus_beta", "alpha", "beta", "theta"]
     smc_ok = False
-    sbc_var_names = ["log_alpha_over_beta", "log_alpha_plus_beta", "alpha", "beta", "theta_subset"]
+    sbc_var_names = ["log_alpha_over_beta", "log_alpha_plus_beta", "alpha", "beta"]
 
     @property
     def sbc_notes(self) -> list[str]:
-        experiments = ", ".join(map(str, sbc_experiments(self.default_data({})["rats"])))
         return [f"the hyperprior is improper: SBC uses log(alpha/beta) ~ Normal{SBC_PRIOR_U}, "
-                f"log(alpha+beta) ~ Normal{SBC_PRIOR_V} with the same likelihood",
-                f"theta_subset is theta of experiments {experiments} (0-based: fewest rats, most "
-                "rats, the current one) on the default data's group sizes"]
+                f"log(alpha+beta) ~ Normal{SBC_PRIOR_V} with the same likelihood, on the "
+                "default data's group sizes",
+                "theta is not ranked: the fit draws it exactly from its conditional "
+                "Beta(alpha + y, beta + n - y) given each draw of (alpha, beta)"]
 
     def default_data(self, settings):
         return pd.read_csv(DATA_DIR / "rat_tumors.csv")
@@ -444,12 +474,8 @@ class RatTumors(ZooModel):
         return hierarchical_model(*_counts(data))
 
     def sbc_model(self, settings):
-        """The same likelihood under SBC's proper prior, with theta_subset to rank."""
-        tumors, rats = _counts(self.default_data(settings))
-        model = hierarchical_model(tumors, rats, hyperprior=sbc_hyperprior)
-        with model:
-            pm.Deterministic("theta_subset", model["theta"][sbc_experiments(rats)])
-        return model
+        """The same likelihood under SBC's proper prior."""
+        return hierarchical_model(*_counts(self.default_data(settings)), hyperprior=sbc_hyperprior)
 
     def figures(self, result, folder: Path) -> list[tuple[str, Path]]:
         """The shrinkage plot; with pooling=yes also the LOO comparison of pooling levels."""
@@ -528,7 +554,8 @@ class RatTumors(ZooModel):
         nuts = config.nuts_sampler or self.nuts_sampler
         idata = sample_nuts(self.build(data, settings), config, nuts_sampler=nuts,
                             initvals=self._initvals(tumors, rats))
-        fit = Fit(idata)
+        add_conditional_theta(idata, tumors, rats, config.seed)
+        fit = Fit(idata, estimates=rao_blackwell_theta(idata.posterior, tumors, rats))
         self._full_bayes(fit, tumors, rats, settings["new_rats"], config.seed)
         if settings["pooling"]:
             fit.extra = {

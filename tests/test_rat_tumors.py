@@ -14,7 +14,7 @@ from scipy.stats import betabinom
 
 from models.rat_tumors import (
     MODEL, alpha_beta, eb_moments, grid_box, grid_moments, grid_posterior,
-    log_marginal_likelihood, sbc_experiments, shrinkage_plot, type2_optimum,
+    log_marginal_likelihood, shrinkage_plot, type2_optimum,
 )
 from zoo.cli import main
 from zoo.compare import compare
@@ -233,21 +233,34 @@ def test_report_without_pooling_says_the_comparison_did_not_run(pooled_run, tmp_
 def test_sbc_model_is_the_same_likelihood_under_a_proper_prior(counts):
     model = MODEL.sbc_model({})
     assert not model.potentials and [rv.name for rv in model.observed_RVs] == ["tumors"]
-    assert {rv.name for rv in model.free_RVs} == {"log_alpha_over_beta", "log_alpha_plus_beta",
-                                                  "theta"}
-    rats = counts[1]
-    subset = sbc_experiments(rats)
-    assert rats[subset[0]] == rats.min() and rats[subset[1]] == rats.max() and subset[2] == 70
+    assert {rv.name for rv in model.free_RVs} == {"log_alpha_over_beta", "log_alpha_plus_beta"}
     truth, observed = MODEL.sbc_simulate(model, {}, np.random.default_rng(1))
-    assert list(truth["theta_subset"]) == list(truth["theta"][subset])
-    assert np.all(observed["tumors"] <= rats)
+    assert np.all(observed["tumors"] <= counts[1]) and set(truth) >= {"alpha", "beta"}
 
 
 def test_sbc_is_calibrated(tmp_path):
     summary = run_sbc(MODEL, SbcConfig(sims=40, seed=21, draws=300, tune=300, chains=2), tmp_path)
     assert set(summary["parameters"]) == {"log_alpha_over_beta", "log_alpha_plus_beta", "alpha",
-                                          "beta", "theta_subset[0]", "theta_subset[1]",
-                                          "theta_subset[2]"}
+                                          "beta"}
     assert summary["passed"], {k: v["p_value"] for k, v in summary["parameters"].items()}
     assert summary["divergences"] == 0
     assert any("Normal" in note for note in summary["notes"])
+
+
+def test_theta_is_drawn_from_its_exact_conditional():
+    """With alpha and beta fixed, the added theta_j are Beta(alpha + y_j, beta + n_j - y_j)."""
+    import xarray as xr
+
+    from models.rat_tumors import add_conditional_theta
+
+    tumors, rats = np.array([0, 3, 10]), np.array([10, 20, 10])
+    shape = (2, 20_000)
+    posterior = xr.Dataset({"alpha": (("chain", "draw"), np.full(shape, 2.0)),
+                            "beta": (("chain", "draw"), np.full(shape, 8.0))})
+    idata = xr.DataTree.from_dict({"posterior": posterior})
+    add_conditional_theta(idata, tumors, rats, seed=3)
+    theta = idata.posterior["theta"]
+    assert theta.dims == ("chain", "draw", "experiment")
+    expected = beta_dist(2.0 + tumors, 8.0 + rats - tumors)
+    assert theta.mean(("chain", "draw")).values == pytest.approx(expected.mean(), abs=0.003)
+    assert theta.std(("chain", "draw")).values == pytest.approx(expected.std(), rel=0.02)
