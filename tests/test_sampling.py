@@ -49,12 +49,19 @@ def test_nutpie_with_starts_samples_the_model():
     assert "observed_data" in idata.children or "constant_data" in idata.children
 
 
-def test_tuning_defaults_to_each_samplers_own():
+def test_tuning_and_target_acceptance_default_to_each_samplers_own():
     assert SamplerConfig().resolved("pymc").tune == DEFAULT_TUNE["pymc"] == 1000
     assert SamplerConfig().resolved("nutpie").tune == DEFAULT_TUNE["nutpie"] == 400
-    assert SamplerConfig(tune=50).resolved("pymc").tune == 50
+    assert SamplerConfig().resolved("nutpie").target_accept == 0.8
+    assert SamplerConfig().resolved("pymc").target_accept == 0.9
+    assert SamplerConfig(tune=50, target_accept=0.95).resolved("pymc").tune == 50
     asked = SamplerConfig(nuts_sampler="pymc").resolved("nutpie")
-    assert (asked.nuts_sampler, asked.tune) == ("pymc", 1000)
+    assert (asked.nuts_sampler, asked.tune, asked.target_accept) == ("pymc", 1000, 0.9)
+
+
+@pytest.mark.parametrize("value", ["1.5", "0", "high"])
+def test_target_acceptance_must_be_a_probability(rejects, value):
+    rejects(["run", "single-coin", "--target-accept", value, "--out", "{out}"], value)
 
 
 def test_a_result_records_the_settings_it_ran_with(fast_config):

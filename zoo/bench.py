@@ -184,11 +184,13 @@ def say(text: str) -> None:
 
 
 def time_models(names: list[str], repeat: int, quick: bool, whole_zoo: bool) -> tuple[dict, dict]:
-    """Per model, zoo and baseline cold and warm, ``repeat`` times; and ``verify --all``."""
-    extra = QUICK_FIT if quick else []
+    """Per model, zoo and baseline cold and warm, ``repeat`` times; and ``verify --all``.
+    Repeat r runs both sides with seed DEFAULT_SEED + r: ESS varies from seed to seed by ~10%
+    on these models, so the medians average over seeds as well as over timing noise."""
     runs: dict[str, dict[str, list]] = {n: {"zoo": [], "baseline": []} for n in names}
     whole: list[dict[str, float]] = []
     for r in range(repeat):
+        extra = [*(QUICK_FIT if quick else []), "--seed", str(DEFAULT_SEED + r)]
         for name in names:
             for side in SIDES:
                 found = cold_and_warm(side, name, extra, quick)

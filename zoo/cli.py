@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from zoo.errors import UsageError, ZooError
-from zoo.sampling import DEFAULT_SEED, DEFAULT_TUNE, SamplerConfig
+from zoo.sampling import DEFAULT_SEED, DEFAULT_TARGET_ACCEPT, DEFAULT_TUNE, SamplerConfig
 
 REPORTS = Path("reports")
 
@@ -32,6 +32,16 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must lie between 0 and 1")
     return value
 
 
@@ -59,7 +69,9 @@ def _fit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sampler", choices=["nuts", "smc"], default="nuts")
     parser.add_argument("--nuts-sampler", choices=["pymc", "nutpie"], default=None,
                         help="NUTS implementation (default: the model's choice)")
-    parser.add_argument("--target-accept", type=float, default=0.9)
+    parser.add_argument("--target-accept", type=_probability, default=None,
+                        help="NUTS's target acceptance (default: " + ", ".join(
+                            f"{a} with {s}" for s, a in DEFAULT_TARGET_ACCEPT.items()) + ")")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 

@@ -23,6 +23,9 @@ import xarray as xr
 DEFAULT_SEED = 20261125
 #: tuning steps when none are asked for: each NUTS implementation's default in PyMC
 DEFAULT_TUNE = {"nutpie": 400, "pymc": 1000}
+#: target acceptance when none is asked for: nutpie's (and PyMC's) default; 0.9 for PyMC's
+#: NUTS, with which the zoo began (fewer divergences on the hierarchical models' necks)
+DEFAULT_TARGET_ACCEPT = {"nutpie": 0.8, "pymc": 0.9}
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ class SamplerConfig:
     seed: int = DEFAULT_SEED
     sampler: str = "nuts"  # "nuts" or "smc"
     nuts_sampler: str | None = None  # "pymc" or "nutpie"; None: the model's choice
-    target_accept: float = 0.9
+    target_accept: float | None = None  # None: DEFAULT_TARGET_ACCEPT of the implementation
     progressbar: bool = False
 
     def as_dict(self) -> dict:
@@ -44,9 +47,10 @@ class SamplerConfig:
 
     def resolved(self, nuts_sampler: str) -> SamplerConfig:
         """The settings a run uses: ``nuts_sampler`` (the model's choice) unless one was asked
-        for, and that sampler's default tuning unless tuning was given."""
+        for, and that sampler's default tuning and target acceptance unless they were given."""
         chosen = self.nuts_sampler or nuts_sampler
-        return replace(self, nuts_sampler=chosen, tune=self.tune or DEFAULT_TUNE[chosen])
+        return replace(self, nuts_sampler=chosen, tune=self.tune or DEFAULT_TUNE[chosen],
+                       target_accept=self.target_accept or DEFAULT_TARGET_ACCEPT[chosen])
 
 
 def quiet_pymc() -> None:
@@ -157,6 +161,7 @@ def sample_nutpie(model: pm.Model, config: SamplerConfig, *, starts: Starts | No
             progress_bar=config.progressbar and sys.stdout.isatty(),
             target_accept=config.target_accept,
             adaptation=adaptation,
+            save_warmup=False,
         )
     patch_nutpie_idata(idata, model, sampling_time=time.time() - begin)
     return idata
