@@ -33,7 +33,8 @@ fails), and the fit adds a note for any chain whose means sit away from EM.
 Sampler: nutpie with its low-rank mass matrix (``zoo.sampling.sample_nutpie``, which gives
 each chain its own start). The means, sds and weights are correlated; with a diagonal mass
 matrix NUTS took 9 leapfrog steps per draw, with the low-rank one 4.7, and bulk ESS per second
-of sampling rose from ~120 to ~780 (4 x 1000 draws, tune 400; PyMC's NUTS gave ~50-70).
+of sampling rose from ~120 to ~780 (4 x 1000 draws, tune 400, target_accept 0.9; PyMC's NUTS
+gave ~50-70).
 
 Report plots (``figures``): the data's histogram with EM's mixture density and NUTS's posterior
 mean density; EM's log-likelihood per iteration and its rise per iteration (never negative).
