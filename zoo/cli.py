@@ -10,7 +10,9 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from zoo.errors import UsageError, ZooError
 from zoo.sampling import DEFAULT_SEED, DEFAULT_TARGET_ACCEPT, DEFAULT_TUNE, SamplerConfig
@@ -25,34 +27,27 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"zoo: error: {message}\n")
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
+def _option(convert: Callable[[str], Any], kind: str, within: Callable[[Any], bool],
+            bounds: str) -> Callable[[str], Any]:
+    """An argparse type: ``convert`` the text (else "is not ``kind``"), then require
+    ``within`` (else "must ``bounds``"); argparse prints the reason on one line, exit 2."""
+
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
+        if not within(value):
+            raise argparse.ArgumentTypeError(f"{text!r} must {bounds}")
+        return value
+
+    return parse
 
 
-def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must lie between 0 and 1")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 0 <= value < 2**32 - 100:
-        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 2**32 - 100")
-    return value
+_positive = _option(int, "a whole number", lambda v: v >= 1, "be at least 1")
+_seed = _option(int, "a whole number", lambda v: 0 <= v < 2**32 - 100,
+                "be between 0 and 2**32 - 100")
+_probability = _option(float, "a number", lambda v: 0 < v < 1, "lie between 0 and 1")
 
 
 def _fit_options(parser: argparse.ArgumentParser) -> None:
