@@ -640,8 +640,8 @@ class GaussianMixture(ZooModel):
         em = maximum_likelihood(x, settings["components"])
         starts = em_starts(x, em) if settings["init"] == "em" else None
         begin = time.perf_counter()
-        idata = sample_nuts(model, config, nuts_sampler=config.nuts_sampler or self.nuts_sampler,
-                            starts=starts, adaptation="low_rank")
+        idata = sample_nuts(model, config, nuts_sampler=self.nuts_sampler, starts=starts,
+                            adaptation="low_rank")
         fit = Fit(idata)
         fit.methods["nuts"] = posterior_methods(idata, x, time.perf_counter() - begin)
         for chain, what in chains_off_reference(idata, mixture_values(em)).items():

@@ -551,7 +551,7 @@ class RatTumors(ZooModel):
 
     def fit(self, data, settings, config: SamplerConfig) -> Fit:
         tumors, rats = _counts(data)
-        nuts = config.nuts_sampler or self.nuts_sampler
+        nuts = self.nuts_sampler  # sample_nuts prefers the user's --nuts-sampler
         idata = sample_nuts(self.build(data, settings), config, nuts_sampler=nuts,
                             initvals=self._initvals(tumors, rats))
         add_conditional_theta(idata, tumors, rats, config.seed)
@@ -591,7 +591,7 @@ class RatTumors(ZooModel):
         new = predictive_draws(fit.idata, new_rats, seed)
         fit.methods["full_bayes"] = {
             "alpha": float(posterior["alpha"].mean()), "beta": float(posterior["beta"].mean()),
-            f"theta[{current}].mean": float(posterior["theta"].isel(experiment=current).mean()),
+            f"theta[{current}].mean": fit.estimates[f"theta[{current}].mean"].value,
             "y_new.mean": float(new.mean()), "y_new.sd": float(new.std(ddof=1)),
             f"P(y_new >= {tumors[-1]})": float((new >= tumors[-1]).mean()),
         }

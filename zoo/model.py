@@ -147,8 +147,8 @@ class ZooModel(ABC):
             if not self.smc_ok:
                 raise UsageError(f"{self.name}: SMC needs proper priors, which this model lacks")
             return Fit(sample_smc(model, config))
-        nuts = config.nuts_sampler or self.nuts_sampler
-        return Fit(sample_nuts(model, config, nuts_sampler=nuts))
+        # sample_nuts prefers the user's --nuts-sampler (config) to the model's
+        return Fit(sample_nuts(model, config, nuts_sampler=self.nuts_sampler))
 
     def describe(self) -> str:
         """The model in a few lines of math: the module's docstring by default."""

@@ -104,6 +104,7 @@ def sample_nuts(
     adaptation: str = "low_rank",
 ) -> xr.DataTree:
     """NUTS with the run's settings; ``seed_offset`` separates several fits in one run.
+    ``nuts_sampler`` is the model's choice; ``config.nuts_sampler``, when set, wins.
 
     ``starts`` gives each chain its own start, exactly there (no jitter); ``initvals`` one
     start for every chain, jittered. ``adaptation`` is nutpie's mass matrix: "diag" or
