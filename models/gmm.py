@@ -13,14 +13,20 @@ Default data: the lecture's generative story (mu 2, 5, 10; sigma 0.6, 0.8, 0.5; 
 .4; n = 10,000), simulated with a fixed seed into ``data/gmm_lecture.csv`` by
 ``python -m models.gmm write-data``.
 
-Reference: the maximum-likelihood mixture by EM (``zoo.em.fit_gmm``, ten k-means++ restarts).
-The checks compare posterior means of mu, sigma and w with it. The two estimands differ: the
-posterior mean is not the likelihood's maximum; they differ by the prior's pull and the
-posterior's skew, both O(sd / sqrt(n_k)) for a component holding n_k points. So each check's
-reference error is ``ESTIMAND_SD_FRACTION`` times the MLE's asymptotic standard error (the
-posterior sd by Bernstein-von Mises, from the observed information at the MLE): with |z| <= 4
-the posterior mean must lie within about one posterior sd of the MLE. Also shown: k-means (hard
-EM), MAP-EM (the EM library's conjugate default prior, not the priors above) and NUTS.
+Reference: the posterior itself, without MCMC (``zoo.importance``): Pareto-smoothed importance
+sampling from a multivariate t at the posterior mode, in the unconstrained space (mu_0, the log
+gaps between ordered means, log sigma, the additive log-ratios of w), on the log posterior
+written out below (``mixture_log_posterior``) from the formulas above, not taken from the PyMC
+model, so that a fault in the PyMC model cannot reach its reference. The checks compare the
+posterior mean and sd of every mu, sigma and w with it, each with the importance sampler's own
+Monte Carlo error, under the same |z| bound as every other model. When its Pareto k exceeds
+0.7 (overlapping components: a multimodal or strongly skewed posterior) the estimates cannot
+be trusted; the checks then fall back on the maximum-likelihood mixture by EM, a weaker check
+of the means only (the estimands differ by the prior's pull and the posterior's skew, so each
+reference error is ``EM_FALLBACK_SD_FRACTION`` times the MLE's standard error: about one
+posterior sd passes), and the run says so. EM's answer is used only when EM converged. Also
+shown: EM (with its distance from the posterior mean in posterior sds), k-means (hard EM),
+MAP-EM (the EM library's conjugate default prior, not the priors above) and NUTS.
 
 Multimodality: started from PyMC's jittered default point (``init=jitter``, the means at data
 quantiles), a chain sometimes sits in a wrong mode of this posterior for the whole run, R-hat
@@ -95,6 +101,7 @@ from zoo.em import (
 )
 from zoo.errors import DataError
 from zoo.figures import new_figure, save
+from zoo.importance import Moments, ReferenceFailed, Target, posterior_moments
 from zoo.model import DATA_DIR, Fit, Reference, Setting, ZooModel
 from zoo.sampling import SamplerConfig, sample_nuts
 
@@ -105,8 +112,16 @@ LECTURE_N = 10_000
 LECTURE_SEED = 20140414
 LECTURE_CSV = DATA_DIR / "gmm_lecture.csv"
 
-#: checks allow |posterior mean - MLE| up to 4 sqrt(mcse^2 + (c se)^2), about one posterior sd
-ESTIMAND_SD_FRACTION = 0.25
+#: the fallback's checks allow |posterior mean - MLE| up to 4 sqrt(mcse^2 + (c se)^2), about
+#: one posterior sd: the weaker check used only when importance sampling cannot be trusted
+EM_FALLBACK_SD_FRACTION = 0.25
+#: importance draws of the reference: its Monte Carlo error is then below NUTS's at the
+#: default 4 x 1000 draws
+REFERENCE_DRAWS = 8000
+#: the reference's own seed: it does not depend on the sampler's
+REFERENCE_SEED = 0
+#: data values times draws held in memory at once by ``mixture_log_likelihood``
+CHUNK_VALUES = 2_000_000
 #: EM starts are spread uniformly over +- this many standard errors around the optimum
 START_SPREAD_SES = 2.0
 EM_RESTARTS = 10
@@ -333,6 +348,98 @@ def maximum_likelihood(x: np.ndarray, k: int) -> MixtureFit:
     except ArithmeticError as err:
         raise DataError(f"EM finds no {k}-component maximum-likelihood fit ({err}); "
                         "try fewer components") from None
+
+
+# --- the posterior reference: importance sampling ------------------------------------------------
+
+
+def to_unconstrained(weights, means, sds) -> np.ndarray:
+    """(mu_0, log gaps of the sorted means, log sigma, log w_k - log w_{K-1}): the point of R^(3K-1)
+    where ``mixture_log_posterior`` is evaluated."""
+    order = np.argsort(means)
+    means, sds, weights = (np.asarray(v, float)[order] for v in (means, sds, weights))
+    log_w = np.log(np.clip(weights, 1e-12, None))
+    return np.concatenate([means[:1], np.log(np.diff(means)), np.log(sds),
+                           log_w[:-1] - log_w[-1]])
+
+
+def from_unconstrained(u: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows of unconstrained points -> (mu, log sigma, log w), each (m, K)."""
+    gaps = np.exp(u[:, 1:k])
+    mu = u[:, :1] + np.concatenate([np.zeros((len(u), 1)), np.cumsum(gaps, axis=1)], axis=1)
+    log_w = log_softmax(np.concatenate([u[:, 2 * k:], np.zeros((len(u), 1))], axis=1), axis=1)
+    return mu, u[:, k:2 * k], log_w
+
+
+def mixture_log_likelihood(x: np.ndarray, mu: np.ndarray, log_sigma: np.ndarray,
+                           log_w: np.ndarray) -> np.ndarray:
+    """sum_i log sum_k w_k Normal(x_i | mu_k, sigma_k) for each row of (m, K) parameters, in
+    chunks of CHUNK_VALUES (a log-sum-exp over components written out: ~5x scipy's on K = 3)."""
+    m, k = mu.shape
+    out = np.empty(m)
+    rows = max(1, CHUNK_VALUES // x.size)
+    inverse_sd, log_scale = np.exp(-log_sigma), log_w - log_sigma
+    for begin in range(0, m, rows):
+        part = slice(begin, begin + rows)
+        terms = []
+        for j in range(k):
+            term = (x[None, :] - mu[part, j, None]) * inverse_sd[part, j, None]
+            terms.append(log_scale[part, j, None] - 0.5 * term * term)
+        top = np.maximum.reduce(terms)
+        total = sum(np.exp(term - top) for term in terms)
+        out[part] = (np.log(total) + top).sum(axis=1)
+    return out - 0.5 * x.size * np.log(2 * np.pi)
+
+
+def mixture_log_posterior(x: np.ndarray, k: int, priors: Priors):
+    """The model's log posterior on the unconstrained space, up to a constant: the priors and
+    likelihood of the module's docstring plus each transform's log Jacobian (sum of log gaps,
+    sum of log sigma, and sum_k log w_k for the additive log-ratio)."""
+    mu_mean = np.asarray(priors.mu_mean, float)
+
+    def log_density(u: np.ndarray) -> np.ndarray:
+        mu, log_sigma, log_w = from_unconstrained(u, k)
+        sigma = np.exp(log_sigma)
+        log_prior = (-0.5 * (((mu - mu_mean) / priors.mu_sd) ** 2).sum(axis=1)
+                     - 0.5 * ((sigma / priors.sigma_scale) ** 2).sum(axis=1)
+                     + (priors.alpha - 1) * log_w.sum(axis=1))
+        jacobian = u[:, 1:k].sum(axis=1) + log_sigma.sum(axis=1) + log_w.sum(axis=1)
+        value = mixture_log_likelihood(x, mu, log_sigma, log_w) + log_prior + jacobian
+        return np.where(np.isfinite(value), value, -np.inf)
+
+    return log_density
+
+
+def mixture_target(x: np.ndarray, k: int, priors: Priors, start: MixtureFit) -> Target:
+    """The importance sampler's target: the log posterior, and mu, sigma, w by name."""
+    def quantities(u: np.ndarray) -> dict[str, np.ndarray]:
+        mu, log_sigma, log_w = from_unconstrained(u, k)
+        named = {"mu": mu, "sigma": np.exp(log_sigma), "w": np.exp(log_w)}
+        return {f"{v}[{j}]": named[v][:, j] for v in ("mu", "sigma", "w") for j in range(k)}
+
+    return Target(mixture_log_posterior(x, k, priors), quantities,
+                  to_unconstrained(start.weights, start.means, start.sds))
+
+
+def em_distances(em: MixtureFit, moments: Moments) -> dict[str, float]:
+    """How far EM's optimum sits from the posterior mean, in posterior sds, per parameter."""
+    return {name: (value - moments.values[f"{name}.mean"]) / moments.values[f"{name}.sd"]
+            for name, value in mixture_values(em).items()}
+
+
+def em_fallback(x: np.ndarray, em: MixtureFit, why: str) -> tuple[dict, dict, list[str]]:
+    """The weaker check when importance sampling cannot be trusted: posterior means against EM's
+    optimum, each with EM_FALLBACK_SD_FRACTION x the MLE's standard error as reference error;
+    refused (exit 2, before sampling) when EM did not converge either."""
+    if not em.converged:
+        raise DataError(f"gmm: no trustworthy reference for these data: {why}, and EM did not "
+                        f"converge in {em.max_iter} iterations; try fewer components")
+    se = mixture_standard_errors(x, em)
+    errors = {f"{name}.mean": EM_FALLBACK_SD_FRACTION * s for name, s in se.items()}
+    notes = [f"WEAKER CHECK: {why}; the posterior means are checked against EM's "
+             f"maximum-likelihood optimum instead, each with {EM_FALLBACK_SD_FRACTION} x its "
+             "standard error as reference error (about one posterior sd passes); sds unchecked"]
+    return mixture_values(em, ".mean"), errors, notes
 
 
 # --- the missing-data toy ---------------------------------------------------------------------
@@ -613,22 +720,39 @@ class GaussianMixture(ZooModel):
         return truth, {"x": x}
 
     def reference(self, data, settings):
+        """Posterior means and sds by importance sampling (EM, a weaker check, where its Pareto k
+        is too large); EM, its standard errors, k-means and MAP-EM beside them."""
         x = data["x"].to_numpy()
         k = settings["components"]
-        fits = {"em": maximum_likelihood(x, k),
-                **hard_and_map_fits(x, k, resolve_priors(x, settings))}
-        se = mixture_standard_errors(x, fits["em"])
-        return Reference(
-            method="em",
-            values=mixture_values(fits["em"], ".mean"),
-            errors={f"{name}.mean": ESTIMAND_SD_FRACTION * s for name, s in se.items()},
-            methods={"em": em_method(fits["em"]), "em_se": se,
-                     "kmeans": kmeans_method(fits["kmeans"]), "map_em": em_method(fits["map_em"])},
-            notes=[f"posterior means vs the EM maximum-likelihood optimum: different estimands, "
-                   f"so each reference error is {ESTIMAND_SD_FRACTION} x the MLE's standard "
-                   "error (em_se, ~ the posterior sd)",
-                   "map_em uses the EM library's conjugate default prior, not the model's"],
-        )
+        priors = resolve_priors(x, settings)
+        em = maximum_likelihood(x, k)
+        fits = hard_and_map_fits(x, k, priors)
+        methods = {"kmeans": kmeans_method(fits["kmeans"]), "map_em": em_method(fits["map_em"])}
+        notes = ["map_em uses the EM library's conjugate default prior, not the model's"]
+        if em.converged:
+            methods = {"em": em_method(em), "em_se": mixture_standard_errors(x, em), **methods}
+        else:
+            notes.append(f"EM did not converge in {em.max_iter} iterations: its answer is not "
+                         "shown (its optimum still starts the chains and the mode search)")
+        try:
+            moments = posterior_moments(mixture_target(x, k, priors, em), REFERENCE_DRAWS,
+                                        REFERENCE_SEED)
+        except ReferenceFailed as err:
+            values, errors, fallback = em_fallback(x, em, f"importance sampling failed ({err})")
+            return Reference("em", values, errors, methods, notes + fallback)
+        methods["psis"] = {**moments.values, "pareto_k": moments.pareto_k, "ess": moments.ess,
+                           "draws": float(moments.draws)}
+        if not moments.trusted:
+            values, errors, fallback = em_fallback(
+                x, em, f"importance sampling's Pareto k is {moments.pareto_k:.2f} > 0.7")
+            return Reference("em", values, errors, methods, notes + fallback)
+        if em.converged:
+            methods["em_minus_posterior_in_sds"] = em_distances(em, moments)
+        notes.insert(0, f"reference: PSIS from a multivariate t at the posterior mode, "
+                        f"{moments.draws} draws, Pareto k {moments.pareto_k:.2f}, ESS "
+                        f"{moments.ess:.0f}")
+        return Reference("psis", moments.values, moments.errors, methods,
+                         notes + moments.notes)
 
     def fit(self, data, settings, config: SamplerConfig) -> Fit:
         """NUTS from dispersed EM starts (or PyMC's default), with its speed and a per-chain
