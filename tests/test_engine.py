@@ -1,11 +1,17 @@
 """The comparison engine and diagnostics, on synthetic draws whose answers are known."""
 
+import json
+import math
+
 import numpy as np
 import pytest
 import xarray as xr
+from scipy.stats import norm
+from scipy.stats import t as student_t
 
-from zoo.compare import Z_BOUND, compare, parse_check, posterior_estimate, round_to_mcse
-from zoo.diagnostics import diagnose, stuck_chains
+from zoo.compare import (Z_BOUND, compare, normal_equivalent, parse_check, posterior_estimate,
+                         round_to_mcse)
+from zoo.diagnostics import NAMES_SHOWN, diagnose, stuck_chains
 from zoo.model import Estimate, Fit, Reference
 
 
@@ -51,8 +57,6 @@ def test_correct_reference_passes_and_wrong_one_fails():
 def test_many_checks_widen_the_bound_family_wise():
     """1 check: |z| <= 4; 151 checks (rat tumors): about 4.5, so that a correct model fails by
     chance in at most 1 run in 1000 however many checks it has."""
-    from scipy.stats import norm
-
     from zoo.compare import FAMILY_ALPHA, z_bound
 
     assert z_bound(1) == Z_BOUND
@@ -99,3 +103,108 @@ def test_low_ess_is_a_problem():
                                                (1234.5, 30.0, "1234"), (0.5, 0.0, "0.5")])
 def test_rounding_to_mcse(value, mcse, text):
     assert round_to_mcse(value, mcse) == text
+
+
+# --- no hidden failure: NaN, inf and constant draws, NaN or t-distributed checks -------------
+
+def test_nan_draws_fail_by_name_even_when_listed_first():
+    """A NaN first used to win max(..., key=dict.get) and pass (nan > 1.01 is False)."""
+    broken = NORMAL.copy()
+    broken[1, 17] = np.nan
+    diag = diagnose(_idata({"a": broken, "b": NORMAL}))
+    assert not diag.converged
+    assert math.isnan(diag.r_hat_max) and math.isnan(diag.ess_bulk_min)
+    assert diag.problems == ["draws not all finite (NaN or inf): a (1)"]
+
+
+def test_infinite_draws_fail_although_rank_r_hat_is_finite():
+    broken = NORMAL.copy()
+    broken[0, 3] = np.inf
+    diag = diagnose(_idata({"x": broken}))
+    assert not diag.converged and "draws not all finite (NaN or inf): x (1)" in diag.problems
+
+
+def test_constant_draws_are_a_problem_grouped_in_one_sentence():
+    constant = np.zeros((4, 1000, 150))
+    diag = diagnose(_idata({"theta": constant, "x": NORMAL}))
+    assert not diag.converged and len(diag.problems) == 1
+    shown = ", ".join(f"theta[{i}]" for i in range(NAMES_SHOWN))
+    assert diag.problems[0] == f"constant draws (R-hat and ESS undefined): {shown}, ... (150)"
+    assert math.isnan(diag.r_hat_max)
+
+
+def test_nothing_to_diagnose_is_not_convergence():
+    empty = _idata({"x": np.zeros((4, 1000, 0))})
+    diag = diagnose(empty)
+    assert not diag.converged and diag.problems == ["no posterior scalar to diagnose"]
+
+
+def test_non_finite_r_hat_is_a_problem(monkeypatch):
+    """A NaN from ArviZ itself (finite, varying draws) is reported, not skipped."""
+    import zoo.diagnostics as diagnostics
+
+    monkeypatch.setattr(diagnostics.az, "rhat", lambda x: float("nan"))
+    diag = diagnose(_idata({"x": NORMAL}))
+    assert diag.problems == ["R-hat not finite: x (1)"] and math.isnan(diag.r_hat_max)
+
+
+def test_every_r_hat_beyond_the_limit_is_counted():
+    shifted = NORMAL.copy()
+    shifted[3] += 10.0
+    diag = diagnose(_idata({"a": shifted, "b": shifted * 2}))
+    r_hat = [p for p in diag.problems if p.startswith("R-hat")]
+    assert len(r_hat) == 1 and r_hat[0].endswith("(and 1 more)")
+
+
+def test_nan_diagnostics_print_and_serialise():
+    from zoo import report
+
+    constant = np.zeros((4, 1000))
+    diag = diagnose(_idata({"x": constant}))
+    result = type("R", (), {"diagnostics": diag})()
+    assert "max R-hat nan" in report.diagnostics_line(result)
+    assert f"{diag.ess_bulk_min:.0f}" == "nan"
+    assert json.loads(json.dumps(diag.as_dict()))["r_hat_max"] != 0  # NaN survives as NaN
+
+
+@pytest.mark.parametrize("value, mcse, ref, z", [
+    (math.nan, 0.1, 1.0, math.nan), (1.0, math.nan, 1.0, math.nan), (1.0, 0.1, math.nan, math.nan),
+    (math.inf, 0.1, 1.0, math.inf), (1.0, math.inf, 1.0, math.nan), (-math.inf, 0.1, 1.0, -math.inf),
+])
+def test_non_finite_check_fails_and_shows_its_z(value, mcse, ref, z):
+    checks = compare(Fit(_idata({"x": NORMAL}), estimates={"e": Estimate(value, mcse)}),
+                     Reference("exact", {"e": ref}))
+    assert not checks["passed"][0]
+    assert checks["z"][0] == z or (math.isnan(z) and math.isnan(checks["z"][0]))
+
+
+def test_nan_reference_error_fails():
+    checks = compare(Fit(_idata({"x": NORMAL})),
+                     Reference("grid", {"x.mean": 1.0}, errors={"x.mean": math.nan}))
+    assert not checks["passed"][0] and math.isnan(checks["z"][0])
+
+
+def test_t_with_few_degrees_of_freedom_is_checked_at_the_normal_tail():
+    """t = 4.5 on 14 df is as rare as z = 3.66: it passes; t = 6 is as rare as z = 4.2: fails."""
+    assert normal_equivalent(4.5, 14) == pytest.approx(norm.isf(student_t.sf(4.5, 14)))
+    assert normal_equivalent(-4.5, 14) == pytest.approx(-normal_equivalent(4.5, 14))
+    assert normal_equivalent(2.0, 1e12) == pytest.approx(2.0)
+    fit = Fit(_idata({"x": NORMAL}), estimates={"bf": Estimate(4.5, 1.0, df=14.0),
+                                                 "far": Estimate(-6.0, 1.0, df=14.0),
+                                                 "plain": Estimate(4.5, 1.0)})
+    checks = compare(fit, Reference("exact", {"bf": 0.0, "far": 0.0, "plain": 0.0})).set_index("name")
+    assert checks.loc["bf", "passed"] and abs(checks.loc["bf", "z"]) < Z_BOUND
+    assert not checks.loc["far", "passed"] and checks.loc["far", "z"] < -Z_BOUND
+    assert not checks.loc["plain", "passed"] and checks.loc["plain", "z"] == 4.5
+    notes = checks.attrs["notes"]
+    assert len(notes) == 2 and "t = +4.50 on 14.0 degrees of freedom" in notes[0]
+
+
+def test_reference_error_adds_degrees_of_freedom():
+    """An exact-df reference error makes the combined scale closer to normal (Welch)."""
+    fit = Fit(_idata({"x": NORMAL}), estimates={"bf": Estimate(4.5, 1.0, df=5.0)})
+    alone = compare(fit, Reference("exact", {"bf": 0.0}))
+    helped = compare(fit, Reference("exact", {"bf": 0.0}, errors={"bf": 1e-9}))
+    assert helped["z"][0] == pytest.approx(alone["z"][0])
+    widened = compare(fit, Reference("exact", {"bf": 0.0}, errors={"bf": 1.0}))
+    assert "on 20.0 degrees of freedom" in widened.attrs["notes"][0]

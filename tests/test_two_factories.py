@@ -55,3 +55,20 @@ def test_wrong_factory_prior_is_detected(default_run):
     wrong = MODEL.reference(default_run.data, MODEL.parse_settings(["prior=0.4,0.6"]))
     checks = compare(default_run.fit, wrong).set_index("name")
     assert not checks.loc["p_factory[0]", "passed"]
+
+
+def test_log_bf_mcse_carries_welch_degrees_of_freedom(default_run):
+    """8 + 8 SMC chains: the MCSE's df lies between 7 (one factory's spread dominates) and 14
+    (equal spreads), and the check's z is the normal equivalent of the raw t, never larger."""
+    from models.two_factories import SMC_MIN_CHAINS, log_bf_estimate
+
+    rng = np.random.default_rng(0)
+    equal = log_bf_estimate(np.arange(8.0), np.arange(8.0) + 3.0)
+    assert equal.value == pytest.approx(-3.0) and equal.df == pytest.approx(14.0)
+    assert log_bf_estimate(rng.normal(0, 1, 8), rng.normal(0, 1e-6, 8)).df == pytest.approx(7.0)
+    estimate = default_run.fit.estimates["log_bf"]
+    assert SMC_MIN_CHAINS - 1 <= estimate.df <= 2 * SMC_MIN_CHAINS - 2
+    check = default_run.checks.set_index("name").loc["log_bf"]
+    raw = (check["estimate"] - check["reference"]) / check["mcse"]
+    assert abs(check["z"]) <= abs(raw) and np.sign(check["z"]) == np.sign(raw)
+    assert [n for n in default_run.checks.attrs["notes"] if n.startswith("log_bf: ")]

@@ -5,6 +5,13 @@ sqrt(mcse^2 + se_ref^2). With a correct model z is roughly standard normal, so a
 fails about 1 check in 16,000 by chance while any error larger than a few MCSE fails. A model
 with many checks (rat tumors has 151) gets a wider bound so that a correct model still fails
 by chance in at most FAMILY_ALPHA of runs (Bonferroni): 4.5 for 151 checks.
+
+Nothing passes by default: a check whose estimate, MCSE or reference (or its error) is NaN or
+infinite fails, with its z shown as NaN or inf. An estimate whose MCSE comes from a few
+independent replicates (``Estimate.df``, e.g. SMC's log Bayes factor from 8 + 8 chains) has a
+t-distributed ratio t = (estimate - reference) / mcse, with heavier tails than the normal: its
+z is the normal-equivalent z with the same tail probability, so that the same bound holds the
+same false-alarm rate, and the raw t is given in a note (``checks.attrs["notes"]``).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from scipy.stats import norm
+from scipy.stats import t as student_t
 
 from zoo.model import Estimate, Fit, Reference
 
@@ -49,8 +57,12 @@ def posterior_estimate(idata: xr.DataTree, name: str) -> Estimate:
 
 
 def compare(fit: Fit, reference: Reference) -> pd.DataFrame:
-    """One row per check: name, reference, estimate, mcse, z, passed."""
-    rows = []
+    """One row per check: name, reference, estimate, mcse, z, passed.
+
+    ``attrs["notes"]`` of the table holds a sentence per check whose z was converted from a t
+    (its raw t and degrees of freedom).
+    """
+    rows, notes = [], []
     bound = z_bound(len(reference.values))
     for name, ref in reference.values.items():
         if name in fit.estimates:
@@ -58,17 +70,49 @@ def compare(fit: Fit, reference: Reference) -> pd.DataFrame:
         else:
             est = posterior_estimate(fit.idata, name)
         se_ref = reference.errors.get(name, 0.0)
-        scale = math.hypot(est.mcse, se_ref)
-        z = (est.value - ref) / scale if scale > 0 else (0.0 if est.value == ref else math.inf)
+        z = z_score(est.value, float(ref), est.mcse, se_ref)
+        df = combined_df(est.mcse, se_ref, est.df)
+        if df is not None and math.isfinite(z):
+            raw, z = z, normal_equivalent(z, df)
+            notes.append(f"{name}: z {z:+.2f} is the normal z with the tail probability of "
+                         f"t = {raw:+.2f} on {df:.1f} degrees of freedom (its MCSE's)")
+        finite = all(math.isfinite(v) for v in (est.value, est.mcse, ref, se_ref))
         rows.append({
             "name": name,
             "reference": float(ref),
             "estimate": est.value,
             "mcse": est.mcse,
             "z": z,
-            "passed": bool(abs(z) <= bound),
+            "passed": bool(finite and abs(z) <= bound),
         })
-    return pd.DataFrame(rows, columns=["name", "reference", "estimate", "mcse", "z", "passed"])
+    checks = pd.DataFrame(rows, columns=["name", "reference", "estimate", "mcse", "z", "passed"])
+    checks.attrs["notes"] = notes
+    return checks
+
+
+def z_score(value: float, ref: float, mcse: float, se_ref: float) -> float:
+    """(value - ref) / sqrt(mcse^2 + se_ref^2); NaN or inf, never a finite number, when any
+    input is NaN or infinite (an infinite MCSE must not make z 0)."""
+    scale = math.hypot(mcse, se_ref)
+    if not all(math.isfinite(v) for v in (value, ref, scale)):
+        z = (value - ref) / scale if scale else math.nan
+        return z if not math.isfinite(z) else math.nan
+    if scale > 0:
+        return (value - ref) / scale
+    return 0.0 if value == ref else math.copysign(math.inf, value - ref)
+
+
+def combined_df(mcse: float, se_ref: float, df: float | None) -> float | None:
+    """Welch-Satterthwaite degrees of freedom of sqrt(mcse^2 + se_ref^2) when the MCSE has
+    ``df`` and the reference's error is exact (infinite df); None when z is normal."""
+    if df is None or not (df > 0 and mcse > 0):
+        return None
+    return (mcse**2 + se_ref**2) ** 2 / (mcse**4 / df)
+
+
+def normal_equivalent(z: float, df: float) -> float:
+    """The normal z whose tail probability is that of a t on ``df`` degrees of freedom at z."""
+    return math.copysign(float(norm.isf(student_t.sf(abs(z), df))), z)
 
 
 def round_to_mcse(value: float, mcse: float) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import arviz as az
@@ -13,6 +14,8 @@ ESS_BULK_MIN = 400
 #: a chain is "stuck" when its mean of some scalar sits this many within-chain sds from the
 #: median of the chain means: well-mixed chains differ by ~sd/sqrt(ESS), a wrong mode by >> sd
 STUCK_SDS = 3.0
+#: how many names a problem lists before it only counts the rest
+NAMES_SHOWN = 8
 
 
 @dataclass
@@ -55,30 +58,75 @@ def scalar_draws(idata: xr.DataTree, var_names: list[str] | None = None) -> dict
 
 
 def diagnose(idata: xr.DataTree, var_names: list[str] | None = None) -> Diagnostics:
-    """R-hat, bulk ESS, divergences and stuck chains, with a sentence for every failure."""
+    """R-hat, bulk ESS, MCSE, divergences and stuck chains, with a sentence for every failure.
+
+    No scalar is skipped: one whose draws are constant or not all finite is a problem by name
+    (its R-hat and ESS are undefined), and so is a NaN or infinite R-hat, bulk ESS or MCSE of
+    the mean. ``r_hat_max`` and ``ess_bulk_min`` are NaN when any scalar's is (or when there
+    is no scalar at all), so the report and the JSON show it.
+    """
     draws = scalar_draws(idata, var_names)
-    r_hat = {name: float(az.rhat(x)) for name, x in draws.items() if np.ptp(x) > 0}
-    ess = {name: float(az.ess(x, method="bulk")) for name, x in draws.items() if np.ptp(x) > 0}
+    nonfinite = [name for name, x in draws.items() if not np.isfinite(x).all()]
+    constant = [name for name, x in draws.items() if name not in nonfinite and np.ptp(x) == 0]
+    undefined = {*nonfinite, *constant}
+    nan = float("nan")
+    r_hat, ess, mcse = {}, {}, {}
+    for name, x in draws.items():
+        defined = name not in undefined
+        r_hat[name] = float(az.rhat(x)) if defined else nan
+        ess[name] = float(az.ess(x, method="bulk")) if defined else nan
+        mcse[name] = float(az.mcse(x, method="mean")) if defined else nan
     divergences = 0
     if "sample_stats" in idata.children and "diverging" in idata.sample_stats:
         divergences = int(idata.sample_stats["diverging"].sum())
     diag = Diagnostics(
-        r_hat_max=max(r_hat.values(), default=float("nan")),
-        ess_bulk_min=min(ess.values(), default=float("nan")),
+        r_hat_max=_worst(r_hat, max),
+        ess_bulk_min=_worst(ess, min),
         divergences=divergences,
-        stuck_chains=stuck_chains(draws),
+        stuck_chains=stuck_chains({n: x for n, x in draws.items() if n not in undefined}),
     )
-    worst_r = max(r_hat, key=r_hat.get, default=None)
-    worst_e = min(ess, key=ess.get, default=None)
-    if worst_r and r_hat[worst_r] > R_HAT_MAX:
-        diag.problems.append(f"R-hat {r_hat[worst_r]:.3f} > {R_HAT_MAX} for {worst_r}")
-    if worst_e and ess[worst_e] < ESS_BULK_MIN:
-        diag.problems.append(f"bulk ESS {ess[worst_e]:.0f} < {ESS_BULK_MIN} for {worst_e}")
+    problems = diag.problems
+    if not draws:
+        problems.append("no posterior scalar to diagnose")
+    problems += named("draws not all finite (NaN or inf)", nonfinite)
+    problems += named("constant draws (R-hat and ESS undefined)", constant)
+    for label, values in (("R-hat", r_hat), ("bulk ESS", ess), ("MCSE of the mean", mcse)):
+        problems += named(f"{label} not finite", [n for n, v in values.items()
+                                                  if n not in undefined and not math.isfinite(v)])
+    problems += beyond("R-hat", r_hat, R_HAT_MAX, above=True, digits=3)
+    problems += beyond("bulk ESS", ess, ESS_BULK_MIN, above=False, digits=0)
     if divergences:
-        diag.problems.append(f"{divergences} divergent transitions")
+        problems.append(f"{divergences} divergent transitions")
     if diag.stuck_chains:
-        diag.problems.append(f"chain(s) {diag.stuck_chains} disagree with the others (stuck mode)")
+        problems.append(f"chain(s) {diag.stuck_chains} disagree with the others (stuck mode)")
     return diag
+
+
+def _worst(values: dict[str, float], pick) -> float:
+    """max or min of ``values``, NaN if any is NaN or there are none (never a NaN skipped)."""
+    array = np.array(list(values.values()), dtype=float)
+    if not array.size or np.isnan(array).any():
+        return float("nan")
+    return float(pick(array))
+
+
+def beyond(label: str, values: dict[str, float], limit: float, above: bool, digits: int) -> list[str]:
+    """One sentence for the finite values past ``limit``: the worst with its name, and a count."""
+    bad = {n: v for n, v in values.items() if math.isfinite(v) and (v > limit if above else v < limit)}
+    if not bad:
+        return []
+    worst = (max if above else min)(bad, key=bad.__getitem__)
+    sign = ">" if above else "<"
+    more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+    return [f"{label} {bad[worst]:.{digits}f} {sign} {limit} for {worst}{more}"]
+
+
+def named(what: str, names: list[str], shown: int = NAMES_SHOWN) -> list[str]:
+    """One sentence naming the scalars with a problem, at most ``shown`` names and the count."""
+    if not names:
+        return []
+    listed = ", ".join(names[:shown]) + (", ..." if len(names) > shown else "")
+    return [f"{what}: {listed} ({len(names)})"]
 
 
 def stuck_chains(draws: dict[str, np.ndarray]) -> list[int]:

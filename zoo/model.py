@@ -59,10 +59,17 @@ class Reference:
 
 @dataclass
 class Estimate:
-    """A posterior estimate that does not come from a posterior variable (e.g. SMC's log BF)."""
+    """A posterior estimate that does not come from a posterior variable (e.g. SMC's log BF).
+
+    ``df``: the degrees of freedom of ``mcse`` when it is estimated from a few independent
+    replicates (SMC chains), so that (value - truth) / mcse is t- rather than normally
+    distributed; :func:`zoo.compare.compare` then turns z into the normal z with the same tail
+    probability. None: the MCSE is precise enough for z to be taken as normal.
+    """
 
     value: float
     mcse: float
+    df: float | None = None
 
 
 @dataclass

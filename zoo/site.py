@@ -26,7 +26,7 @@ from zoo.diagnostics import ESS_BULK_MIN, R_HAT_MAX
 from zoo.figures import Figures, draw_all, model_graph
 from zoo.pipeline import Result
 from zoo.report import (checks_table, diagnostics_line, markdown, markdown_table, methods_table,
-                        staged_folder, status, summary_table)
+                        notes, staged_folder, status, summary_table)
 
 DEFAULT_OUT = Path("reports") / "site"
 #: packages that draw the site, recorded beside the ones that change the numbers
@@ -86,7 +86,7 @@ def index_row(result: Result, report_seconds: float) -> dict[str, str]:
         "name": result.model.name,
         "link": f"{result.model.name}/index.html",
         "status": status(result),
-        "worst_z": f"{z.max():.2f}" if len(z) else "",
+        "worst_z": f"{z.max(skipna=False):.2f}" if len(z) else "",  # a NaN z shows as nan
         "r_hat": f"{d.r_hat_max:.3f}",
         "ess": f"{d.ess_bulk_min:.0f}",
         "divergences": str(d.divergences),
@@ -156,7 +156,7 @@ def _write_model_page(result: Result, folder: Path, environment: jinja2.Environm
         "methods": methods_table(result),
         "diagnostics": diagnostics_line(result),
         "summary": summary_table(result),
-        "notes": [*result.reference.notes, *result.fit.notes],
+        "notes": notes(result),
         "images": [(caption, path.name) for caption, path in figures.images],
         "figure_notes": figures.notes,
         "provenance": provenance_rows(result, figures, report_seconds, context),
