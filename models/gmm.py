@@ -210,11 +210,16 @@ def resolve_priors(x: np.ndarray, settings: dict[str, Any]) -> Priors:
 # --- numerics -----------------------------------------------------------------------------------
 
 
-def simulate_lecture_mixture(n: int = LECTURE_N, seed: int = LECTURE_SEED) -> np.ndarray:
-    """The lecture's generative story: z_i ~ Categorical(w), x_i ~ Normal(mu_z, sigma_z)."""
+def simulate_mixture(means, sds, weights, n: int, seed: int) -> np.ndarray:
+    """The generative story: z_i ~ Categorical(w), x_i ~ Normal(mu_z, sigma_z)."""
     rng = np.random.default_rng(seed)
-    labels = rng.choice(len(LECTURE_WEIGHTS), p=LECTURE_WEIGHTS, size=n)
-    return rng.normal(np.take(LECTURE_MEANS, labels), np.take(LECTURE_SDS, labels))
+    labels = rng.choice(len(weights), p=weights, size=n)
+    return rng.normal(np.take(means, labels), np.take(sds, labels))
+
+
+def simulate_lecture_mixture(n: int = LECTURE_N, seed: int = LECTURE_SEED) -> np.ndarray:
+    """The lecture's story (the default data)."""
+    return simulate_mixture(LECTURE_MEANS, LECTURE_SDS, LECTURE_WEIGHTS, n, seed)
 
 
 def write_lecture_csv(path: Path = LECTURE_CSV) -> None:

@@ -20,6 +20,7 @@ from models.gmm import (
     START_SPREAD_SES,
     chains_off_reference,
     dispersed_starts,
+    em_fallback,
     fit_gaussian_missing,
     missing_data_comparison,
     missing_data_reference,
@@ -29,11 +30,15 @@ from models.gmm import (
     simulate_from_prior,
     simulate_lecture_gaussian,
     simulate_lecture_mixture,
+    simulate_mixture,
 )
+from scipy.special import expit
 from zoo.compare import compare
 from zoo.diagnostics import diagnose
 from zoo.em import fit_gmm
-from zoo.errors import UsageError
+from zoo.errors import DataError, UsageError
+from zoo.exact import beta_mean_sd
+from zoo.importance import Moments, Target, posterior_moments
 from zoo.model import DATA_DIR, Fit, Reference
 from zoo.pipeline import run
 from zoo.sbc import SbcConfig, run_sbc
@@ -132,10 +137,13 @@ def lecture_run(fast_config, tmp_path_factory):
     return run(MODEL, path, config=replace(fast_config, draws=400, tune=400))
 
 
-def test_posterior_means_match_em(lecture_run):
-    checks = lecture_run.checks
+def test_posterior_matches_the_importance_reference(lecture_run):
+    """Means and sds of every parameter against PSIS, with a trustworthy Pareto k."""
+    checks, reference = lecture_run.checks, lecture_run.reference
+    assert reference.method == "psis" and reference.methods["psis"]["pareto_k"] < 0.7
     assert checks["passed"].all(), checks
-    assert set(checks["name"]) == {f"{v}[{j}].mean" for v in ("mu", "sigma", "w") for j in range(3)}
+    assert set(checks["name"]) == {f"{v}[{j}].{stat}" for v in ("mu", "sigma", "w")
+                                   for j in range(3) for stat in ("mean", "sd")}
     diagnostics = lecture_run.diagnostics
     assert diagnostics.converged, diagnostics.problems
     assert diagnostics.divergences == 0 and diagnostics.stuck_chains == []
@@ -158,17 +166,17 @@ def test_standard_errors_are_the_posterior_sds(lecture_run):
         assert nuts[f"{name}.sd"] == pytest.approx(value, rel=0.15), name
 
 
-def test_a_wrong_em_fails(lecture_run):
-    """Two components instead of three, or one mean moved by two standard errors: both fail."""
+def test_a_wrong_reference_fails(lecture_run):
+    """Two components instead of three fails; so does a mean moved by one posterior sd (which
+    the old check against EM let through) or an sd made 15% larger."""
     data, reference = lecture_run.data, lecture_run.reference
     two = MODEL.reference(data, MODEL.parse_settings(["components=2"]))
     assert not compare(lecture_run.fit, two)["passed"].all()
-    se = reference.methods["em_se"]["mu[1]"]
-    shifted = Reference("em", {**reference.values,
-                               "mu[1].mean": reference.values["mu[1].mean"] + 2 * se},
-                        reference.errors)
-    result = compare(lecture_run.fit, shifted).set_index("name")
-    assert not result.loc["mu[1].mean", "passed"]
+    values = reference.values
+    for name, moved in (("mu[1].mean", values["mu[1].mean"] + values["mu[1].sd"]),
+                        ("sigma[0].sd", 1.15 * values["sigma[0].sd"])):
+        shifted = Reference("psis", {**values, name: moved}, reference.errors)
+        assert not compare(lecture_run.fit, shifted).set_index("name").loc[name, "passed"]
 
 
 def test_a_stuck_chain_is_flagged(lecture_run):
@@ -231,8 +239,18 @@ def test_posteriordb_reference_posterior_is_reproduced(posteriordb_run):
     assert posteriordb_run.diagnostics.converged, posteriordb_run.diagnostics.problems
 
 
-def test_user_data_passes_against_em(posteriordb_run):
+def test_user_data_passes_against_importance_sampling(posteriordb_run):
+    assert posteriordb_run.reference.method == "psis"
     assert posteriordb_run.passed, posteriordb_run.checks
+
+
+def test_importance_reference_agrees_with_posteriordb(posteriordb_run):
+    """The reference alone, no MCMC: PSIS's means and sds against posteriordb's Stan draws,
+    each z over both references' errors."""
+    ours, theirs = posteriordb_run.reference, posteriordb_reference()
+    for name, value in theirs.values.items():
+        scale = np.hypot(ours.errors[name], theirs.errors[name])
+        assert abs(ours.values[name] - value) < 4 * scale, name
 
 
 def test_posteriordb_check_can_fail(posteriordb_run):
@@ -243,6 +261,63 @@ def test_posteriordb_check_can_fail(posteriordb_run):
     checks = compare(posteriordb_run.fit, wrong).set_index("name")
     means = [name for name in checks.index if name.endswith(".mean")]
     assert len(means) == 5 and not checks.loc[means, "passed"].any()
+
+
+# --- the importance-sampling reference on small, overlapping data -----------------------------
+
+
+@pytest.fixture(scope="module")
+def overlapping_run(fast_config):
+    """300 points from 0.6 Normal(0, 1) + 0.4 Normal(3, 1): a skewed posterior."""
+    x = simulate_mixture((0.0, 3.0), (1.0, 1.0), (0.6, 0.4), 300, seed=3)
+    data = pd.DataFrame({"x": x})
+    settings = MODEL.parse_settings(["components=2"])
+    return MODEL.reference(data, settings), MODEL.fit(data, settings, fast_config)
+
+
+def test_small_data_posterior_is_not_em(overlapping_run):
+    """EM's optimum sits visibly off the posterior mean (over 0.3 posterior sds for mu, sigma
+    and w), and NUTS agrees with the importance reference, not with EM."""
+    reference, fit = overlapping_run
+    assert reference.method == "psis" and reference.methods["psis"]["pareto_k"] < 0.7
+    distances = reference.methods["em_minus_posterior_in_sds"]
+    assert max(abs(d) for d in distances.values()) > 0.3, distances
+    assert compare(fit, reference)["passed"].all()
+    em = Reference("em", {f"{name}.mean": value
+                          for name, value in reference.methods["em"].items() if "[" in name})
+    assert not compare(fit, em)["passed"].all()
+
+
+def test_importance_sampling_recovers_a_closed_form():
+    """Beta(4, 9) in logit space: mean and sd within 4 of their own standard errors."""
+    a, b = 4.0, 9.0
+    target = Target(lambda u: a * np.log(expit(u[:, 0])) + b * np.log(expit(-u[:, 0])),
+                    lambda u: {"theta": expit(u[:, 0])}, np.zeros(1))
+    moments = posterior_moments(target, 4000, seed=0)
+    assert moments.trusted
+    exact = dict(zip(("theta.mean", "theta.sd"), beta_mean_sd(a, b)))
+    for name, value in exact.items():
+        assert abs(moments.values[name] - value) < 4 * moments.errors[name], name
+
+
+def test_heavy_tails_are_not_trusted():
+    """A Cauchy target has heavier tails than any t(5) proposal: Pareto k above 0.7."""
+    target = Target(lambda u: -np.log1p(u[:, 0] ** 2), lambda u: {"x": u[:, 0]}, np.full(1, 0.3))
+    assert not posterior_moments(target, 4000, seed=0).trusted
+
+
+def test_untrusted_reference_falls_back_on_em_and_says_so(monkeypatch):
+    x = simulate_lecture_mixture(SAMPLE_N, SAMPLE_SEED)
+    data, settings = pd.DataFrame({"x": x}), MODEL.parse_settings([])
+    untrusted = lambda *args: Moments({}, {}, pareto_k=0.9, ess=10.0, draws=100)  # noqa: E731
+    monkeypatch.setattr("models.gmm.posterior_moments", untrusted)
+    reference = MODEL.reference(data, settings)
+    assert reference.method == "em" and any("WEAKER CHECK" in n for n in reference.notes)
+    assert set(reference.values) == {f"{v}[{j}].mean" for v in ("mu", "sigma", "w")
+                                     for j in range(3)}
+    stalled = replace(fit_gmm(x, 3), converged=False)
+    with pytest.raises(DataError, match="EM did not converge"):
+        em_fallback(x, stalled, "Pareto k 0.9")
 
 
 # --- the 2-D Gaussian with lost second coordinates ------------------------------------------------

@@ -4,10 +4,14 @@ sampling from a multivariate t at the posterior mode.
 A model gives its log posterior density on an unconstrained space R^d (Jacobians included),
 written from its mathematics and vectorised over rows, independently of its PyMC model: a
 reference computed from the PyMC model's own log density would share any fault of it. The
-mode is found by BFGS, the curvature there by central differences, and draws come from a
-multivariate t (``T_DF`` degrees of freedom: heavier tails than a nearly Gaussian posterior, so
-the importance weights stay bounded) centred at the mode with the inverse curvature as its
-scale. PSIS (Vehtari et al. 2024, ArviZ's ``psislw``) smooths the largest weights and reports
+mode is found by BFGS and the curvature there by central differences (the Laplace
+approximation). A pilot of ``PILOT_DRAWS`` draws from a multivariate t (``T_DF`` degrees of
+freedom: heavier tails than a nearly Gaussian posterior, so the importance weights stay
+bounded) at the Laplace approximation, its covariance widened ``PILOT_SCALE`` times, gives the
+posterior's weighted mean and covariance; the final draws come from a t with that mean and
+``ADAPTED_SCALE`` times that covariance. This one step of adaptive importance sampling matters
+where the posterior is skewed (small data, overlapping components): the Laplace approximation
+alone left Pareto k near the 0.7 limit there (``benchmarks/importance_proposal.py``). PSIS (Vehtari et al. 2024, ArviZ's ``psislw``) smooths the largest weights and reports
 the Pareto k: below ``PARETO_K_MAX`` = 0.7 the self-normalised estimates converge at the usual
 rate and their Monte Carlo errors, computed with the smoothed weights, can be trusted; above,
 the caller must fall back on a weaker check and say so.
@@ -32,6 +36,11 @@ from scipy.stats import multivariate_t
 PARETO_K_MAX = 0.7
 #: the proposal's degrees of freedom
 T_DF = 5
+#: draws of the pilot that places the final proposal, and its covariance in units of the
+#: Laplace approximation's
+PILOT_DRAWS, PILOT_SCALE = 2000, 2.0
+#: the final proposal's covariance, in units of the pilot's weighted posterior covariance
+ADAPTED_SCALE = 2.5
 #: relative step of the central differences for the curvature at the mode
 HESSIAN_STEP = 1e-4
 
@@ -106,27 +115,45 @@ def numerical_hessian(log_density: Callable[[np.ndarray], np.ndarray],
 
 
 def posterior_moments(target: Target, draws: int, seed: int) -> Moments:
-    """Means and sds of every quantity by PSIS from a multivariate t at the Laplace approximation."""
+    """Means and sds of every quantity by PSIS, from a t placed by a pilot at the Laplace
+    approximation."""
+    rng = np.random.default_rng(seed)
     mode, cov = laplace(target)
-    proposal = multivariate_t(loc=mode, shape=cov, df=T_DF, seed=np.random.default_rng(seed))
-    u = proposal.rvs(size=draws).reshape(draws, mode.size)
-    log_ratio = target.log_density(u) - proposal.logpdf(u)
-    finite = np.isfinite(log_ratio)
-    log_ratio = np.where(finite, log_ratio, -np.inf)
-    # psislw takes log ratios negated (LOO's log-likelihoods: its ratios are 1 / p(y_i | theta))
-    smoothed, k = array_stats.psislw(log_ratio[finite].max() - log_ratio)
-    weights = np.exp(smoothed - logsumexp(smoothed))
+    u, weights, _ = weighted_draws(target, mode, PILOT_SCALE * cov, PILOT_DRAWS, rng)
+    mean = weights @ u
+    centred = u - mean
+    adapted = ADAPTED_SCALE * (T_DF - 2) / T_DF * (centred * weights[:, None]).T @ centred
+    try:
+        np.linalg.cholesky(adapted)
+    except np.linalg.LinAlgError:  # a degenerate pilot: keep the Laplace approximation
+        mean, adapted = mode, PILOT_SCALE * cov
+    u, weights, k = weighted_draws(target, mean, adapted, draws, rng)
     values, errors = {}, {}
     for name, f in target.quantities(u).items():
-        mean = float(weights @ f)
-        dev2 = (f - mean) ** 2
+        mean_f = float(weights @ f)
+        dev2 = (f - mean_f) ** 2
         var = float(weights @ dev2)
         sd = np.sqrt(var)
-        values[f"{name}.mean"], values[f"{name}.sd"] = mean, float(sd)
+        values[f"{name}.mean"], values[f"{name}.sd"] = mean_f, float(sd)
         errors[f"{name}.mean"] = float(np.sqrt(weights**2 @ dev2))
         errors[f"{name}.sd"] = float(np.sqrt(weights**2 @ (dev2 - var) ** 2) / (2 * sd))
-    moments = Moments(values, errors, pareto_k=float(k), ess=float(1 / np.sum(weights**2)),
-                      draws=draws)
-    if not finite.all():
-        moments.notes.append(f"{np.sum(~finite)} of {draws} proposal draws had no finite density")
+    moments = Moments(values, errors, pareto_k=k, ess=float(1 / np.sum(weights**2)), draws=draws)
+    lost = int(np.sum(weights == 0))
+    if lost:
+        moments.notes.append(f"{lost} of {draws} proposal draws had no finite density")
     return moments
+
+
+def weighted_draws(target: Target, loc: np.ndarray, shape: np.ndarray, draws: int,
+                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
+    """Draws from a multivariate t, their normalised Pareto-smoothed weights, and Pareto k."""
+    proposal = multivariate_t(loc=loc, shape=shape, df=T_DF, seed=rng)
+    u = proposal.rvs(size=draws).reshape(draws, loc.size)
+    log_ratio = target.log_density(u) - proposal.logpdf(u)
+    finite = np.isfinite(log_ratio)
+    if not finite.any():
+        raise ReferenceFailed("no proposal draw has a finite posterior density")
+    # psislw takes log ratios negated (LOO's log-likelihoods: its ratios are 1 / p(y_i | theta))
+    smoothed, k = array_stats.psislw(np.where(finite, log_ratio[finite].max() - log_ratio, np.inf))
+    weights = np.exp(smoothed - logsumexp(smoothed))
+    return u, weights, float(k)
