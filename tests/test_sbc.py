@@ -1,5 +1,6 @@
 """Simulation-based calibration: the zoo's models pass at CI size, a broken likelihood is
-flagged, runs resume, and results do not depend on --jobs or a Dask cluster."""
+flagged, a sampler that diverges fails, SBC runs verify's sampler settings, runs resume, and
+results do not depend on --jobs or a Dask cluster."""
 
 import json
 
@@ -7,13 +8,16 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 import pytest
+import xarray as xr
 
 from models.single_coin import SingleCoin
 from zoo.cli import main
 from zoo.errors import UsageError
 from zoo.registry import get_model
-from zoo.sbc import (SbcConfig, continuous_pits, discrete_pit, run_sbc, simulation_rng,
-                     uniformity_p_value)
+from zoo.sampling import SamplerConfig
+from zoo.sbc import (ESS_MIN, MAX_BAD_SHARE, R_HAT_MAX, SbcConfig, console, continuous_pits,
+                     convergence, discrete_pit, fit_health, run_sbc, simulate_and_fit,
+                     simulation_rng, uniformity_p_value)
 
 #: CI size: enough simulations for the broken variant to be flagged without doubt
 CI = SbcConfig(sims=40, seed=11)
@@ -38,6 +42,21 @@ class TailsBlindCoin(SingleCoin):
         return {"theta": theta}, {"y": rng.binomial(1, theta, 12)}
 
 
+class CentredFunnel(SingleCoin):
+    """Neal's funnel in its centred form, with data too noisy to matter: NUTS diverges in the
+    neck (6 of 8 fits at seed 1), while the ranks of v stay roughly uniform."""
+
+    name = "centred-funnel"
+    sbc_var_names = ["v"]
+
+    def sbc_model(self, settings):
+        with pm.Model() as model:
+            v = pm.Normal("v", 0, 3)
+            x = pm.Normal("x", 0, pm.math.exp(v / 2), shape=9)
+            pm.Normal("y", x, 100, observed=np.zeros(9))
+        return model
+
+
 @pytest.fixture(scope="module")
 def coin_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("sbc") / "single-coin"
@@ -53,6 +72,7 @@ def test_single_coin_is_calibrated(coin_run):
     assert summary["passed"], summary["parameters"]
     assert summary["simulations"] == summary["computed"] == CI.sims
     assert summary["divergences"] == 0
+    assert summary["diverged"]["count"] == summary["not_converged"]["count"] == 0
     assert (out / "sbc-theta.png").stat().st_size > 0
     assert json.loads((out / "summary.json").read_text())["passed"]
 
@@ -70,6 +90,75 @@ def test_a_likelihood_that_ignores_the_tails_is_flagged(tmp_path):
     summary = run_sbc(TailsBlindCoin(), CI, tmp_path / "broken")
     assert not summary["passed"]
     assert summary["parameters"]["theta"]["flagged"]
+
+
+def test_a_sampler_that_diverges_fails_though_its_ranks_look_uniform(tmp_path):
+    summary = run_sbc(CentredFunnel(), SbcConfig(sims=8, seed=1), tmp_path / "funnel")
+    assert summary["diverged"]["too_many"] and not summary["passed"]
+    assert summary["diverged"]["worst"][0]["divergences"] > 0
+    verdict = console(summary).splitlines()[-1]
+    assert verdict.startswith("FAIL") and "of fits diverged" in verdict
+
+
+def test_sbc_runs_the_sampler_settings_verify_runs(coin_run, monkeypatch):
+    import nutpie
+
+    from zoo.pipeline import run
+
+    calls = []
+    sample = nutpie.sample
+    monkeypatch.setattr(nutpie, "sample", lambda *a, **kw: calls.append(kw) or sample(*a, **kw))
+    run(get_model("single-coin"), config=SamplerConfig(draws=50, chains=2))
+    simulate_and_fit(get_model("single-coin"), [], CI, 0)
+    settings = ("tune", "target_accept", "adaptation", "save_warmup")
+    verify, sbc = ({k: call[k] for k in settings} for call in calls)
+    assert sbc == verify
+    identity = coin_run[1]["identity"]
+    assert identity["nuts_sampler"] == "nutpie"
+    assert {k: identity[k] for k in settings[:3]} == {k: verify[k] for k in settings[:3]}
+
+
+def test_a_fit_converges_by_the_stated_rule_and_undefined_r_hat_fails():
+    rng = np.random.default_rng(0)
+
+    def fit(draws):
+        return xr.DataTree.from_dict({"posterior": xr.Dataset({"a": (("chain", "draw"), draws)})})
+
+    mixed = convergence(fit(rng.normal(size=(2, 500))), ["a"])
+    assert mixed["converged"] and mixed["r_hat_max"] < R_HAT_MAX and mixed["ess_bulk_min"] > ESS_MIN
+    apart = convergence(fit(rng.normal(size=(2, 500)) + [[0], [1]]), ["a"])
+    assert not apart["converged"] and apart["r_hat_max"] > R_HAT_MAX
+    stuck = convergence(fit(np.ones((2, 500))), ["a"])
+    assert stuck == {"r_hat_max": None, "ess_bulk_min": stuck["ess_bulk_min"], "converged": False}
+
+
+def test_the_verdict_allows_the_stated_share_of_bad_fits():
+    allowed = int(100 * MAX_BAD_SHARE)
+    records = [{"index": i, "divergences": int(i < allowed), "r_hat_max": 1.0,
+                "ess_bulk_min": 500.0, "converged": i >= allowed} for i in range(100)]
+    health = fit_health(records)
+    assert health["diverged"]["count"] == health["not_converged"]["count"] == allowed
+    assert not health["diverged"]["too_many"] and not health["not_converged"]["too_many"]
+    records[allowed].update(divergences=3, converged=False, r_hat_max=None)
+    health = fit_health(records)
+    assert health["diverged"]["too_many"] and health["not_converged"]["too_many"]
+    assert health["diverged"]["worst"][0] == {"index": allowed, "divergences": 3}
+    assert health["not_converged"]["worst"][0]["index"] == allowed  # undefined R-hat: worst
+
+
+def test_sampler_options_are_recorded_and_a_run_with_others_is_refused(coin_run, tmp_path, capsys):
+    out = tmp_path / "options"
+    status = main(["sbc", "single-coin", "--sims", "2", "--seed", str(CI.seed), "--out", str(out),
+                   "--tune", "300", "--target-accept", "0.95", "--adaptation", "diag", "--json"])
+    config = json.loads(capsys.readouterr().out)["config"]
+    assert status == 0
+    assert (config["tune"], config["target_accept"], config["adaptation"]) == (300, 0.95, "diag")
+    with pytest.raises(UsageError, match="sampler configuration"):
+        run_sbc(get_model("single-coin"), SbcConfig(sims=2, seed=CI.seed), out)
+
+
+def test_an_unknown_adaptation_is_refused(rejects):
+    rejects(["sbc", "single-coin", "--adaptation", "flow", "--out", "{out}"], "invalid choice")
 
 
 def test_a_rerun_resumes_and_keeps_finished_simulations(coin_run):

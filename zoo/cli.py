@@ -118,8 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
     sbc.add_argument("--jobs", type=_positive, default=1, help="worker processes (default 1)")
     sbc.add_argument("--seed", type=_seed, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
     sbc.add_argument("--draws", type=_positive, default=500, help="draws per chain per fit (default 500)")
-    sbc.add_argument("--tune", type=_positive, default=500, help="tuning steps per fit (default 500)")
+    sbc.add_argument("--tune", type=_positive, default=None,
+                     help=f"tuning steps per fit (default {DEFAULT_TUNE['nutpie']}, as verify)")
     sbc.add_argument("--chains", type=_positive, default=2, help="chains per fit (default 2)")
+    sbc.add_argument("--target-accept", type=_probability, default=None,
+                     help=f"NUTS's target acceptance (default {DEFAULT_TARGET_ACCEPT['nutpie']}, as verify)")
+    sbc.add_argument("--adaptation", choices=["diag", "low_rank"], default=None,
+                     help="nutpie's mass matrix (default low_rank, as verify)")
     sbc.add_argument("--set", dest="set_pairs", action="append", default=[], metavar="KEY=VALUE",
                      help="a model setting; repeat for several")
     sbc.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask scheduler (tcp://HOST:PORT)")

@@ -26,11 +26,13 @@ the per-simulation unit of work this module has.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import re
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
@@ -40,9 +42,10 @@ from typing import Any
 import numpy as np
 from scipy.stats import binom
 
+from zoo.diagnostics import scalar_draws
 from zoo.errors import UsageError
 from zoo.model import ZooModel
-from zoo.sampling import DEFAULT_SEED, nutpie_starts, quiet_pymc
+from zoo.sampling import DEFAULT_SEED, SamplerConfig, nutpie_starts, quiet_pymc, sample_nutpie
 
 #: family-wise level of the uniformity tests of one model
 ALPHA = 0.01
@@ -50,6 +53,21 @@ ALPHA = 0.01
 NULL_SIMULATIONS = 4000
 #: bars of the rank histogram
 BINS = 20
+
+#: the NUTS settings `zoo verify` runs (nutpie's defaults as SamplerConfig resolves them, and
+#: sample_nutpie's mass-matrix adaptation), which SBC calibrates unless told otherwise
+VERIFY = SamplerConfig().resolved("nutpie")
+VERIFY_ADAPTATION: str = inspect.signature(sample_nutpie).parameters["adaptation"].default
+ADAPTATIONS = ("diag", "low_rank")
+#: a fit did not converge when, over the parameters SBC ranks, R-hat exceeds this, bulk ESS is
+#: below ESS_MIN, or either is undefined (NaN); looser than zoo verify's 1.01 / 400, which
+#: 2 chains x 500 draws miss by chance (see the module docstring)
+R_HAT_MAX = 1.05
+ESS_MIN = 100
+#: the verdict fails when more than this share of fits diverged, or did not converge
+MAX_BAD_SHARE = 0.01
+#: simulations listed as the worst ones
+WORST = 5
 
 
 @dataclass(frozen=True)
@@ -59,10 +77,11 @@ class SbcConfig:
     sims: int = 100
     seed: int = DEFAULT_SEED
     draws: int = 500
-    tune: int = 500
+    tune: int = VERIFY.tune
     chains: int = 2
     thin_to: int = 100  # L: ranks run from 0 to L
-    target_accept: float = 0.9
+    target_accept: float = VERIFY.target_accept
+    adaptation: str = VERIFY_ADAPTATION  # nutpie's mass matrix: "diag" or "low_rank"
 
     def identity(self) -> dict[str, Any]:
         """Everything but the number of simulations, which a rerun may raise."""
@@ -93,12 +112,12 @@ def simulate_and_fit(model: ZooModel, set_pairs: list[str], config: SbcConfig, i
     truth, observed = model.sbc_simulate(compiled.model, compiled.settings, rng)
     starts = model.sbc_start(compiled.settings, observed)
     start = time.perf_counter()
-    posterior, divergences = _fit(compiled, observed, config, int(rng.integers(2**31)), cores,
-                                  starts)
+    idata = _fit(compiled, observed, config, int(rng.integers(2**31)), cores, starts)
     seconds = time.perf_counter() - start
+    posterior = idata.posterior
     pits, probabilities = {}, {}
-    names = model.sbc_parameters(compiled.settings)
-    for name in names or [v.name for v in compiled.model.free_RVs]:
+    names = model.sbc_parameters(compiled.settings) or [v.name for v in compiled.model.free_RVs]
+    for name in names:
         pits.update(continuous_pits(name, np.asarray(posterior[name]), truth[name],
                                     config.thin_to, rng))
     for name, variable in model.sbc_discrete.items():
@@ -107,7 +126,27 @@ def simulate_and_fit(model: ZooModel, set_pairs: list[str], config: SbcConfig, i
         probabilities[name] = probs.tolist()
     return {"index": index, "pit": pits, "probabilities": probabilities,
             "truth": {k: np.asarray(v).tolist() for k, v in truth.items()},
-            "divergences": divergences, "seconds": seconds}
+            "divergences": int(idata.sample_stats["diverging"].sum()),
+            **convergence(idata, names), "seconds": seconds}
+
+
+def convergence(idata, names: list[str]) -> dict[str, Any]:
+    """R-hat max and bulk ESS min over every scalar of ``names``, and whether they pass
+    R_HAT_MAX / ESS_MIN; an undefined (NaN) value, e.g. of a scalar no chain moved, is stored
+    as None and fails."""
+    import arviz as az
+
+    r_hats, esss = [], []
+    with warnings.catch_warnings():  # a constant scalar's R-hat divides 0 by 0: NaN, kept
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for draws in scalar_draws(idata, names).values():
+            r_hats.append(float(az.rhat(draws)))
+            esss.append(float(az.ess(draws, method="bulk")))
+    r_hat = None if any(np.isnan(r_hats)) else max(r_hats)
+    ess = None if any(np.isnan(esss)) else min(esss)
+    return {"r_hat_max": r_hat, "ess_bulk_min": ess,
+            "converged": r_hat is not None and ess is not None
+            and r_hat <= R_HAT_MAX and ess >= ESS_MIN}
 
 
 def simulation_rng(seed: int, index: int) -> np.random.Generator:
@@ -172,10 +211,10 @@ def _fit(compiled: _Compiled, observed: dict, config: SbcConfig, seed: int, core
     sampler = compiled.sampler.with_data(**data)
     if starts is not None:
         sampler = replace(sampler, initial_point_func=nutpie_starts(compiled.model, sampler, starts))
-    idata = nutpie.sample(sampler, draws=config.draws,
-                          tune=config.tune, chains=config.chains, cores=cores, seed=seed,
-                          progress_bar=False, target_accept=config.target_accept)
-    return idata.posterior, int(idata.sample_stats["diverging"].sum())
+    return nutpie.sample(sampler, draws=config.draws, tune=max(config.tune, 1),
+                         chains=config.chains, cores=cores, seed=seed, progress_bar=False,
+                         target_accept=config.target_accept, adaptation=config.adaptation,
+                         save_warmup=False)
 
 
 def continuous_pits(name: str, draws: np.ndarray, truth, thin_to: int,
@@ -270,8 +309,10 @@ def run_sbc(model: ZooModel, config: SbcConfig, out: Path, *, set_pairs: list[st
     """Run the simulations not yet stored in ``out``, then summarise and plot all of them."""
     set_pairs = list(set_pairs or [])
     model.parse_settings(set_pairs)  # bad settings fail here, before any work
+    if config.adaptation not in ADAPTATIONS:
+        raise UsageError(f"adaptation {config.adaptation!r}: choose one of {', '.join(ADAPTATIONS)}")
     identity = {"model": model.name, "settings": model.setting_texts(set_pairs),
-                **config.identity()}
+                "nuts_sampler": "nutpie", **config.identity()}
     store = SimulationStore(out, identity)
     pending = [i for i in range(config.sims) if not store.has(i)]
     start = time.perf_counter()
@@ -346,6 +387,8 @@ def summarise(model: ZooModel, records: list[dict[str, Any]], config: SbcConfig)
             "pit": pits.tolist(),
         }
     fit_seconds = sum(r["seconds"] for r in records)
+    health = fit_health(records)
+    calibrated = not any(p["flagged"] for p in parameters.values())
     return {
         "model": model.name,
         "config": asdict(config),
@@ -355,10 +398,38 @@ def summarise(model: ZooModel, records: list[dict[str, Any]], config: SbcConfig)
         "parameters": parameters,
         "binary_calibration": {name: reliability(records, name) for name in model.sbc_discrete},
         "divergences": sum(r["divergences"] for r in records),
+        **health,
         "fit_seconds": fit_seconds,
         "fits_per_second": len(records) / fit_seconds if fit_seconds else None,
         "notes": list(model.sbc_notes),
-        "passed": not any(p["flagged"] for p in parameters.values()),
+        "calibrated": calibrated,
+        "passed": calibrated and not health["diverged"]["too_many"]
+        and not health["not_converged"]["too_many"],
+    }
+
+
+def fit_health(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The fits that diverged (any divergent transition) and that did not converge: count,
+    share, whether more than MAX_BAD_SHARE, and the worst simulations."""
+
+    def badness(r):  # how far past the convergence limits; undefined is worst
+        if r["r_hat_max"] is None or r["ess_bulk_min"] is None:
+            return np.inf
+        return max((r["r_hat_max"] - 1) / (R_HAT_MAX - 1), ESS_MIN / max(r["ess_bulk_min"], 1e-9))
+
+    def group(bad: list[dict], key, fields: tuple[str, ...]) -> dict[str, Any]:
+        share = len(bad) / len(records)
+        return {"count": len(bad), "share": share, "too_many": share > MAX_BAD_SHARE,
+                "worst": [{"index": r["index"], **{f: r[f] for f in fields}}
+                          for r in sorted(bad, key=key, reverse=True)[:WORST]]}
+
+    return {
+        "fit_rule": {"r_hat_max": R_HAT_MAX, "ess_bulk_min": ESS_MIN,
+                     "max_bad_share": MAX_BAD_SHARE},
+        "diverged": group([r for r in records if r["divergences"]], lambda r: r["divergences"],
+                          ("divergences",)),
+        "not_converged": group([r for r in records if not r["converged"]], badness,
+                               ("r_hat_max", "ess_bulk_min")),
     }
 
 
@@ -448,8 +519,10 @@ def console(summary: dict[str, Any]) -> str:
     c = summary["config"]
     lines = [
         f"{summary['model']}: SBC, {summary['simulations']} simulations ({summary['computed']} "
-        f"run now, {summary['wall_seconds']:.1f} s wall), {c['chains']} chains x {c['draws']} draws "
-        f"(tune {c['tune']}), ranks among {c['thin_to']} thinned draws, seed {c['seed']}",
+        f"run now, {summary['wall_seconds']:.1f} s wall), seed {c['seed']}",
+        f"each fit: nutpie, {c['chains']} chains x {c['draws']} draws (tune {c['tune']}), target "
+        f"acceptance {c['target_accept']}, {c['adaptation']} mass matrix; ranks among "
+        f"{c['thin_to']} thinned draws",
         f"uniformity: ECDF simultaneous-band test, flagged when p < {summary['threshold']:.2g} "
         f"(alpha {summary['alpha']} / {len(summary['parameters'])} parameters)",
     ]
@@ -462,19 +535,47 @@ def console(summary: dict[str, Any]) -> str:
         lines += [f"  p in {r['bin']}: {r['count']:>4} cases, predicted {r['mean_predicted']:.3f}, "
                   f"observed {r['observed']:.3f} (se {r['se']:.3f})" for r in rows]
     lines += [f"note: {n}" for n in summary["notes"]]
+    lines += _health_lines(summary)
     rate = summary["fits_per_second"]
-    lines.append(f"divergences {summary['divergences']}; fits {summary['fit_seconds']:.1f} s"
-                 + (f" ({rate:.1f} per second)" if rate else ""))
-    lines.append(("PASS" if summary["passed"] else "FAIL") + ": "
-                 + f"{sum(not p['flagged'] for p in summary['parameters'].values())}/"
-                 f"{len(summary['parameters'])} parameters calibrated")
-    return "\n".join(lines)
+    lines.append(f"fits {summary['fit_seconds']:.1f} s" + (f" ({rate:.1f} per second)" if rate else ""))
+    reasons = [f"{sum(not p['flagged'] for p in summary['parameters'].values())}/"
+               f"{len(summary['parameters'])} parameters calibrated"]
+    limit = f"more than {summary['fit_rule']['max_bad_share']:.0%} of fits"
+    reasons += [f"{summary[key]['share']:.1%} of fits {what} ({limit})"
+                for key, what in (("diverged", "diverged"), ("not_converged", "did not converge"))
+                if summary[key]["too_many"]]
+    return "\n".join([*lines, ("PASS" if summary["passed"] else "FAIL") + ": " + "; ".join(reasons)])
+
+
+def _health_lines(summary: dict[str, Any]) -> list[str]:
+    rule, n = summary["fit_rule"], summary["simulations"]
+
+    def number(value, form):
+        return "undefined" if value is None else format(value, form)
+
+    diverged, unconverged = summary["diverged"], summary["not_converged"]
+    worst_d = ", ".join(f"sim {w['index']} ({w['divergences']})" for w in diverged["worst"])
+    worst_c = ", ".join(f"sim {w['index']} (R-hat {number(w['r_hat_max'], '.3f')}, ESS "
+                        f"{number(w['ess_bulk_min'], '.0f')})" for w in unconverged["worst"])
+    return [
+        f"diverged: {diverged['count']}/{n} fits ({diverged['share']:.1%}), "
+        f"{summary['divergences']} divergences" + (f"; worst {worst_d}" if worst_d else "")
+        + (" - TOO MANY" if diverged["too_many"] else ""),
+        f"did not converge (R-hat > {rule['r_hat_max']} or bulk ESS < {rule['ess_bulk_min']} "
+        f"over the ranked parameters): {unconverged['count']}/{n} fits "
+        f"({unconverged['share']:.1%})" + (f"; worst {worst_c}" if worst_c else "")
+        + (" - TOO MANY" if unconverged["too_many"] else ""),
+        f"a model fails when more than {rule['max_bad_share']:.0%} of fits diverged or did not "
+        "converge",
+    ]
 
 
 def sbc_command(model: ZooModel, args, reports: Path) -> int:
-    """``zoo sbc``: run, print (or one JSON document), exit 0 when no parameter is flagged."""
-    config = SbcConfig(sims=args.sims, seed=args.seed, draws=args.draws, tune=args.tune,
-                       chains=args.chains)
+    """``zoo sbc``: run, print (or one JSON document), exit 0 when no parameter is flagged and
+    few enough fits diverged or did not converge."""
+    given = {"tune": args.tune, "target_accept": args.target_accept, "adaptation": args.adaptation}
+    config = SbcConfig(sims=args.sims, seed=args.seed, draws=args.draws, chains=args.chains,
+                       **{k: v for k, v in given.items() if v is not None})
     out = args.out or reports / f"sbc-{model.name}"
     try:
         summary = run_sbc(model, config, out, set_pairs=args.set_pairs, jobs=args.jobs,
