@@ -135,6 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
     from zoo.bench import add_arguments
 
     add_arguments(bench)
+    power = commands.add_parser("power", help="injected faults: how often verify and SBC catch them")
+    from zoo.power import add_arguments as power_arguments
+
+    power_arguments(power)
     return parser
 
 
@@ -166,6 +170,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from zoo.bench import bench_command
 
         return bench_command(args, REPORTS)
+    if args.command == "power":
+        from zoo.power import power_command
+
+        return power_command(args, REPORTS)
     config = SamplerConfig(
         draws=args.draws, tune=args.tune, chains=args.chains, cores=args.cores, seed=args.seed,
         sampler=args.sampler, nuts_sampler=args.nuts_sampler, target_accept=args.target_accept,
