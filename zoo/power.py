@@ -34,7 +34,6 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ from typing import Any
 from zoo.errors import UsageError
 from zoo.sampling import DEFAULT_SEED, SamplerConfig
 from zoo.sbc import SbcConfig, SimulationStore, write_atomically
+from zoo.workers import execute
 
 #: default models, gmm last: it is by far the slowest
 MODELS = ["single-coin", "two-factories", "mint", "rat-tumors", "gmm"]
@@ -121,58 +121,6 @@ def run_unit(unit: Unit, config: PowerConfig) -> dict[str, Any]:
             "checks_passed": bool(result.checks["passed"].all()),
             "converged": result.diagnostics.converged, "problems": result.diagnostics.problems,
             "bound": result.z_bound, "checks": checks, "seconds": result.seconds}
-
-
-# --- execution ------------------------------------------------------------------------------------
-
-
-def execute(function: Callable, tasks: list, jobs: int, scheduler: str | None,
-            *extra) -> Iterator[tuple[Any, Any]]:
-    """(task, function(task, *extra)) as each finishes: in this process, in ``jobs`` spawned
-    processes, or on a Dask cluster. (zoo.sbc's ``_execute`` generalised to any function.)"""
-    if not tasks:
-        return
-    if scheduler:
-        yield from _on_dask(function, tasks, scheduler, extra)
-    elif jobs == 1:
-        for task in tasks:
-            yield task, function(task, *extra)
-    else:
-        yield from _in_processes(function, tasks, jobs, extra)
-
-
-def _in_processes(function, tasks, jobs, extra):
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    context = multiprocessing.get_context("spawn")  # no fork of a numba-threaded process
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context)
-    try:
-        futures = {pool.submit(function, task, *extra): task for task in tasks}
-        for future in as_completed(futures):
-            yield futures[future], future.result()
-    except BaseException:  # an error or Ctrl-C: stop the workers now (as zoo.pipeline.run_all)
-        workers = list((pool._processes or {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
-        for worker in workers:
-            worker.terminate()
-        raise
-    pool.shutdown()
-
-
-def _on_dask(function, tasks, scheduler, extra):
-    try:
-        from distributed import Client, as_completed
-    except ImportError:
-        raise UsageError("--scheduler needs Dask: pip install 'bayes-zoo[dask]'") from None
-    try:
-        client = Client(scheduler, timeout="5s")
-    except OSError as err:
-        raise UsageError(f"--scheduler {scheduler}: cannot connect ({err})") from None
-    with client:
-        futures = {client.submit(function, task, *extra, pure=False): task for task in tasks}
-        for future in as_completed(futures):
-            yield futures[future], future.result()
 
 
 # --- storage --------------------------------------------------------------------------------------

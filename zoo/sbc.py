@@ -72,6 +72,7 @@ from zoo.diagnostics import scalar_draws
 from zoo.errors import UsageError
 from zoo.model import ZooModel
 from zoo.sampling import DEFAULT_SEED, SamplerConfig, nutpie_starts, quiet_pymc, sample_nutpie
+from zoo.workers import execute
 
 #: family-wise level of the uniformity tests of one model
 ALPHA = 0.01
@@ -354,53 +355,16 @@ def run_sbc(model: ZooModel, config: SbcConfig, out: Path, *, set_pairs: list[st
 
 
 def _execute(model, set_pairs, config, indices, jobs, scheduler) -> Iterator[dict[str, Any]]:
-    """Records as they finish: in this process, in ``jobs`` processes, or on a Dask cluster."""
-    if not indices:
-        return
-    if scheduler:
-        yield from _on_dask(model, set_pairs, config, indices, scheduler)
-    elif jobs == 1:
-        for index in indices:
-            yield simulate_and_fit(model, set_pairs, config, index, cores=config.chains)
-    else:
-        yield from _in_processes(model, set_pairs, config, indices, jobs)
+    """Records as they finish (:func:`zoo.workers.execute`); one process runs the chains of a
+    fit in parallel, several processes one chain each."""
+    cores = config.chains if jobs == 1 and not scheduler else 1
+    for _, record in execute(_simulation, indices, jobs, scheduler, model, set_pairs, config,
+                             cores):
+        yield record
 
 
-def _in_processes(model, set_pairs, config, indices, jobs) -> Iterator[dict[str, Any]]:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    context = multiprocessing.get_context("spawn")  # no fork of a numba-threaded process
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = [pool.submit(simulate_and_fit, model, set_pairs, config, i) for i in indices]
-        try:
-            for future in as_completed(futures):
-                yield future.result()
-        finally:
-            for future in futures:
-                future.cancel()
-
-
-def dask_client(scheduler: str):
-    """A Dask client of ``scheduler``, or one clear UsageError (Dask missing, no connection)."""
-    try:
-        from distributed import Client
-    except ImportError:
-        raise UsageError("--scheduler needs Dask: pip install 'bayes-zoo[dask]'") from None
-    try:
-        return Client(scheduler, timeout="5s")
-    except OSError as err:
-        raise UsageError(f"--scheduler {scheduler}: cannot connect ({err})") from None
-
-
-def _on_dask(model, set_pairs, config, indices, scheduler) -> Iterator[dict[str, Any]]:
-    with dask_client(scheduler) as client:
-        from distributed import as_completed
-
-        futures = client.map(simulate_and_fit, [model] * len(indices), [set_pairs] * len(indices),
-                             [config] * len(indices), indices, pure=False)
-        for future in as_completed(futures):
-            yield future.result()
+def _simulation(index: int, model, set_pairs, config, cores) -> dict[str, Any]:
+    return simulate_and_fit(model, set_pairs, config, index, cores)
 
 
 # --- summary, plots, text ----------------------------------------------------------------------
