@@ -47,7 +47,8 @@ mean density; EM's log-likelihood per iteration and its rise per iteration (neve
 
 Simulation-based calibration (``zoo sbc gmm``): SBC_N = 200 points per simulated data set,
 under SBC's own proper prior, not the fit's: mu_k ~ Normal(2 + 4k, 0.5) ordered (2, 6, 10 for
-K = 3, the lecture's range), sigma_k ~ HalfNormal(0.5), w ~ Dirichlet(5), in the simulator and
+K = 3, the lecture's range), sigma_k ~ LogNormal(log 0.5, 0.35), w ~ Dirichlet(5), in the
+simulator and
 in the fitted SBC model alike. Why: under the fit's wide prior (measured with 'auto' fixed on
 the default data, mu ~ Normal(5.78, 7.3) ordered, sigma ~ HalfNormal(7.3), w ~ Dirichlet(2))
 simulated components often overlap (e.g. true means 25.3 and 26.0); the posterior is then
@@ -55,9 +56,14 @@ multimodal, EM and every chain, however started, settle on a mode that merges th
 1.00), and 200 simulations flag mu[1] and sigma[1] (p ~ 2e-4): one-mode NUTS does not
 represent such a posterior. SBC therefore calibrates the sampler where the mixture is
 identifiable, as rat-tumors substitutes a proper prior for its improper one. Under SBC's prior
-adjacent means are 4 +- 0.7 apart and each sd is below 1.3 with probability 0.99; each weight
-is under 0.1 (fewer than ~20 of the 200 points) with probability 0.009; two adjacent means
-come closer than the sum of their sds (one bump) in ~1 of 2,000 draws. The ``ordered``
+adjacent means are 4 +- 0.7 apart and each sd lies between 0.22 and 1.13 with probability 0.98;
+each weight is under 0.1 (fewer than ~20 of the 200 points) with probability 0.009; two
+adjacent means come closer than the sum of their sds (one bump) in ~1 of 40,000 draws. The
+sds' prior is log-normal, not the fit's half-normal, because near-zero sds are a sampler
+regime of their own: under HalfNormal(0.5) one simulation in five had a component sd below
+0.05 (down to 0.001, thousands of times narrower than the gaps), and at verify's NUTS settings
+(target acceptance 0.8) 11 of 200 fits diverged, 7 of them on such a component; at 0.95, 1 of
+those 11. Data with a component that narrow needs ``--target-accept 0.95``. The ``ordered``
 transform excludes label switching; the simulator draws the means in numpy by rejecting
 unordered draws (forward sampling ignores the transform; with distinct centres sorting would
 change the law, and rejection is rare: P(mu_0 > mu_1) ~ 1e-8). Every chain starts at its own
@@ -128,9 +134,10 @@ EM_RESTARTS = 10
 #: observations per simulated data set in ``zoo sbc gmm``; the fits then take ~1 s
 SBC_N = 200
 #: SBC's proper, separating prior (see the module docstring): mu_k ~ Normal(2 + 4 k, 0.5)
-#: ordered, sigma_k ~ HalfNormal(0.5), w ~ Dirichlet(5, ..., 5)
+#: ordered, sigma_k ~ LogNormal(log 0.5, 0.35), w ~ Dirichlet(5, ..., 5)
 SBC_FIRST_CENTRE, SBC_GAP = 2.0, 4.0
 SBC_MU_SD = SBC_SIGMA_SCALE = SBC_GAP / 8
+SBC_SIGMA_LOG_SD = 0.35
 SBC_ALPHA = 5.0
 #: posterior draws averaged into NUTS's mixture density in the report's histogram
 DENSITY_DRAWS = 200
@@ -191,12 +198,15 @@ def parse_column(text: str) -> str:
 
 @dataclass(frozen=True)
 class Priors:
-    """mu_mean is one prior mean for every component, or one per component (SBC's)."""
+    """mu_mean is one prior mean for every component, or one per component (SBC's); sigma_k ~
+    HalfNormal(sigma_scale), or LogNormal(log sigma_scale, sigma_log_sd) when that is set (SBC's:
+    no component sd near 0)."""
 
     mu_mean: float | tuple[float, ...]
     mu_sd: float
     sigma_scale: float
     alpha: float
+    sigma_log_sd: float | None = None
 
 
 def resolve_priors(x: np.ndarray, settings: dict[str, Any]) -> Priors:
@@ -405,9 +415,13 @@ def mixture_log_posterior(x: np.ndarray, k: int, priors: Priors):
     def log_density(u: np.ndarray) -> np.ndarray:
         mu, log_sigma, log_w = from_unconstrained(u, k)
         sigma = np.exp(log_sigma)
+        if priors.sigma_log_sd is None:
+            sigma_prior = -0.5 * (sigma / priors.sigma_scale) ** 2
+        else:
+            log_ratio = (log_sigma - np.log(priors.sigma_scale)) / priors.sigma_log_sd
+            sigma_prior = -0.5 * log_ratio**2 - log_sigma
         log_prior = (-0.5 * (((mu - mu_mean) / priors.mu_sd) ** 2).sum(axis=1)
-                     - 0.5 * ((sigma / priors.sigma_scale) ** 2).sum(axis=1)
-                     + (priors.alpha - 1) * log_w.sum(axis=1))
+                     + sigma_prior.sum(axis=1) + (priors.alpha - 1) * log_w.sum(axis=1))
         jacobian = u[:, 1:k].sum(axis=1) + log_sigma.sum(axis=1) + log_w.sum(axis=1)
         value = mixture_log_likelihood(x, mu, log_sigma, log_w) + log_prior + jacobian
         return np.where(np.isfinite(value), value, -np.inf)
@@ -535,7 +549,11 @@ def mixture_model(x: np.ndarray, k: int, priors: Priors, start_means: np.ndarray
         mu_mean = np.asarray(priors.mu_mean, dtype=float)
         mu = pm.CustomDist("mu", mu_mean, priors.mu_sd, dist=normal, support_point=start,
                            transform=pm.distributions.transforms.ordered, dims="component")
-        sigma = pm.HalfNormal("sigma", priors.sigma_scale, dims="component")
+        if priors.sigma_log_sd is None:
+            sigma = pm.HalfNormal("sigma", priors.sigma_scale, dims="component")
+        else:
+            sigma = pm.LogNormal("sigma", np.log(priors.sigma_scale), priors.sigma_log_sd,
+                                 dims="component")
         w = pm.Dirichlet("w", a=np.full(k, priors.alpha), dims="component")
         pm.NormalMixture("x", w=w, mu=mu, sigma=sigma, observed=x)
     return model
@@ -551,12 +569,19 @@ def ordered_normal_draw(mean, sd: float, k: int, rng: np.random.Generator) -> np
             return mu
 
 
+def sigma_prior_draw(priors: Priors, k: int, rng: np.random.Generator) -> np.ndarray:
+    """K component sds from the prior (HalfNormal, or LogNormal when ``sigma_log_sd`` is set)."""
+    if priors.sigma_log_sd is None:
+        return np.abs(rng.normal(0.0, priors.sigma_scale, k))
+    return priors.sigma_scale * np.exp(rng.normal(0.0, priors.sigma_log_sd, k))
+
+
 def simulate_from_prior(priors: Priors, k: int, n: int,
                         rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The generative story in numpy: ordered means, (sigma_k, w_k) per component, then
     labels and x. Returns the parameters and x."""
     truth = {"mu": ordered_normal_draw(priors.mu_mean, priors.mu_sd, k, rng),
-             "sigma": np.abs(rng.normal(0.0, priors.sigma_scale, k)),
+             "sigma": sigma_prior_draw(priors, k, rng),
              "w": rng.dirichlet(np.full(k, priors.alpha))}
     labels = rng.choice(k, p=truth["w"], size=n)
     return truth, rng.normal(truth["mu"][labels], truth["sigma"][labels])
@@ -684,14 +709,16 @@ class GaussianMixture(ZooModel):
     def sbc_priors(self, settings: dict[str, Any]) -> Priors:
         """SBC's proper prior that keeps the components apart (see the module docstring); the
         prior settings do not apply to SBC, only ``components``."""
-        return Priors(sbc_centres(settings["components"]), SBC_MU_SD, SBC_SIGMA_SCALE, SBC_ALPHA)
+        return Priors(sbc_centres(settings["components"]), SBC_MU_SD, SBC_SIGMA_SCALE, SBC_ALPHA,
+                      SBC_SIGMA_LOG_SD)
 
     @property
     def sbc_notes(self) -> list[str]:
         k = self.parse_settings()["components"]
         centres = ", ".join(f"{c:g}" for c in sbc_centres(k))
         priors = (f"SBC's own prior, not the fit's: mu_k ~ Normal(({centres}), {SBC_MU_SD:g}) "
-                  f"ordered, sigma ~ HalfNormal({SBC_SIGMA_SCALE:g}), w ~ Dirichlet("
+                  f"ordered, sigma ~ LogNormal(log {SBC_SIGMA_SCALE:g}, {SBC_SIGMA_LOG_SD:g}), "
+                  f"w ~ Dirichlet("
                   f"{SBC_ALPHA:g}), the same in simulator and fitted model")
         scope = ("it keeps the simulated components apart, where the mixture is identifiable: "
                  "under the fit's wide prior components often overlap, the posterior is then "
