@@ -111,14 +111,13 @@ def test_unknown_model_is_a_usage_error(capsys):
 
 def test_report_index_shows_the_bench(quick, tmp_path):
     _, doc, _ = quick
-    path = tmp_path / "bench.json"
-    bench.write_json(doc, path)
-    section = site.bench_section(path)
+    assert site.zoo_sections(tmp_path) == []
+    bench.write_json(doc, tmp_path / "bench.json")
+    (section,) = site.zoo_sections(tmp_path)
     assert section["rows"][0][0] == "model" and section["rows"][1][0] == "single-coin"
     assert any(note.startswith("EM n=10000") for note in section["notes"])
-    page = site.index_markdown([], {"command": "zoo report", "date": "today"}, section)
+    page = site.index_markdown([], {"command": "zoo report", "date": "today"}, [section])
     assert "## Benchmark (zoo / baseline)" in page and "| single-coin |" in page
-    assert site.bench_section(tmp_path / "absent.json") is None
 
 
 def test_a_traceback_is_not_a_failed_check():

@@ -112,3 +112,16 @@ def test_a_folder_of_another_configuration_is_refused(quick, capsys):
 ])
 def test_bad_input_is_exit_2(rejects, args, message):
     rejects(args, message)
+
+
+def test_report_index_shows_the_power_table(quick, tmp_path):
+    from zoo import site
+
+    out, _, document = quick
+    (tmp_path / "power").mkdir()
+    (tmp_path / "power" / "summary.json").write_text((out / "summary.json").read_text())
+    (section,) = site.zoo_sections(tmp_path)
+    assert section["rows"][0][:2] == ["model", "fault"] and len(section["rows"]) > 3
+    assert any(note.startswith("single-coin: 0 false alarms") for note in section["notes"])
+    page = site.index_markdown([], {"command": "zoo report", "date": "today"}, [section])
+    assert "## Power of the checks" in page and "flat-prior" in page

@@ -377,6 +377,36 @@ def console(summary: dict[str, Any], most: int = 6) -> str:
     return "\n".join(lines)
 
 
+def site_rows(summary: dict[str, Any]) -> list[list[str]]:
+    """The fault table for the report site: one row per model and fault."""
+    rows = [["model", "fault", "effect (posterior sds)", "verify caught", "SBC", "target"]]
+    for model, m in summary["models"].items():
+        for fault, f in m["faults"].items():
+            effect = "-" if f["effect_sd"] is None else f"{f['effect_sd']:.2f} ({f['how']})"
+            sbc = f["sbc"]
+            verdict = "flagged" if sbc["flagged"] else "fits bad" if not sbc["passed"] else "ok"
+            rows.append([model, f"{fault}: {f['description']}", effect,
+                         f"{f['verify_caught']}/{f['seeds']}",
+                         f"{verdict} ({sbc['simulations']} sims)", f["target"]])
+    return rows
+
+
+def site_notes(summary: dict[str, Any]) -> list[str]:
+    """False alarms, the worst smallest detectable bias per model, the targets, the run."""
+    notes = []
+    for model, m in summary["models"].items():
+        in_sd = {n: r["bias"] for n, r in m["detectable"].items() if r["in_sd"]}
+        worst = max(in_sd, key=in_sd.get) if in_sd else None
+        notes.append(f"{model}: {m['false_alarms']} false alarms in {m['false_alarm_seeds']} seeds"
+                     + (f"; smallest detectable bias at most {in_sd[worst]:.3f} sd ({worst})"
+                        if worst else ""))
+    notes += [f"target {'met' if t['met'] else 'MISSED'}: {name}"
+              for name, t in summary["targets"].items()]
+    notes.append(f"{summary['seeds']} verify seeds per fault; {summary['jobs']} jobs, "
+                 f"{summary['wall_seconds']:.0f} s for the units run last")
+    return notes
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``zoo power`` options."""
     parser.add_argument("models", nargs="*", metavar="MODEL", help="models (default: all, gmm last)")

@@ -72,9 +72,9 @@ def build_site(results: list[Result], out: Path = DEFAULT_OUT, *, command: str |
         page = {**context, "rows": rows, "passed": sum(r.passed for r in results),
                 "z_bound": f"{Z_BOUND:g}", "r_hat_max": R_HAT_MAX, "ess_min": ESS_BULK_MIN,
                 "provenance": [["what", "value"], *_version_rows(results[0])],
-                "bench": bench_section(out.parent / "bench.json")}
+                "sections": zoo_sections(out.parent)}
         (staging / "index.html").write_text(environment.get_template("index.html.j2").render(page))
-        (staging / "index.md").write_text(index_markdown(rows, context, page["bench"]))
+        (staging / "index.md").write_text(index_markdown(rows, context, page["sections"]))
     return Site(out / "index.html", seconds)
 
 
@@ -102,26 +102,35 @@ def sampler_name(result: Result) -> str:
     return f"NUTS ({config.nuts_sampler or result.model.nuts_sampler})"
 
 
-def bench_section(path: Path) -> dict | None:
-    """The last ``zoo bench`` (its JSON beside the site), as a table and notes; None if absent."""
-    if not path.is_file():
-        return None
-    from zoo.bench import summary_notes, summary_rows
+def zoo_sections(reports: Path) -> list[dict]:
+    """The zoo-wide tables found beside the site: the last ``zoo bench`` and ``zoo power``."""
+    sections = []
+    bench, power = reports / "bench.json", reports / "power" / "summary.json"
+    if bench.is_file():
+        from zoo.bench import summary_notes, summary_rows
 
-    doc = json.loads(path.read_text())
-    return {"rows": summary_rows(doc), "notes": [f"From {path.name}.", *summary_notes(doc)]}
+        doc = json.loads(bench.read_text())
+        sections.append({"title": "Benchmark (zoo / baseline)", "rows": summary_rows(doc),
+                         "notes": [f"From {bench.name}.", *summary_notes(doc)]})
+    if power.is_file():
+        from zoo.power import site_notes, site_rows
+
+        doc = json.loads(power.read_text())
+        sections.append({"title": "Power of the checks (injected faults)", "rows": site_rows(doc),
+                         "notes": [f"From power/{power.name} (zoo power).", *site_notes(doc)]})
+    return sections
 
 
 def index_markdown(rows: list[dict[str, str]], context: dict[str, str],
-                   bench: dict | None = None) -> str:
+                   sections: list[dict]) -> str:
     header = ["model", "status", r"worst \|z\|", "max R-hat", "min ESS", "divergences", "sampler",
               "wall time (s)"]
     keys = ["status", "worst_z", "r_hat", "ess", "divergences", "sampler", "seconds"]
     table = [header] + [[f"[{r['name']}]({r['name']}/index.md)", *(r[k] for k in keys)] for r in rows]
     lines = ["# Bayesian model zoo", "", markdown_table(table), ""]
-    if bench:
-        lines += ["## Benchmark (zoo / baseline)", "", markdown_table(bench["rows"]), "",
-                  *(f"- {note}" for note in bench["notes"]), ""]
+    for section in sections:
+        lines += [f"## {section['title']}", "", markdown_table(section["rows"]), "",
+                  *(f"- {note}" for note in section["notes"]), ""]
     return "\n".join([*lines, f"Written by `{context['command']}` on {context['date']}.", ""])
 
 
