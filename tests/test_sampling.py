@@ -78,3 +78,49 @@ def test_parallel_runs_give_the_same_numbers_in_the_same_order(fast_config):
     assert [r.model.name for r in together] == ["single-coin", "mint"]
     for one, two in zip(alone, together):
         assert one[["name", "estimate", "mcse"]].equals(two.checks[["name", "estimate", "mcse"]])
+
+
+def _saved_stats(idata, path):
+    """The sample stats of ``idata`` as ``zoo run`` saves them to NetCDF and reads them back."""
+    import xarray as xr
+
+    from zoo.report import _netcdf_ready
+
+    _netcdf_ready(idata).to_netcdf(path)
+    return xr.open_datatree(path)["sample_stats"].load()
+
+
+def test_text_stats_are_saved_as_text_and_ragged_stats_as_floats(tmp_path):
+    """Issue 18: ``zoo run`` died writing posterior.nc whenever nutpie reported a divergence,
+    its ``divergence_message`` being text (NaN where there is none) in an object array."""
+    import xarray as xr
+
+    message = np.array([[np.nan, "Divergence due to large energy error: 1049.3"], [None, np.nan]],
+                       dtype=object)
+    ragged = np.empty(2, dtype=object)
+    ragged[:] = [[-3.0, -2.5], [-3.1]]  # SMC: one log evidence per stage, stages per chain
+    idata = xr.DataTree.from_dict({
+        "posterior": xr.Dataset({"theta": (("chain", "draw"), np.zeros((2, 2)))}),
+        "sample_stats": xr.Dataset({"divergence_message": (("chain", "draw"), message),
+                                    "log_marginal_likelihood": (("chain",), ragged),
+                                    "diverging": (("chain", "draw"), [[False, True], [False, False]])}),
+    })
+    stats = _saved_stats(idata, tmp_path / "posterior.nc")
+    assert stats["divergence_message"].values.tolist() == [
+        ["", "Divergence due to large energy error: 1049.3"], ["", ""]]
+    np.testing.assert_array_equal(stats["log_marginal_likelihood"].values,
+                                  [[-3.0, -2.5], [-3.1, np.nan]])
+    assert stats["diverging"].values.sum() == 1
+
+
+def test_a_nutpie_fit_that_diverged_can_be_saved(tmp_path):
+    """A real nutpie fit with divergences (a centred funnel at a low target acceptance)."""
+    with pm.Model() as funnel:
+        v = pm.Normal("v", 0, 3)
+        x = pm.Normal("x", 0, pm.math.exp(v / 2), shape=9)
+        pm.Normal("y", x, 100, observed=np.zeros(9))
+    config = SamplerConfig(draws=200, tune=100, chains=2, seed=2, target_accept=0.6)
+    idata = sample_nuts(funnel, config, nuts_sampler="nutpie", adaptation="diag")
+    assert idata["sample_stats"]["diverging"].values.sum() > 0
+    messages = _saved_stats(idata, tmp_path / "posterior.nc")["divergence_message"].values
+    assert any(m.startswith("Divergence") for m in messages.ravel())

@@ -15,7 +15,7 @@ import numpy as np
 from zoo.compare import round_to_mcse
 from zoo.diagnostics import ESS_BULK_MIN, R_HAT_MAX
 from zoo.pipeline import Result
-from zoo.sampling import smc_stats_to_numeric
+from zoo.sampling import stats_for_netcdf
 
 
 def status(result: Result) -> str:
@@ -164,10 +164,10 @@ def staged_folder(out: Path) -> Iterator[Path]:
 
 
 def _netcdf_ready(idata):
-    """SMC's ragged stats become floats; NetCDF cannot store object arrays."""
+    """NetCDF cannot store object arrays: text stats become strings, SMC's ragged stats floats."""
     stats = idata.children.get("sample_stats")
     if stats is not None and any(v.dtype == object for v in stats.data_vars.values()):
-        return smc_stats_to_numeric(idata)
+        return stats_for_netcdf(idata)
     return idata
 
 

@@ -209,21 +209,34 @@ def smc_log_evidence(idata: xr.DataTree) -> np.ndarray:
     )
 
 
-def smc_stats_to_numeric(idata: xr.DataTree) -> xr.DataTree:
-    """A copy whose ragged object-dtype SMC stats are NaN-padded floats, so NetCDF can save it."""
+def stats_for_netcdf(idata: xr.DataTree) -> xr.DataTree:
+    """A copy whose object-dtype sample stats NetCDF can save: text stats (nutpie's
+    ``divergence_message``: a string at a divergence, NaN or None elsewhere) become strings,
+    "" where there is none; ragged numeric SMC stats become NaN-padded floats."""
     stats = idata["sample_stats"].to_dataset()
-    numeric = {}
+    saved = {}
     for name, array in stats.data_vars.items():
         if array.dtype != object:
-            numeric[name] = array
-            continue
-        rows = [np.asarray(array.isel(chain=c).values.tolist(), dtype=float).ravel()
-                for c in range(array.sizes["chain"])]
-        padded = np.full((len(rows), max(map(len, rows))), np.nan)
-        for i, row in enumerate(rows):
-            padded[i, : len(row)] = row
-        numeric[name] = xr.DataArray(padded, dims=("chain", "stage"),
-                                     coords={"chain": stats["chain"].values})
+            saved[name] = array
+        elif any(isinstance(value, str) for value in array.values.ravel()):
+            saved[name] = array.copy(data=np.vectorize(_text, otypes=[str])(array.values))
+        else:
+            saved[name] = _padded(array, stats["chain"].values)
     copy = idata.copy()
-    copy["sample_stats"] = xr.Dataset(numeric, attrs=stats.attrs)
+    copy["sample_stats"] = xr.Dataset(saved, attrs=stats.attrs)
     return copy
+
+
+def _text(value) -> str:
+    """A text stat's entry: itself, or "" where nutpie stored NaN or None (no message)."""
+    return value if isinstance(value, str) else ""
+
+
+def _padded(array: xr.DataArray, chains: np.ndarray) -> xr.DataArray:
+    """Ragged numeric stats (one sequence per chain, SMC's stages) as NaN-padded floats."""
+    rows = [np.asarray(array.isel(chain=c).values.tolist(), dtype=float).ravel()
+            for c in range(array.sizes["chain"])]
+    padded = np.full((len(rows), max(map(len, rows))), np.nan)
+    for i, row in enumerate(rows):
+        padded[i, : len(row)] = row
+    return xr.DataArray(padded, dims=("chain", "stage"), coords={"chain": chains})
