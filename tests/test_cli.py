@@ -101,3 +101,40 @@ def test_failing_check_exits_1(capsys, monkeypatch):
     monkeypatch.setattr(single_coin, "exact_posterior", shifted)
     assert main(["verify", "single-coin", *FAST]) == 1
     assert "FAIL" in capsys.readouterr().out
+
+
+OUT_COMMANDS = {
+    "run": ["run", "single-coin", *FAST],
+    "report": ["report", "single-coin", *FAST],
+    "sweep": ["sweep", "mint", "--over", "K=5,20", *FAST],
+    "sbc": ["sbc", "single-coin", "--sims", "2"],
+    "power": ["power", "single-coin", "--quick"],
+}
+
+
+@pytest.mark.parametrize("command", OUT_COMMANDS)
+@pytest.mark.parametrize("where, message", [
+    ("{csv}", "exists and is not a folder"),
+    ("{csv}/inside", "is not a folder"),
+    ("/proc/zoo-cannot-write-here", "cannot write in /proc"),
+], ids=["a file", "below a file", "unwritable"])
+def test_a_bad_out_is_refused_before_fitting(rejects, monkeypatch, command, where, message):
+    """Issue 18: a bad --out was found only after the fit, with a traceback and exit 1."""
+    import zoo.pipeline
+    import zoo.sbc
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("fitted before checking --out")
+
+    for module, name in [(zoo.pipeline, "run"), (zoo.sbc, "run_sbc")]:
+        monkeypatch.setattr(module, name, no_fit)
+    rejects([*OUT_COMMANDS[command], "--out", where], message, csv_text="y\n1\n")
+
+
+def test_the_out_check_leaves_nothing_behind(tmp_path):
+    from zoo.cli import output_folder
+
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    assert output_folder(existing) == existing and output_folder(tmp_path / "a" / "b")
+    assert [p.name for p in tmp_path.iterdir()] == ["existing"] and not any(existing.iterdir())

@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -157,11 +159,52 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def output_folder(out: Path) -> Path:
+    """``out`` if the zoo can write a folder there, else UsageError (before any fitting).
+
+    ``out`` must be a folder or not exist yet, and the folder that will receive it (itself or
+    its nearest existing ancestor) must take a new folder: one is made there and removed at
+    once, since permissions alone do not tell (root, read-only or virtual file systems).
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a folder")
+    receiver = out.parent
+    while not receiver.exists() and receiver != receiver.parent:
+        receiver = receiver.parent
+    if not receiver.is_dir():
+        raise UsageError(f"--out {out}: {receiver} is not a folder")
+    for folder in {receiver, out} if out.exists() else {receiver}:
+        try:
+            shutil.rmtree(tempfile.mkdtemp(prefix=".zoo-probe-", dir=folder))
+        except OSError as err:
+            raise UsageError(f"--out {out}: cannot write in {folder} ({err.strerror})") from None
+    return out
+
+
+def _default_out(args: argparse.Namespace) -> Path | None:
+    """Where the command will write its folder (None: no folder)."""
+    quick = getattr(args, "quick", False)
+    defaults = {
+        "run": lambda: REPORTS / args.model,
+        "sweep": lambda: REPORTS / f"sweep-{args.model}-{args.over.partition('=')[0].strip()}",
+        "sbc": lambda: REPORTS / f"sbc-{args.model}",
+        "power": lambda: REPORTS / ("power-quick" if quick else "power"),
+        "report": lambda: REPORTS / "site",
+        "verify": lambda: REPORTS / "site" if args.report else None,
+    }
+    default = defaults.get(args.command)
+    return getattr(args, "out", None) or (default() if default else None)
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     from zoo.registry import all_models, get_model
 
     if args.command == "list":
         return _list(all_models(), args.settings)
+    out = _default_out(args)
+    if out is not None:
+        output_folder(out)
     if args.command == "sbc":
         from zoo.sbc import sbc_command
 
