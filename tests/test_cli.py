@@ -58,6 +58,11 @@ BAD_INPUTS = [
     ("not 0/1", "y\n1\n2\n", "line 3, column 'y': '2' is not 0 or 1"),
     ("fraction", "y\n1\n0.5\n", "line 3, column 'y': '0.5' is not a whole number"),
     ("empty cell", "y,x\n1,2\n,3\n", "line 3, column 'y': empty cell"),
+    # issue 18: blank lines made the line numbers of later rows too small
+    ("after blank lines", "y\n1\n\n\n0\n7\n", "line 6, column 'y': '7' is not 0 or 1"),
+    ("after a quoted line break", 'y,x\n1,"a\nb"\n7,c\n', "line 4, column 'y': '7' is not 0"),
+    ("inexact whole number", "y\n1\n1.0000000000000001\n",
+     "line 3, column 'y': '1.0000000000000001' is not a whole number"),
 ]
 
 

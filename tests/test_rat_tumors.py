@@ -208,6 +208,14 @@ BAD = [
     ("missing column", "tumors,n\n1,10\n", "missing column 'rats'"),
     ("too few rows", "tumors,rats\n1,10\n2,9\n", "at least 3 experiments"),
     ("improper posterior", "tumors,rats\n0,10\n0,9\n5,5\n", "improper"),
+    # issue 18: 1e20 became -2**63, passed these checks and crashed the process
+    ("huge count", "tumors,rats\n1,20\n1e20,20\n2,20\n",
+     "line 3, column 'tumors': '1e20' is too large; a count must be at most 2**53"),
+    ("just above 2**53", "tumors,rats\n1,20\n1,9007199254740993\n2,20\n", "is too large"),
+    ("more rats than the reference can take", "tumors,rats\n1,20\n1,10001\n2,20\n",
+     "line 3, column 'rats': '10001' is larger than 10,000, the most this model takes"),
+    ("blank lines before a bad row", "tumors,rats\n1,10\n\n \n12,10\n2,9\n",
+     "line 5: 'tumors' is larger than 'rats'"),
 ]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +20,13 @@ from zoo.errors import DataError
 @dataclass(frozen=True)
 class Column:
     """What a column must hold: ``kind`` is 'binary' (0/1), 'count' (integer >= 0),
-    'real' (any finite number) or 'label' (any non-empty text)."""
+    'real' (any finite number) or 'label' (any non-empty text). ``maximum``: the largest value
+    the model takes, where its numerics need one (counts never exceed MAX_COUNT)."""
 
     name: str
     kind: str
     help: str
+    maximum: float | None = None
 
 
 def read_csv(path: Path | str, columns: list[Column]) -> pd.DataFrame:
@@ -38,11 +41,10 @@ def read_csv(path: Path | str, columns: list[Column]) -> pd.DataFrame:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as err:
         raise DataError(f"{path}: not UTF-8 text (byte {err.start})") from None
-    rows = list(csv.reader(text.splitlines()))
-    rows = [row for row in rows if any(cell.strip() for cell in row)]
+    rows = _rows(text.splitlines())
     if not rows:
         raise DataError(f"{path}: the file is empty; expected a header with {_names(columns)}")
-    header = [cell.strip() for cell in rows[0]]
+    header = [cell.strip() for cell in rows[0][1]]
     missing = [c.name for c in columns if c.name not in header]
     if missing:
         raise DataError(
@@ -55,21 +57,35 @@ def read_csv(path: Path | str, columns: list[Column]) -> pd.DataFrame:
     for column in columns:
         position = header.index(column.name)
         cells = [(line, row[position].strip() if position < len(row) else "") for line, row in
-                 _numbered(rows)]
+                 rows[1:]]
         frame[column.name] = _convert(path, column, cells)
-    return pd.DataFrame(frame)
+    frame = pd.DataFrame(frame)
+    frame.attrs["lines"] = [line for line, _ in rows[1:]]
+    return frame
 
 
-def fail_rows(path: Path | str, bad: np.ndarray, message: str) -> None:
-    """Raise DataError naming the first data line where ``bad`` is True (a row-level check)."""
+def fail_rows(path: Path | str, bad: np.ndarray | pd.Series, message: str) -> None:
+    """Raise DataError naming the first data line where ``bad`` is True (a row-level check).
+
+    ``bad`` computed from the columns of a frame :func:`read_csv` returned carries the file's
+    line numbers (``attrs["lines"]``); without them row i is taken to be line i + 2.
+    """
+    lines = getattr(bad, "attrs", {}).get("lines")
     bad = np.asarray(bad, dtype=bool)
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
-        raise DataError(f"{path}, line {first + 2}: {message}")
+        raise DataError(f"{path}, line {lines[first] if lines else first + 2}: {message}")
 
 
-def _numbered(rows: list[list[str]]):
-    return ((number + 2, row) for number, row in enumerate(rows[1:]))
+def _rows(lines: list[str]) -> list[tuple[int, list[str]]]:
+    """The non-blank rows, each with the file's line number where it starts (header: 1)."""
+    reader = csv.reader(lines)
+    rows, start = [], 1
+    for row in reader:
+        if any(cell.strip() for cell in row):
+            rows.append((start, row))
+        start = reader.line_num + 1  # a quoted cell can span lines
+    return rows
 
 
 def _convert(path: Path, column: Column, cells: list[tuple[int, str]]) -> np.ndarray:
@@ -91,13 +107,32 @@ def _convert(path: Path, column: Column, cells: list[tuple[int, str]]) -> np.nda
             ) from None
         if not np.isfinite(values[i]):
             raise DataError(f"{where(line)}: '{cell}' is not a finite number")
-        if column.kind in ("binary", "count") and values[i] != round(values[i]):
-            raise DataError(f"{where(line)}: '{cell}' is not a whole number")
+        if column.kind in ("binary", "count"):
+            _check_whole(where(line), cell)
         if column.kind == "binary" and values[i] not in (0.0, 1.0):
             raise DataError(f"{where(line)}: '{cell}' is not 0 or 1")
         if column.kind == "count" and values[i] < 0:
             raise DataError(f"{where(line)}: '{cell}' is negative, expected a count >= 0")
+        if column.maximum is not None and values[i] > column.maximum:
+            raise DataError(f"{where(line)}: '{cell}' is larger than {column.maximum:,g}, the "
+                            "most this model takes")
     return values.astype(int) if column.kind in ("binary", "count") else values
+
+
+#: the largest count a CSV may give: every whole number up to it is exact as a float and as an
+#: int64 (the models compute in both); beyond it 1e20 became -2**63 and crashed a model
+MAX_COUNT = 2**53
+
+
+def _check_whole(where: str, cell: str) -> None:
+    """A count's text must be a whole number exactly (not 1.0000000000000001, which a float
+    rounds to 1) and at most MAX_COUNT."""
+    exact = Decimal(cell)
+    if exact > MAX_COUNT:
+        raise DataError(f"{where}: '{cell}' is too large; a count must be at most 2**53 "
+                        f"({MAX_COUNT})")
+    if exact != exact.to_integral_value():
+        raise DataError(f"{where}: '{cell}' is not a whole number")
 
 
 _KIND_TEXT = {
