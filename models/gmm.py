@@ -673,7 +673,8 @@ class GaussianMixture(ZooModel):
         "init": Setting("em", parsers.choice("em", "jitter"),
                         "em: chains start dispersed around the EM optimum; "
                         "jitter: PyMC's default jittered start"),
-        "column": Setting("x", parse_column, "the CSV column holding the data"),
+        "column": Setting("x", parse_column, "the CSV column holding the data",
+                          applies_to="data"),
     }
     var_names = ["mu", "sigma", "w"]
 

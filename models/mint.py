@@ -280,7 +280,8 @@ class Mint(ZooModel):
     ]
     settings = {
         "example": Setting("two-coins", parsers.choice(*EXAMPLES),
-                           "default data without --data: two-coins (3/15, 4/5) or exercise1 (7/10)"),
+                           "default data without --data: two-coins (3/15, 4/5) or exercise1 (7/10)",
+                           applies_to="example"),
         "K": Setting("5", parse_k, "concentration K >= 2, or free / free:MODE,SD (K-2 ~ Gamma)"),
         "A": Setting("2", parsers.positive, "omega ~ Beta(A, B)"),
         "B": Setting("2", parsers.positive, "omega ~ Beta(A, B)"),

@@ -143,3 +143,31 @@ def test_the_out_check_leaves_nothing_behind(tmp_path):
     existing.mkdir()
     assert output_folder(existing) == existing and output_folder(tmp_path / "a" / "b")
     assert [p.name for p in tmp_path.iterdir()] == ["existing"] and not any(existing.iterdir())
+
+
+MINT_CSV = "coin,y\na,1\na,0\nb,1\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["verify", "gmm", "--set", "column=nonexistent"],
+     "--set column=nonexistent: column applies only to a CSV given with --data"),
+    (["run", "gmm", "--set", "column=y", "--out", "{out}"], "applies only to a CSV given with --data"),
+    (["sbc", "gmm", "--set", "column=y", "--out", "{out}"], "applies only to a CSV given with --data"),
+    (["run", "mint", "--data", "{csv}", "--set", "example=exercise1", "--out", "{out}"],
+     "--set example=exercise1: example only chooses mint's bundled example, which --data replaces"),
+    (["sweep", "mint", "--data", "{csv}", "--set", "example=exercise1", "--over", "K=5,20",
+      "--out", "{out}"], "which --data replaces"),
+], ids=["verify gmm column", "run gmm column", "sbc gmm column", "run mint example", "sweep mint example"])
+def test_a_setting_that_would_be_ignored_is_refused(rejects, args, message):
+    """Issue 18: these exited 0 as if the setting had applied."""
+    rejects([*args, *FAST] if args[0] != "sbc" else args, message, csv_text=MINT_CSV)
+
+
+def test_settings_that_apply_are_accepted():
+    from zoo.registry import get_model
+
+    mint, gmm = get_model("mint"), get_model("gmm")
+    assert mint.parse_settings(["example=exercise1"], user_data=False)["example"] == "exercise1"
+    assert gmm.parse_settings(["column=y"], user_data=True)["column"] == "y"
+    assert gmm.parse_settings(["column=y"])["column"] == "y"  # user_data unknown: not checked
+    assert mint.parse_settings([], user_data=True)  # the default is not "given"

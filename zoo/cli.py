@@ -208,7 +208,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "sbc":
         from zoo.sbc import sbc_command
 
-        return sbc_command(get_model(args.model), args, REPORTS)
+        model = get_model(args.model)
+        model.parse_settings(args.set_pairs, user_data=False)  # SBC fits simulated example data
+        return sbc_command(model, args, REPORTS)
     if args.command == "bench":
         from zoo.bench import bench_command
 
@@ -242,6 +244,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     return _verify(chosen, args, config)
 
 
+#: what ``zoo list --settings`` adds to a setting that applies only with or without --data
+_ONLY = {"example": " (only without --data)", "data": " (only with --data)"}
+
+
 def _list(models, with_settings: bool) -> int:
     width = max(map(len, models))
     for name, model in models.items():
@@ -250,7 +256,8 @@ def _list(models, with_settings: bool) -> int:
             for column in model.columns:
                 print(f"{'':<{width}}    column {column.name}: {column.help}")
             for key, setting in model.settings.items():
-                print(f"{'':<{width}}    --set {key}={setting.default}: {setting.help}")
+                print(f"{'':<{width}}    --set {key}={setting.default}: {setting.help}"
+                      f"{_ONLY.get(setting.applies_to, '')}")
     return 0
 
 

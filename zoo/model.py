@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import pandas as pd
 import pymc as pm
@@ -34,11 +34,15 @@ class Setting:
     """A model setting given as ``--set name=text``: its default text and its parser.
 
     ``parse`` turns the text into a value and raises ValueError with a readable reason.
+    ``applies_to``: "example" for a setting that only shapes the bundled example (refused with
+    ``--data``), "data" for one that only reads the user's CSV (refused without it), None for
+    one that applies either way (see :meth:`ZooModel.parse_settings`).
     """
 
     default: str
     parse: Callable[[str], Any]
     help: str
+    applies_to: Literal["example", "data"] | None = None
 
 
 @dataclass
@@ -128,14 +132,30 @@ class ZooModel(ABC):
             texts[key] = text.strip()
         return texts
 
-    def parse_settings(self, pairs: list[str] | None = None) -> dict[str, Any]:
-        """Settings as values; UsageError naming the key for unknown keys or bad values."""
+    def parse_settings(self, pairs: list[str] | None = None, *,
+                       user_data: bool | None = None) -> dict[str, Any]:
+        """Settings as values; UsageError naming the key for unknown keys or bad values.
+
+        ``user_data`` says whether the run reads a CSV of the user's (True) or the bundled
+        example (False): a setting given in ``pairs`` that would then be ignored (its
+        ``applies_to``) is refused rather than silently dropped. None: not checked.
+        """
         values = {}
-        for key, text in self.setting_texts(pairs).items():
+        texts = self.setting_texts(pairs)
+        for key, text in texts.items():
             try:
                 values[key] = self.settings[key].parse(text)
             except ValueError as err:
                 raise UsageError(f"--set {key}={text}: {err}") from None
+        given = {pair.partition("=")[0].strip() for pair in pairs or []}
+        for key in given if user_data is not None else ():
+            applies_to = self.settings[key].applies_to
+            if applies_to == "example" and user_data:
+                raise UsageError(f"--set {key}={texts[key]}: {key} only chooses {self.name}'s "
+                                 "bundled example, which --data replaces; drop one of them")
+            if applies_to == "data" and not user_data:
+                raise UsageError(f"--set {key}={texts[key]}: {key} applies only to a CSV given "
+                                 f"with --data, not to {self.name}'s bundled example")
         return values
 
     # --- model, reference, fit ------------------------------------------------------------

@@ -84,7 +84,7 @@ def run(
     config: SamplerConfig = SamplerConfig(),
 ) -> Result:
     """Fit ``model`` on the data and settings given, and compare it with its reference."""
-    settings = model.parse_settings(set_pairs)
+    settings = model.parse_settings(set_pairs, user_data=data_path is not None)
     data = model.load(data_path, settings)
     config = config.resolved(model.nuts_sampler)
     start = time.perf_counter()

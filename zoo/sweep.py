@@ -74,7 +74,8 @@ def sweep(
     """Verify ``model`` once per value of setting ``key``; settings and data are checked first."""
     pairs = [[*(set_pairs or []), f"{key}={text}"] for text in values]
     for settings_pairs in pairs:
-        model.load(data_path, model.parse_settings(settings_pairs))
+        model.load(data_path, model.parse_settings(settings_pairs,
+                                                   user_data=data_path is not None))
     runs = []
     for text, settings_pairs in zip(values, pairs):
         start = time.perf_counter()
