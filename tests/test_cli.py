@@ -1,6 +1,7 @@
 """The command line: listing, --json, exit statuses, and every kind of bad input."""
 
 import json
+import os
 
 import pytest
 
@@ -47,6 +48,29 @@ def test_run_writes_posterior_and_summary(tmp_path, capsys):
     summary = (out / "summary.md").read_text()
     assert "prior=flat" in summary and "seed 7" in summary and "R-hat" in summary
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
+    assert out.stat().st_mode & 0o777 == 0o777 & ~_umask()  # issue 18: it was 0700
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o027])
+def test_output_folders_get_the_umasks_mode(tmp_path, mask):
+    """Issue 18: reports/MODEL, reports/site and reports/sweep-* (all staged_folder) were 0700
+    whatever the umask, being tempfile.mkdtemp's folder renamed."""
+    from zoo.report import staged_folder
+
+    previous = os.umask(mask)
+    try:
+        with staged_folder(tmp_path / "reports" / "out") as staging:
+            (staging / "file").write_text("x")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "reports" / "out").stat().st_mode & 0o777 == 0o777 & ~mask
+    assert [p.name for p in (tmp_path / "reports").iterdir()] == ["out"]
 
 
 BAD_INPUTS = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -150,10 +150,15 @@ def write_run(result: Result, out: Path) -> list[Path]:
 
 @contextmanager
 def staged_folder(out: Path) -> Iterator[Path]:
-    """A temporary folder beside ``out`` that replaces ``out`` only if the block completes."""
+    """A temporary folder beside ``out`` that replaces ``out`` only if the block completes.
+
+    It is made with mkdir's default mode, the umask's (0755 under umask 022), rather than by
+    tempfile.mkdtemp, whose 0700 the folder would keep once renamed to ``out``.
+    """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    staging = out.parent / f".{out.name}-{uuid.uuid4().hex[:12]}"
+    staging.mkdir()
     try:
         yield staging
         if out.exists():
