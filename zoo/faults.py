@@ -297,24 +297,26 @@ FactoriesPrior = setting_fault(TwoFactories, "prior-20pct", {"prior": "0.6,0.4"}
 
 class FactoriesFlipsPlusOne(Fault, TwoFactories):
     fault = "flips-plus-one"
-    description = "off by one: Binomial(N + 1) in the marginalised mixture (the SMC models keep N)"
+    description = ("off by one: Binomial(N + 1) in the marginalised mixture and its p_factory "
+                   "(the SMC models keep N)")
 
-    def inject(self, model, data, settings):
-        heads = observed(model)
-        flips = len(data)
-        theta, weights = model["theta"], np.asarray(settings["prior"])
+    def build(self, data, settings):
+        """N + 1 flips with the same heads is the data with one more tail: written once, as an
+        author would, it reaches both the likelihood and the Rao-Blackwellised p_factory."""
+        return super().build(one_more_tail(data), settings)
 
-        def mixture(n):
-            return pm.Mixture.dist(w=weights, comp_dists=pm.Binomial.dist(n=n, p=theta))
-
-        add_delta("count", pm.logp(mixture(flips + 1), heads) - pm.logp(mixture(flips), heads))
+    def sbc_model(self, settings):
+        return self.build(self.default_data(settings), settings)
 
     def faulty_reference(self, data, settings):
-        one_more_tail = pd.concat([data, pd.DataFrame({"y": [0]})], ignore_index=True)
         values = self.correct.reference(data, settings).values
-        mixture = self.correct.reference(one_more_tail, settings).values
+        mixture = self.correct.reference(one_more_tail(data), settings).values
         return {**values, "p_factory[0]": mixture["p_factory[0]"],
                 "p_factory[1]": mixture["p_factory[1]"]}
+
+
+def one_more_tail(data: pd.DataFrame) -> pd.DataFrame:
+    return pd.concat([data, pd.DataFrame({"y": [0]})], ignore_index=True)
 
 
 class FactoriesTempered(Tempered, TwoFactories):
