@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from contextlib import redirect_stdout
+from contextlib import redirect_stderr, redirect_stdout
 from io import StringIO
 from pathlib import Path
 
@@ -21,23 +21,24 @@ ROW_KEYS = {"wall", "compile", "sampling", "ess_per_second", "divergences", "stu
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory) -> tuple[int, dict, dict]:
-    """One ``zoo bench --quick --json`` run: exit status, what it printed, what it wrote."""
+def quick(tmp_path_factory) -> tuple[int, dict, dict, str]:
+    """One ``zoo bench --quick --json`` run: exit status, what it printed, what it wrote, and
+    its progress lines (stderr)."""
     out = tmp_path_factory.mktemp("bench") / "bench.json"
-    printed = StringIO()
-    with redirect_stdout(printed):
+    printed, progress = StringIO(), StringIO()
+    with redirect_stdout(printed), redirect_stderr(progress):
         status = main(["bench", "--quick", "--json", "--out", str(out)])
-    return status, json.loads(printed.getvalue()), json.loads(out.read_text())
+    return status, json.loads(printed.getvalue()), json.loads(out.read_text()), progress.getvalue()
 
 
 def test_quick_bench_prints_what_it_writes(quick):
-    status, printed, written = quick
+    status, printed, written, _ = quick
     assert status == 0
     assert printed == written
 
 
 def test_quick_bench_measures_both_sides_warm(quick):
-    _, doc, _ = quick
+    _, doc, _, _ = quick
     assert list(doc["models"]) == bench.QUICK_MODELS
     for model in doc["models"].values():
         for side in ("zoo", "baseline"):
@@ -49,7 +50,7 @@ def test_quick_bench_measures_both_sides_warm(quick):
 
 
 def test_quick_bench_em_smc_and_targets(quick):
-    _, doc, _ = quick
+    _, doc, _, _ = quick
     assert [row["n"] for row in doc["em"]] == [10_000]
     assert doc["em"][0]["both_converged"]
     assert doc["smc"]["seeds"] == 2 and len(doc["smc"]["errors"]) == 2
@@ -57,6 +58,22 @@ def test_quick_bench_em_smc_and_targets(quick):
     assert set(doc["targets"]) == {"ess_per_second_at_least_baseline", "no_stuck_chains_over_seeds",
                                    "em_5x_sklearn", "smc_log_bf_error_at_most_0.03"}
     assert len(doc["settings"]["load_average_before"]) == 3
+
+
+def test_quick_bench_says_what_ran_in_words(quick):
+    """Issue 18: --quick printed raw dicts ('passed': False for two-factories, unexplained)
+    and its JSON said "seeds": 10 when 2 ran."""
+    _, doc, _, progress = quick
+    assert doc["settings"]["seeds"] == 2 == doc["smc"]["seeds"]
+    assert "{" not in progress and "'passed'" not in progress
+    seed_lines = [line for line in progress.splitlines() if line.startswith("seed ")]
+    assert len(seed_lines) == 2 and all("verify " in line and "SMC log BF error" in line
+                                        for line in seed_lines)
+    assert "nan" not in bench.table(doc)  # cold runs: '-', not measured in --quick
+    smc_note = next(n for n in bench.summary_notes(doc) if n.startswith("SMC log BF error"))
+    assert f"two-factories verify passed {doc['smc']['verify_passed']}/2" in smc_note
+    if doc["smc"]["verify_passed"] < 2:  # tiny draws: R-hat or ESS misses verify's bounds
+        assert doc["smc"]["verify_problems"] and "too few" in smc_note
 
 
 def test_every_model_has_a_baseline_script():
@@ -110,7 +127,7 @@ def test_unknown_model_is_a_usage_error(capsys):
 
 
 def test_report_index_shows_the_bench(quick, tmp_path):
-    _, doc, _ = quick
+    _, doc, _, _ = quick
     assert site.zoo_sections(tmp_path) == []
     bench.write_json(doc, tmp_path / "bench.json")
     (section,) = site.zoo_sections(tmp_path)

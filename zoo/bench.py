@@ -38,6 +38,7 @@ BENCHMARKS = ROOT / "benchmarks"
 SMC_MODEL = "two-factories"
 QUICK_MODELS = ["single-coin"]
 QUICK_FIT = ["--draws", "200", "--tune", "200"]
+QUICK_FIT_TEXT = "4 chains x 200 draws, 200 tuning steps"
 EM_SIZES = (10_000, 100_000, 1_000_000)
 EM_TOLERANCE = 1e-8
 #: the issue's targets
@@ -203,7 +204,10 @@ def time_models(names: list[str], repeat: int, quick: bool, whole_zoo: bool) -> 
                             for t in ("cold", "warm")}
             whole.append({**{f"zoo_{t}": v for t, v in found.items()},
                           **{f"baselines_{t}": v for t, v in back_to_back.items()}})
-            say(f"repeat {r + 1}/{repeat} verify --all {found} baselines {back_to_back}")
+            say(f"repeat {r + 1}/{repeat} verify --all: cold {found['cold']:.1f} s, warm "
+                f"{found['warm']:.1f} s, cold with --jobs 1 {found['cold_one_job']:.1f} s; "
+                f"baselines back to back: cold {back_to_back['cold']:.1f} s, warm "
+                f"{back_to_back['warm']:.1f} s")
     models = {}
     for name, sides in runs.items():
         combined = {side: {t: combine([run[t] for run in found]) for t in found[0]}
@@ -243,19 +247,42 @@ def seed_runs(names: list[str], seeds: int, extra: list[str]) -> dict[str, list[
         for seed in range(DEFAULT_SEED, DEFAULT_SEED + seeds):
             wall, doc = timed_process(zoo_command(name, [*extra, "--seed", str(seed)]), cache_env(None))
             row = {"seed": seed, "wall": wall, **{k: zoo_row(wall, doc)[k] for k in
-                                                   ("divergences", "stuck_chains", "passed")}}
+                                                   ("divergences", "stuck_chains", "passed")},
+                   "problems": verify_problems(doc)}
             if name == SMC_MODEL:
                 row["smc_log_bf_error"] = doc["methods"]["smc"]["log_bf"] - doc["methods"]["exact"]["log_bf"]
             rows.append(row)
-            say(f"seed {seed} {name}: {row}")
+            say(f"seed {seed} {name}: {seed_line(row)}")
         out[name] = rows
     return out
 
 
-def smc_summary(rows: list[Row]) -> dict:
+def verify_problems(doc: dict) -> list[str]:
+    """Why a ``zoo verify --json`` run did not pass: its convergence problems, then its failed
+    checks (empty when it passed)."""
+    failed = [f"check {c['name']} failed (z {c['z']:+.2f})" for c in doc["checks"] if not c["passed"]]
+    return [*doc["diagnostics"]["problems"], *failed]
+
+
+def seed_line(row: Row) -> str:
+    """One seed's run in words: verdict (and why not passed), time, divergences, stuck chains."""
+    verdict = "passed" if row["passed"] else "did not pass: " + "; ".join(row["problems"])
+    line = (f"verify {verdict}; {row['wall']:.1f} s, {row['divergences']} divergences, "
+            f"{row['stuck_chains']} stuck chains")
+    if "smc_log_bf_error" in row:
+        line += f", SMC log BF error {row['smc_log_bf_error']:+.4f} nats"
+    return line
+
+
+def smc_summary(rows: list[Row], quick: bool) -> dict:
+    """SMC's log BF error over the seeds, and how many of those verify runs passed (and why
+    not: at --quick's tiny draws R-hat and ESS miss verify's bounds on a correct model)."""
     errors = [r["smc_log_bf_error"] for r in rows]
     return {"seeds": len(errors), "errors": errors, "max_abs_error": max(map(abs, errors)),
-            "rms_error": statistics.fmean(e * e for e in errors) ** 0.5}
+            "rms_error": statistics.fmean(e * e for e in errors) ** 0.5,
+            "verify_passed": sum(r["passed"] for r in rows),
+            "verify_problems": list(dict.fromkeys(p for r in rows for p in r["problems"])),
+            "verify_draws": QUICK_FIT_TEXT if quick else "verify's defaults"}
 
 
 def em_rows(sizes: tuple[int, ...], repeats: int) -> list[Row]:
@@ -305,8 +332,9 @@ def run_bench(names: list[str], repeat: int, seeds: int, quick: bool,
     models, whole = time_models(names, repeat, quick, whole_zoo)
     stuck_names = [] if quick else (names if seed_models is None else seed_models)
     smc_names = [SMC_MODEL] if SMC_MODEL not in stuck_names else []
-    by_seed = seed_runs(stuck_names + smc_names, 2 if quick else seeds, QUICK_FIT if quick else [])
-    smc = smc_summary(by_seed[SMC_MODEL]) if by_seed.get(SMC_MODEL) else {}
+    seeds = 2 if quick else seeds
+    by_seed = seed_runs(stuck_names + smc_names, seeds, QUICK_FIT if quick else [])
+    smc = smc_summary(by_seed[SMC_MODEL], quick) if by_seed.get(SMC_MODEL) else {}
     for name in smc_names:
         del by_seed[name]
     em = em_rows(EM_SIZES[:1] if quick else EM_SIZES, repeat)
@@ -338,20 +366,25 @@ def table(doc: dict) -> str:
     """The figures as aligned text: per model and side, ratios, then :func:`summary_notes`."""
     lines = [(f"{'model':14s} {'side':8s} {'cold s':>7s} {'warm s':>7s} {'compile':>7s} "
               f"{'sampling':>8s} {'ESS/s':>8s} {'div':>4s} {'stuck':>5s}")]
-    nan = float("nan")
     for name, m in doc["models"].items():
         for side in SIDES:
             warm, cold = m[side]["warm"], m[side].get("cold", {})
-            lines.append(f"{name:14s} {side:8s} {cold.get('wall', nan):7.1f} {warm['wall']:7.1f} "
+            lines.append(f"{name:14s} {side:8s} {_cell(cold.get('wall'), '7.1f')} {warm['wall']:7.1f} "
                          f"{warm['compile']:7.2f} {warm['sampling']:8.2f} "
                          f"{warm['ess_per_second']:8.0f} {warm['divergences']:4d} "
                          f"{warm['stuck_chains'] + cold.get('stuck_chains', 0):5d}")
         r = m["ratio"]
-        lines.append(f"{name:14s} {'ratio':8s} {r.get('cold_wall', nan):7.2f} {r['warm_wall']:7.2f} "
+        lines.append(f"{name:14s} {'ratio':8s} {_cell(r.get('cold_wall'), '7.2f')} {r['warm_wall']:7.2f} "
                      f"{r['warm_compile']:7.2f} {r['warm_sampling']:8.2f} {r['warm_ess_per_second']:8.2f}")
     lines.append("compile: fit time outside sampling (warm); ESS/s: min bulk ESS per second of "
-                 "sampling (warm); stuck: over cold and warm runs")
+                 "sampling (warm); stuck: over cold and warm runs"
+                 + ("; -: not measured (--quick runs warm only)" if doc["settings"]["quick"] else ""))
     return "\n".join(lines + summary_notes(doc))
+
+
+def _cell(value: float | None, spec: str) -> str:
+    """A table cell: the number, or '-' right-aligned where it was not measured."""
+    return format(value, spec) if value is not None else format("-", ">" + spec.split(".")[0])
 
 
 def summary_rows(doc: dict) -> list[list[str]]:
@@ -382,9 +415,11 @@ def summary_notes(doc: dict) -> list[str]:
     for r in doc["em"]:
         notes.append(f"EM n={r['n']}: zoo {r['zoo_seconds']:.3f} s, scikit-learn "
                      f"{r['sklearn_seconds']:.3f} s, {r['speedup']:.1f}x")
-    if doc["smc"]:
-        notes.append(f"SMC log BF error over {doc['smc']['seeds']} seeds: max |error| "
-                     f"{doc['smc']['max_abs_error']:.3f}, rms {doc['smc']['rms_error']:.3f} nats")
+    smc = doc["smc"]
+    if smc:
+        notes.append(f"SMC log BF error over {smc['seeds']} seeds: max |error| "
+                     f"{smc['max_abs_error']:.3f}, rms {smc['rms_error']:.3f} nats"
+                     + _verify_verdicts(smc, doc["settings"]["quick"]))
     for name, rows in doc["seeds"].items():
         notes.append(f"{name}: {sum(r['stuck_chains'] for r in rows)} stuck chains, "
                      f"{sum(r['divergences'] for r in rows)} divergences over {len(rows)} seeds")
@@ -392,6 +427,19 @@ def summary_notes(doc: dict) -> list[str]:
     notes.append(f"measured {settings['when']}, {settings['repeat']} repeat(s), load average "
                  f"{settings['load_average_before'][0]:.1f} at start on {settings['cpus']} CPUs")
     return notes
+
+
+def _verify_verdicts(smc: dict, quick: bool) -> str:
+    """How many of the SMC seeds' verify runs passed, and why the others did not."""
+    if "verify_passed" not in smc:  # a bench.json written before these were recorded
+        return ""
+    text = f"; {SMC_MODEL} verify passed {smc['verify_passed']}/{smc['seeds']}"
+    if smc["verify_passed"] < smc["seeds"]:
+        text += f" at {smc['verify_draws']} ({'; '.join(smc['verify_problems'])})"
+        if quick:
+            text += (": --quick's draws are too few for verify's R-hat <= 1.01 and bulk ESS >= "
+                     "400, so a correct model can miss them; only the SMC error is measured here")
+    return text
 
 
 def write_json(doc: dict, path: Path) -> None:
