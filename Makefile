@@ -2,6 +2,7 @@
 PYTHON ?= python3.12
 VENV := .venv
 STAMP := $(VENV)/.installed
+NEEDS_312 := import sys; sys.exit(sys.version_info < (3, 12))
 
 .PHONY: verify test
 
@@ -11,7 +12,10 @@ verify: $(STAMP)  ## every model on its seed example, checked against its refere
 test: $(STAMP)    ## the test suite (what CI runs)
 	$(VENV)/bin/python -m pytest -q
 
+# A Python older than 3.12 is refused before anything is made; a venv left by one is replaced.
 $(STAMP): pyproject.toml
+	@$(PYTHON) -c '$(NEEDS_312)' || { echo "make: the zoo needs Python 3.12 or newer; $(PYTHON) is $$($(PYTHON) --version 2>&1) (say PYTHON=python3.12)" >&2; exit 2; }
+	@if [ -x $(VENV)/bin/python ] && ! $(VENV)/bin/python -c '$(NEEDS_312)'; then echo "make: $(VENV) holds an older Python; making it again"; rm -rf $(VENV); fi
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)

@@ -145,3 +145,20 @@ def test_ctrl_c_during_sampling_exits_130_and_keeps_previous_results(tmp_path):
     assert err.count("\n") == 1 and "interrupted" in err
     assert snapshot(out) == before
     assert [p.name for p in tmp_path.iterdir()] == ["coin"]  # no staging folder left
+
+
+# --- set-up -------------------------------------------------------------------------------------
+OLD_PYTHON = next((p for p in ("python3.11", "python3.10") if __import__("shutil").which(p)), None)
+
+
+@pytest.mark.skipif(OLD_PYTHON is None, reason="no Python older than 3.12 on this machine")
+def test_make_refuses_an_old_python_in_one_line_and_makes_nothing(tmp_path):
+    """`make verify PYTHON=python3.11` says that 3.12 is needed and leaves no .venv behind, so
+    a later plain `make verify` is not blocked by it."""
+    for name in ("Makefile", "pyproject.toml"):
+        (tmp_path / name).write_text((ROOT / name).read_text())
+    done = subprocess.run(["make", "verify", f"PYTHON={OLD_PYTHON}"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "needs Python 3.12 or newer" in done.stderr and "PYTHON=python3.12" in done.stderr
+    assert not (tmp_path / ".venv").exists()
