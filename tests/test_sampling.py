@@ -1,5 +1,6 @@
 """Sampling machinery: per-chain starts for nutpie, default tuning, and parallel runs."""
 
+import os
 from dataclasses import replace
 
 import numpy as np
@@ -124,3 +125,22 @@ def test_a_nutpie_fit_that_diverged_can_be_saved(tmp_path):
     assert idata["sample_stats"]["diverging"].values.sum() > 0
     messages = _saved_stats(idata, tmp_path / "posterior.nc")["divergence_message"].values
     assert any(m.startswith("Divergence") for m in messages.ravel())
+
+
+def test_compiling_leaves_nothing_in_the_temp_folder(tmp_path):
+    """PyTensor's generated numba source goes beside its compile cache, not into a new file in
+    the system temp folder for every compiled function (issue 18.11)."""
+    import subprocess
+    import sys
+
+    script = ("import zoo.sampling, pytensor, pytensor.tensor as pt\n"
+              "x = pt.vector('x')\n"
+              "pytensor.function([x], pt.exp(x).sum() * 2, mode='NUMBA')([1.0, 2.0])\n"
+              "print(pytensor.config.generated_src_dir)")
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env={**os.environ, "TMPDIR": str(temp)}, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("generated_src")
+    assert list(temp.iterdir()) == []

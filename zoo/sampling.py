@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import pymc as pm
@@ -51,6 +52,20 @@ class SamplerConfig:
         chosen = self.nuts_sampler or nuts_sampler
         return replace(self, nuts_sampler=chosen, tune=self.tune or DEFAULT_TUNE[chosen],
                        target_accept=self.target_accept or DEFAULT_TARGET_ACCEPT[chosen])
+
+
+def keep_generated_source_in_compiledir() -> None:
+    """PyTensor writes the Python source of every numba-compiled function to a new file in the
+    system temp folder and never removes it, unless ``generated_src_dir`` is set: then the
+    files are content-addressed there (a rerun reuses them) and pruned by age. The zoo puts
+    them beside PyTensor's compile cache, unless the user chose a folder."""
+    import pytensor
+
+    if not pytensor.config.generated_src_dir:
+        pytensor.config.generated_src_dir = str(Path(pytensor.config.compiledir) / "generated_src")
+
+
+keep_generated_source_in_compiledir()
 
 
 def quiet_pymc() -> None:
