@@ -660,7 +660,8 @@ def em_trace_figure(em: MixtureFit, folder: Path) -> tuple[str, Path]:
 
 class GaussianMixture(ZooModel):
     name = "gmm"
-    title = "1-D Gaussian mixture, labels marginalised, means ordered; NUTS from EM starts vs EM"
+    title = ("1-D Gaussian mixture, labels marginalised, means ordered; NUTS from EM starts vs "
+             "the posterior by importance sampling, EM beside it")
     columns = [Column("x", "real", "one observation per row (see --set column=)")]
     settings = {
         "components": Setting("3", parsers.whole_number(2, "a mixture's number of components"),

@@ -21,10 +21,12 @@ def test_list_names_every_model(capsys):
 def test_verify_json_is_one_document(capsys):
     assert main(["verify", "single-coin", "--json", *FAST]) == 0
     document = json.loads(capsys.readouterr().out)
-    assert set(document) >= {"model", "config", "checks", "methods", "diagnostics", "passed"}
+    assert set(document) >= {"model", "config", "checks", "methods", "diagnostics", "notes",
+                             "passed"}
     assert document["config"]["seed"] == 7 and document["config"]["versions"]["pymc"]
     assert {c["name"] for c in document["checks"]} == {"theta.mean", "theta.sd"}
-    assert set(document["checks"][0]) == {"name", "reference", "estimate", "mcse", "z", "passed"}
+    assert set(document["checks"][0]) == {"name", "reference", "reference_error", "estimate",
+                                          "mcse", "z", "passed"}
     assert document["passed"] is True
     assert document["diagnostics"]["divergences"] == 0
 

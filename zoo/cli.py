@@ -236,8 +236,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             raise UsageError("--data and --set apply to one model; name exactly one")
         chosen = [get_model(name) for name in args.models] or list(all_models().values())
         return _verify(chosen, args, config)
-    if args.all == bool(args.model):
+    if args.all and args.model:
         raise UsageError("verify takes a MODEL or --all, not both")
+    if not (args.all or args.model):
+        raise UsageError("verify needs a MODEL or --all (zoo list shows the models)")
     if args.all and (args.data or args.set_pairs):
         raise UsageError("--data and --set apply to one model; they cannot go with --all")
     chosen = list(all_models().values()) if args.all else [get_model(args.model)]

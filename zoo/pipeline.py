@@ -65,13 +65,23 @@ class Result:
         return {self.reference.method: self.reference.values, **self.reference.methods,
                 **self.fit.methods}
 
+    def notes(self) -> list[str]:
+        """The reference's, the fit's and the comparison's notes (e.g. a weaker reference, a z
+        converted from a t)."""
+        return [*self.reference.notes, *self.fit.notes, *self.checks.attrs.get("notes", [])]
+
     def as_json(self) -> dict[str, Any]:
+        """Everything a run found; each check also gives its ``reference_error``, so that
+        z = (estimate - reference) / sqrt(mcse^2 + reference_error^2) can be recomputed."""
+        checks = [{**row, "reference_error": self.reference.errors.get(row["name"], 0.0)}
+                  for row in self.checks.to_dict(orient="records")]
         return {
             "model": self.model.name,
             "config": self.config_dict(),
-            "checks": self.checks.to_dict(orient="records"),
+            "checks": checks,
             "methods": self.methods(),
             "diagnostics": self.diagnostics.as_dict(),
+            "notes": self.notes(),
             "seconds": self.seconds,
             "passed": self.passed,
         }

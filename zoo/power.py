@@ -370,11 +370,18 @@ def console(summary: dict[str, Any], most: int = 6) -> str:
     for model, m in summary["models"].items():
         lines.append(f"{model}: {m['false_alarms']} false alarms in {m['false_alarm_seeds']} seeds"
                      + (f" ({'; '.join(m['false_alarm_problems'])})" if m["false_alarm_problems"] else ""))
-    for name, target in summary["targets"].items():
-        lines.append(f"target {'met' if target['met'] else 'MISSED'}: {name}")
+    lines += [target_line(name, target) for name, target in summary["targets"].items()]
     lines.append(f"{summary['computed']} units run now in {summary['wall_seconds']:.1f} s wall "
                  f"({summary['jobs']} jobs{', Dask ' + summary['scheduler'] if summary['scheduler'] else ''})")
     return "\n".join(lines)
+
+
+def target_line(name: str, target: dict[str, Any]) -> str:
+    """'target met/MISSED: ...', or 'not measured' where too few seeds ran to say."""
+    if target.get("too_few_seeds") and not target.get("false_alarms"):
+        return (f"target not measured: {name} (fewer seeds ran for "
+                f"{', '.join(target['too_few_seeds'])})")
+    return f"target {'met' if target['met'] else 'MISSED'}: {name}"
 
 
 def site_rows(summary: dict[str, Any]) -> list[list[str]]:
@@ -400,8 +407,10 @@ def site_notes(summary: dict[str, Any]) -> list[str]:
         notes.append(f"{model}: {m['false_alarms']} false alarms in {m['false_alarm_seeds']} seeds"
                      + (f"; smallest detectable bias at most {in_sd[worst]:.3f} sd ({worst})"
                         if worst else ""))
-    notes += [f"target {'met' if t['met'] else 'MISSED'}: {name}"
-              for name, t in summary["targets"].items()]
+    notes += [target_line(name, target) for name, target in summary["targets"].items()]
+    if summary["quick"]:
+        notes.insert(0, "a --quick run: a smoke test with small draws and few seeds, not the "
+                        "benchmark")
     notes.append(f"{summary['seeds']} verify seeds per fault; {summary['jobs']} jobs, "
                  f"{summary['wall_seconds']:.0f} s for the units run last")
     return notes

@@ -57,11 +57,6 @@ def summary_table(result: Result) -> list[list[str]]:
     ]
 
 
-def notes(result: Result) -> list[str]:
-    """The reference's, the fit's and the comparison's notes (e.g. a z converted from a t)."""
-    return [*result.reference.notes, *result.fit.notes, *result.checks.attrs.get("notes", [])]
-
-
 def diagnostics_line(result: Result) -> str:
     d = result.diagnostics
     line = (f"max R-hat {d.r_hat_max:.3f} (<= {R_HAT_MAX}), min bulk ESS {d.ess_bulk_min:.0f} "
@@ -86,7 +81,7 @@ def console(result: Result) -> str:
         "",
         "diagnostics: " + diagnostics_line(result),
         *(f"  problem: {p}" for p in result.diagnostics.problems),
-        *(f"  note: {n}" for n in notes(result)),
+        *(f"  note: {n}" for n in result.notes()),
         f"{status(result)}: {int(result.checks['passed'].sum())}/{len(result.checks)} checks "
         f"within |z| <= {result.z_bound:.2g}; reference {result.seconds['reference']:.2f} s, "
         f"fit {result.seconds['fit']:.1f} s",
@@ -121,7 +116,7 @@ def markdown(result: Result) -> str:
         "",
         markdown_table(summary_table(result)),
         "",
-        *(f"- note: {n}" for n in notes(result)),
+        *(f"- note: {n}" for n in result.notes()),
         "",
         "## Provenance",
         "",

@@ -26,7 +26,7 @@ from zoo.diagnostics import ESS_BULK_MIN, R_HAT_MAX
 from zoo.figures import Figures, draw_all, model_graph
 from zoo.pipeline import Result
 from zoo.report import (checks_table, diagnostics_line, markdown, markdown_table, methods_table,
-                        notes, staged_folder, status, summary_table)
+                        staged_folder, status, summary_table)
 
 DEFAULT_OUT = Path("reports") / "site"
 #: packages that draw the site, recorded beside the ones that change the numbers
@@ -91,7 +91,7 @@ def index_row(result: Result, report_seconds: float) -> dict[str, str]:
         "ess": f"{d.ess_bulk_min:.0f}",
         "divergences": str(d.divergences),
         "sampler": sampler_name(result),
-        "seconds": f"{sum(result.seconds.values()) + report_seconds:.1f}",
+        "seconds": f"{result.seconds['reference'] + result.seconds['fit'] + report_seconds:.1f}",
     }
 
 
@@ -165,7 +165,7 @@ def _write_model_page(result: Result, folder: Path, environment: jinja2.Environm
         "methods": methods_table(result),
         "diagnostics": diagnostics_line(result),
         "summary": summary_table(result),
-        "notes": notes(result),
+        "notes": result.notes(),
         "images": [(caption, path.name) for caption, path in figures.images],
         "figure_notes": figures.notes,
         "provenance": provenance_rows(result, figures, report_seconds, context),
