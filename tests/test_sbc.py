@@ -198,6 +198,7 @@ def test_an_unreachable_scheduler_is_one_clear_error(tmp_path, capsys):
                    "--scheduler", "tcp://127.0.0.1:9"])
     assert status == 2
     assert capsys.readouterr().err.count("\n") == 1
+    assert not (tmp_path / "x").exists()  # refused before anything is written
 
 
 def test_uniformity_test_accepts_uniform_and_flags_skewed_values():

@@ -72,7 +72,7 @@ from zoo.diagnostics import scalar_draws
 from zoo.errors import UsageError
 from zoo.model import ZooModel
 from zoo.sampling import DEFAULT_SEED, SamplerConfig, nutpie_starts, quiet_pymc, sample_nutpie
-from zoo.workers import execute
+from zoo.workers import dask_client, execute
 
 #: family-wise level of the uniformity tests of one model
 ALPHA = 0.01
@@ -340,6 +340,8 @@ def run_sbc(model: ZooModel, config: SbcConfig, out: Path, *, set_pairs: list[st
         raise UsageError(f"adaptation {config.adaptation!r}: choose one of {', '.join(ADAPTATIONS)}")
     identity = {"model": model.name, "settings": model.setting_texts(set_pairs),
                 "nuts_sampler": "nutpie", **config.identity()}
+    if scheduler:  # an unreachable cluster is refused before anything is written
+        dask_client(scheduler).close()
     store = SimulationStore(out, identity)
     pending = [i for i in range(config.sims) if not store.has(i)]
     start = time.perf_counter()
