@@ -197,3 +197,22 @@ def test_settings_that_apply_are_accepted():
     assert gmm.parse_settings(["column=y"], user_data=True)["column"] == "y"
     assert gmm.parse_settings(["column=y"])["column"] == "y"  # user_data unknown: not checked
     assert mint.parse_settings([], user_data=True)  # the default is not "given"
+
+
+def test_console_shows_failures_and_the_worst_checks_with_a_count():
+    """A model with many checks prints the failures and the largest |z| up to CONSOLE_ROWS,
+    with a line counting the rest; the files keep every check."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from zoo.report import CONSOLE_ROWS, checks_table
+
+    z = [0.1 * i for i in range(30)] + [-9.0]
+    checks = pd.DataFrame({"name": [f"c{i}" for i in range(31)], "reference": 0.0,
+                           "estimate": z, "mcse": 1.0, "z": z,
+                           "passed": [abs(v) <= 4 for v in z]})
+    result = SimpleNamespace(checks=checks, reference=SimpleNamespace(method="exact"))
+    shown = [row[0] for row in checks_table(result, CONSOLE_ROWS)[1:]]
+    assert len(shown) == CONSOLE_ROWS and "c30" in shown and "c29" in shown and "c0" not in shown
+    assert len(checks_table(result)) == 32

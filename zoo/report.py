@@ -24,10 +24,19 @@ def status(result: Result) -> str:
     return "PASS" if result.passed else "FAIL"
 
 
-def checks_table(result: Result) -> list[list[str]]:
-    """Rows of the reference-vs-posterior table, numbers rounded to what their MCSE supports."""
+#: the console shows at most this many checks and methods rows; the files hold them all
+CONSOLE_ROWS = 12
+
+
+def checks_table(result: Result, most: int | None = None) -> list[list[str]]:
+    """Rows of the reference-vs-posterior table, numbers rounded to what their MCSE supports;
+    with ``most``, only the failures and the largest |z| up to that many, in table order."""
+    checks = result.checks
+    if most is not None and len(checks) > most:
+        order = checks.assign(key=checks["z"].abs().fillna(float("inf")) + 1e9 * ~checks["passed"])
+        checks = checks.loc[sorted(order["key"].nlargest(max(most, (~checks["passed"]).sum())).index)]
     rows = [["check", result.reference.method, "posterior", "mcse", "z", ""]]
-    for check in result.checks.itertuples():
+    for check in checks.itertuples():
         rows.append([
             check.name,
             f"{check.reference:.6g}",
@@ -75,9 +84,11 @@ def console(result: Result) -> str:
         f"data: {result.data_source}; settings: {_settings_text(result)}",
         f"sampler {sampler}, {c.chains} chains x {c.draws} draws (tune {c.tune}), seed {c.seed}",
         "",
-        align_columns(checks_table(result)),
+        align_columns(checks_table(result, CONSOLE_ROWS)),
+        *_more(len(result.checks), CONSOLE_ROWS, "checks within the bound, the smaller |z|"),
         "",
-        align_columns(methods_table(result)),
+        align_columns(methods_table(result)[: CONSOLE_ROWS + 1]),
+        *_more(len(methods_table(result)) - 1, CONSOLE_ROWS, "rows"),
         "",
         "diagnostics: " + diagnostics_line(result),
         *(f"  problem: {p}" for p in result.diagnostics.problems),
@@ -87,6 +98,13 @@ def console(result: Result) -> str:
         f"fit {result.seconds['fit']:.1f} s",
     ]
     return "\n".join(lines)
+
+
+def _more(total: int, shown: int, what: str) -> list[str]:
+    """A line saying how many rows the console left out, and where they are."""
+    if total <= shown:
+        return []
+    return [f"... and {total - shown} more {what} (all in --json, result.json and summary.md)"]
 
 
 def markdown(result: Result) -> str:
