@@ -107,7 +107,7 @@ from zoo.em import (
 )
 from zoo.errors import DataError
 from zoo.figures import new_figure, save
-from zoo.importance import Moments, ReferenceFailed, Target, posterior_moments
+from zoo.importance import PARETO_K_MAX, Moments, ReferenceFailed, Target, posterior_moments
 from zoo.model import DATA_DIR, Fit, Reference, Setting, ZooModel
 from zoo.sampling import SamplerConfig, sample_nuts
 
@@ -778,7 +778,7 @@ class GaussianMixture(ZooModel):
                            "draws": float(moments.draws)}
         if not moments.trusted:
             values, errors, fallback = em_fallback(
-                x, em, f"importance sampling's Pareto k is {moments.pareto_k:.2f} > 0.7")
+                x, em, f"importance sampling's Pareto k is {moments.pareto_k:.2f} > {PARETO_K_MAX}")
             return Reference("em", values, errors, methods, notes + fallback)
         if em.converged:
             methods["em_minus_posterior_in_sds"] = em_distances(em, moments)

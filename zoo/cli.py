@@ -183,7 +183,8 @@ def output_folder(out: Path) -> Path:
 
 
 def _default_out(args: argparse.Namespace) -> Path | None:
-    """Where the command will write its folder (None: no folder)."""
+    """Where the command will write its folder (None: no folder): ``--out`` or the command's
+    default, decided here once."""
     quick = getattr(args, "quick", False)
     defaults = {
         "run": lambda: REPORTS / args.model,
@@ -203,14 +204,14 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "list":
         return _list(all_models(), args.settings)
     out = _default_out(args)
-    if out is not None:
-        output_folder(out)
+    if out is not None:  # every command below writes where args.out says
+        args.out = output_folder(out)
     if args.command == "sbc":
         from zoo.sbc import sbc_command
 
         model = get_model(args.model)
         model.parse_settings(args.set_pairs, user_data=False)  # SBC fits simulated example data
-        return sbc_command(model, args, REPORTS)
+        return sbc_command(model, args)
     if args.command == "bench":
         from zoo.bench import bench_command
 
@@ -218,7 +219,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "power":
         from zoo.power import power_command
 
-        return power_command(args, REPORTS)
+        return power_command(args)
     config = SamplerConfig(
         draws=args.draws, tune=args.tune, chains=args.chains, cores=args.cores, seed=args.seed,
         sampler=args.sampler, nuts_sampler=args.nuts_sampler, target_accept=args.target_accept,
@@ -229,7 +230,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "sweep":
         from zoo.sweep import sweep_command
 
-        return sweep_command(get_model(args.model), args, config, REPORTS)
+        return sweep_command(get_model(args.model), args, config)
     if args.command == "report":
         args.all = not args.models
         if len(args.models) != 1 and (args.data or args.set_pairs):
@@ -269,7 +270,7 @@ def _run(model, args, config) -> int:
 
     result = run(model, args.data, args.set_pairs, config)
     print(console(result))
-    written = write_run(result, args.out or REPORTS / model.name)
+    written = write_run(result, args.out)
     print("wrote " + ", ".join(str(p) for p in written))
     return 0 if result.passed else 1
 
@@ -277,7 +278,7 @@ def _run(model, args, config) -> int:
 def _verify(models, args, config) -> int:
     from zoo.pipeline import run_all
     from zoo.report import console
-    from zoo.site import DEFAULT_OUT, build_site, progress
+    from zoo.site import build_site, progress
 
     show_progress = not (args.quiet or args.json)
     results = []
@@ -294,7 +295,7 @@ def _verify(models, args, config) -> int:
     else:
         print(f"{sum(r.passed for r in results)}/{len(results)} models passed")
     if args.report:
-        site = build_site(results, args.out or DEFAULT_OUT, show_progress=show_progress)
+        site = build_site(results, args.out, show_progress=show_progress)
         print(f"wrote {site.index} (the report took {sum(site.seconds.values()):.1f} s)",
               file=sys.stderr if args.json else sys.stdout)
     return 0 if passed else 1

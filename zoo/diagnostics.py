@@ -66,22 +66,17 @@ def diagnose(idata: xr.DataTree, var_names: list[str] | None = None) -> Diagnost
     is no scalar at all), so the report and the JSON show it.
     """
     draws = scalar_draws(idata, var_names)
-    nonfinite = [name for name, x in draws.items() if not np.isfinite(x).all()]
-    constant = [name for name, x in draws.items() if name not in nonfinite and np.ptp(x) == 0]
+    nonfinite, constant = undefined_scalars(draws)
     undefined = {*nonfinite, *constant}
-    nan = float("nan")
-    r_hat, ess, mcse = {}, {}, {}
-    for name, x in draws.items():
-        defined = name not in undefined
-        r_hat[name] = float(az.rhat(x)) if defined else nan
-        ess[name] = float(az.ess(x, method="bulk")) if defined else nan
-        mcse[name] = float(az.mcse(x, method="mean")) if defined else nan
+    r_hat, ess = r_hat_and_ess(draws)
+    mcse = {name: float("nan") if name in undefined else float(az.mcse(x, method="mean"))
+            for name, x in draws.items()}
     divergences = 0
     if "sample_stats" in idata.children and "diverging" in idata.sample_stats:
         divergences = int(idata.sample_stats["diverging"].sum())
     diag = Diagnostics(
-        r_hat_max=_worst(r_hat, max),
-        ess_bulk_min=_worst(ess, min),
+        r_hat_max=worst(r_hat, max),
+        ess_bulk_min=worst(ess, min),
         divergences=divergences,
         stuck_chains=stuck_chains({n: x for n, x in draws.items() if n not in undefined}),
     )
@@ -102,7 +97,25 @@ def diagnose(idata: xr.DataTree, var_names: list[str] | None = None) -> Diagnost
     return diag
 
 
-def _worst(values: dict[str, float], pick) -> float:
+def undefined_scalars(draws: dict[str, np.ndarray]) -> tuple[list[str], list[str]]:
+    """The scalars whose draws are not all finite, and those whose draws are constant: both
+    have no R-hat or ESS."""
+    nonfinite = [name for name, x in draws.items() if not np.isfinite(x).all()]
+    constant = [name for name, x in draws.items() if name not in nonfinite and np.ptp(x) == 0]
+    return nonfinite, constant
+
+
+def r_hat_and_ess(draws: dict[str, np.ndarray]) -> tuple[dict[str, float], dict[str, float]]:
+    """Each scalar's R-hat and bulk ESS; NaN for one whose draws are not finite or constant."""
+    undefined = set().union(*undefined_scalars(draws))
+    nan = float("nan")
+    r_hat = {name: nan if name in undefined else float(az.rhat(x)) for name, x in draws.items()}
+    ess = {name: nan if name in undefined else float(az.ess(x, method="bulk"))
+           for name, x in draws.items()}
+    return r_hat, ess
+
+
+def worst(values: dict[str, float], pick) -> float:
     """max or min of ``values``, NaN if any is NaN or there are none (never a NaN skipped)."""
     array = np.array(list(values.values()), dtype=float)
     if not array.size or np.isnan(array).any():

@@ -40,7 +40,7 @@ from typing import Any
 
 from zoo.errors import UsageError
 from zoo.sampling import DEFAULT_SEED, SamplerConfig
-from zoo.sbc import SbcConfig, SimulationStore, write_atomically
+from zoo.sbc import SbcConfig, SimulationStore, simulation_path, write_atomically
 from zoo.workers import execute
 
 #: default models, gmm last: it is by far the slowest
@@ -156,7 +156,7 @@ class PowerStore:
     def has(self, unit: Unit) -> bool:
         if unit.kind == "verify":
             return self.verify_path(unit.model, unit.fault, unit.index).exists()
-        return (self.folder / unit.model / unit.fault / "sbc" / "sims" / f"sim-{unit.index:05d}.json").exists()
+        return simulation_path(self.folder / unit.model / unit.fault / "sbc", unit.index).exists()
 
     def save(self, unit: Unit, record: dict[str, Any]) -> None:
         if unit.kind == "sbc":
@@ -456,10 +456,11 @@ def plan_from(args: argparse.Namespace) -> tuple[Plan, PowerConfig]:
     return Plan(names, faults, args.seeds, args.false_alarm_seeds), config
 
 
-def power_command(args: argparse.Namespace, reports: Path) -> int:
-    """``zoo power``: run, print the tables (or one JSON document), write the summary."""
+def power_command(args: argparse.Namespace) -> int:
+    """``zoo power``: run, print the tables (or one JSON document), write the summary into
+    ``args.out``."""
     plan, config = plan_from(args)
-    out = args.out or reports / ("power-quick" if args.quick else "power")
+    out = args.out
     try:
         summary = run_power(plan, config, out, jobs=args.jobs, scheduler=args.scheduler)
     except KeyboardInterrupt:

@@ -79,6 +79,7 @@ def console(result: Result) -> str:
     """What ``zoo run`` and ``zoo verify`` print."""
     c = result.config
     sampler = c.sampler if c.sampler == "smc" else f"nuts ({c.nuts_sampler or result.model.nuts_sampler})"
+    methods = methods_table(result)
     lines = [
         f"{result.model.name}: {result.model.title}",
         f"data: {result.data_source}; settings: {_settings_text(result)}",
@@ -87,8 +88,8 @@ def console(result: Result) -> str:
         align_columns(checks_table(result, CONSOLE_ROWS)),
         *_more(len(result.checks), CONSOLE_ROWS, "checks within the bound, the smaller |z|"),
         "",
-        align_columns(methods_table(result)[: CONSOLE_ROWS + 1]),
-        *_more(len(methods_table(result)) - 1, CONSOLE_ROWS, "rows"),
+        align_columns(methods[: CONSOLE_ROWS + 1]),
+        *_more(len(methods) - 1, CONSOLE_ROWS, "rows"),
         "",
         "diagnostics: " + diagnostics_line(result),
         *(f"  problem: {p}" for p in result.diagnostics.problems),

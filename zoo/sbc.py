@@ -20,24 +20,15 @@ and ``sample_nutpie``'s default, which every model's fit uses), unless ``--tune`
 draws, not verify's 4 x 1000). They are part of a run's identity. A fit *diverged* when it had
 any divergent transition; it *did not converge* when, over the scalars SBC ranks, R-hat > 1.05,
 bulk ESS < 100, or either is undefined (NaN). Verify's 1.01 / 400 suit 4 x 1000 draws: with
-2 x 500 R-hat > 1.01 tripped by chance in 5-11% of the fits of the four models below. The
+2 x 500 R-hat > 1.01 tripped by chance in 5-11% of correct fits (four of the models). The
 verdict fails when more than 1% of fits diverged, or more than 1% did not converge.
 
-Measured at seed 20261125 with these settings (200 simulations each):
-
-    model           diverged  not converged  R-hat max (worst)  bulk ESS min (worst)
-    single-coin     0         0              1.024              225
-    two-factories   0         0              1.016              303
-    mint            0         0              1.021              366
-    rat-tumors      0         0              1.017              414
-    gmm             11 (5.5%) 3 (1.5%)       1.487              4
-
-Fits of well-behaved posteriors come nowhere near 1.05 / 100 (0 of 800), so the limits flag
-only real trouble; 1% then tolerates no bad fit in CI's 30-40 simulations and up to 5 in the
-full 500, while a sampler in real trouble is far above it (the centred funnel of the tests:
-6 of 8 fits diverge, though its ranks look uniform). gmm's failures are real: its divergent
-fits have overlapping or very narrow components; at target acceptance 0.95 1 of its 11
-diverging simulations still diverged (0.9: 6 of 11).
+Why these limits (measured: README, "Calibration"): with 200 simulations each, no fit of the
+five models diverged or crossed 1.05 / 100, so the limits flag only real trouble; 1% then
+tolerates no bad fit in CI's 30-40 simulations and up to 5 in a full 500, while a sampler in
+real trouble is far above it (the centred funnel of the tests: 6 of 8 fits diverge, though its
+ranks look uniform). gmm's former SBC prior, whose component sds reached 0.001, failed here
+(see models/gmm.py).
 
 Cost is compiling, so each worker process compiles a model once (nutpie, observed values in a
 shared variable swapped per simulation) and reuses it. Simulation i's seed comes from
@@ -58,7 +49,6 @@ import os
 import re
 import sys
 import time
-import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
@@ -68,7 +58,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import binom
 
-from zoo.diagnostics import scalar_draws
+from zoo.diagnostics import r_hat_and_ess, scalar_draws, worst
 from zoo.errors import UsageError
 from zoo.model import ZooModel
 from zoo.sampling import DEFAULT_SEED, SamplerConfig, nutpie_starts, quiet_pymc, sample_nutpie
@@ -161,16 +151,9 @@ def convergence(idata, names: list[str]) -> dict[str, Any]:
     """R-hat max and bulk ESS min over every scalar of ``names``, and whether they pass
     R_HAT_MAX / ESS_MIN; an undefined (NaN) value, e.g. of a scalar no chain moved, is stored
     as None and fails."""
-    import arviz as az
-
-    r_hats, esss = [], []
-    with warnings.catch_warnings():  # a constant scalar's R-hat divides 0 by 0: NaN, kept
-        warnings.simplefilter("ignore", RuntimeWarning)
-        for draws in scalar_draws(idata, names).values():
-            r_hats.append(float(az.rhat(draws)))
-            esss.append(float(az.ess(draws, method="bulk")))
-    r_hat = None if any(np.isnan(r_hats)) else max(r_hats)
-    ess = None if any(np.isnan(esss)) else min(esss)
+    r_hats, esss = r_hat_and_ess(scalar_draws(idata, names))
+    r_hat, ess = worst(r_hats, max), worst(esss, min)
+    r_hat, ess = (None if np.isnan(v) else v for v in (r_hat, ess))
     return {"r_hat_max": r_hat, "ess_bulk_min": ess,
             "converged": r_hat is not None and ess is not None
             and r_hat <= R_HAT_MAX and ess >= ESS_MIN}
@@ -306,6 +289,11 @@ def write_atomically(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
+def simulation_path(folder: Path, index: int) -> Path:
+    """Where a store in ``folder`` keeps simulation ``index``."""
+    return Path(folder) / "sims" / f"sim-{index:05d}.json"
+
+
 class SimulationStore:
     """One JSON file per finished simulation under ``folder/sims``; refuses a foreign run."""
 
@@ -319,7 +307,7 @@ class SimulationStore:
         write_atomically(stamp, json.dumps(identity, indent=1))
 
     def path(self, index: int) -> Path:
-        return self.folder / "sims" / f"sim-{index:05d}.json"
+        return simulation_path(self.folder, index)
 
     def has(self, index: int) -> bool:
         return self.path(index).exists()
@@ -568,13 +556,13 @@ def _health_lines(summary: dict[str, Any]) -> list[str]:
     ]
 
 
-def sbc_command(model: ZooModel, args, reports: Path) -> int:
+def sbc_command(model: ZooModel, args) -> int:
     """``zoo sbc``: run, print (or one JSON document), exit 0 when no parameter is flagged and
     few enough fits diverged or did not converge."""
     given = {"tune": args.tune, "target_accept": args.target_accept, "adaptation": args.adaptation}
     config = SbcConfig(sims=args.sims, seed=args.seed, draws=args.draws, chains=args.chains,
                        **{k: v for k, v in given.items() if v is not None})
-    out = args.out or reports / f"sbc-{model.name}"
+    out = args.out
     try:
         summary = run_sbc(model, config, out, set_pairs=args.set_pairs, jobs=args.jobs,
                           scheduler=args.scheduler)

@@ -162,8 +162,7 @@ def write_sweep(frame: pd.DataFrame, figure: Figure, out: Path) -> list[Path]:
     return sorted(Path(out).iterdir())
 
 
-def sweep_command(model: ZooModel, args: argparse.Namespace, config: SamplerConfig,
-                  reports: Path) -> int:
+def sweep_command(model: ZooModel, args: argparse.Namespace, config: SamplerConfig) -> int:
     """What ``zoo sweep`` does: 0 if every run passed, 1 otherwise (bad input raises first)."""
     key, values = parse_over(model, args.over, args.set_pairs)
     start = time.perf_counter()
@@ -175,8 +174,7 @@ def sweep_command(model: ZooModel, args: argparse.Namespace, config: SamplerConf
     base = runs[0].result
     marks = marks_hook(base.data, base.settings) if marks_hook else {}
     title = f"{model.name}: posterior mean and 89 % ETI against {key} (x: reference)"
-    written = write_sweep(frame, plot(frame, key, marks, title),
-                          args.out or reports / f"sweep-{model.name}-{key}")
+    written = write_sweep(frame, plot(frame, key, marks, title), args.out)
     passed = all(r.result.passed for r in runs)
     print(f"{sum(r.result.passed for r in runs)}/{len(runs)} runs passed; sweep wall time "
           f"{time.perf_counter() - start:.1f} s")
