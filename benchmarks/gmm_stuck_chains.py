@@ -21,7 +21,7 @@ import time
 import arviz as az
 import numpy as np
 
-from models.gmm import MODEL
+from zoo.models.gmm import MODEL
 from zoo.diagnostics import scalar_draws, stuck_chains
 from zoo.sampling import SamplerConfig, sample_nuts
 

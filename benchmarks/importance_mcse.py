@@ -16,7 +16,7 @@ import sys
 
 import numpy as np
 
-from models.gmm import MODEL, REFERENCE_DRAWS, maximum_likelihood, mixture_target, resolve_priors
+from zoo.models.gmm import MODEL, REFERENCE_DRAWS, maximum_likelihood, mixture_target, resolve_priors
 from zoo.importance import posterior_moments
 
 

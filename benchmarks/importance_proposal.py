@@ -22,7 +22,7 @@ import sys
 import numpy as np
 
 import zoo.importance as importance
-from models.gmm import MODEL, maximum_likelihood, mixture_target, resolve_priors, simulate_mixture
+from zoo.models.gmm import MODEL, maximum_likelihood, mixture_target, resolve_priors, simulate_mixture
 
 
 def main(pilot: int, final_scale: float, pilot_scale: float) -> None:

@@ -4,7 +4,7 @@
                                                           [--draws 1000] [--chains 4]
 
 For each seed, fits both factories' SMC evidence exactly as ``zoo verify two-factories`` does
-(``models.two_factories``: max(chains, SMC_MIN_CHAINS) chains x draws particles per factory, in
+(``zoo.models.two_factories``: max(chains, SMC_MIN_CHAINS) chains x draws particles per factory, in
 one process; the NUTS part of the fit is skipped) and compares the log Bayes factor with the
 exact one. It prints, over the seeds, the raw t = (estimate - exact) / mcse, which was the
 check's z before the MCSE's degrees of freedom were taken into account, and the z the check
@@ -32,7 +32,7 @@ import time
 
 import numpy as np
 
-from models.two_factories import MODEL, log_bf_estimate
+from zoo.models.two_factories import MODEL, log_bf_estimate
 from zoo.compare import compare
 from zoo.model import Fit, Reference
 from zoo.sampling import SamplerConfig, smc_log_evidence

@@ -11,7 +11,7 @@ the data's range and no component sd exceeds the data's sd by much, so the prior
 absurd values; a = 2 adds one pseudo-count per component, which keeps a weight off exactly 0.
 Default data: the lecture's generative story (mu 2, 5, 10; sigma 0.6, 0.8, 0.5; weights .4, .2,
 .4; n = 10,000), simulated with a fixed seed into ``data/gmm_lecture.csv`` by
-``python -m models.gmm write-data``.
+``python -m zoo.models.gmm write-data``.
 
 Reference: the posterior itself, without MCMC (``zoo.importance``): Pareto-smoothed importance
 sampling from a multivariate t at the posterior mode, in the unconstrained space (mu_0, the log
@@ -812,7 +812,7 @@ MODEL = GaussianMixture()
 
 def main(argv: list[str] | None = None) -> None:
     """``write-data``: (re)write data/gmm_lecture.csv; ``missing``: print the 2-D toy's table."""
-    parser = argparse.ArgumentParser(prog="python -m models.gmm")
+    parser = argparse.ArgumentParser(prog="python -m zoo.models.gmm")
     parser.add_argument("command", choices=["write-data", "missing"])
     args = parser.parse_args(argv)
     if args.command == "write-data":

@@ -59,7 +59,7 @@ from scipy.special import logsumexp
 from scipy.stats import beta as beta_dist
 from scipy.stats import gamma as gamma_dist
 
-from models.single_coin import seed_grid
+from zoo.models.single_coin import seed_grid
 from zoo.compare import posterior_estimate
 from zoo import parsers
 from zoo.data import Column

@@ -121,7 +121,7 @@ def test_bad_options_are_one_line_exit_2(capsys, args, message):
 
 def test_failing_check_exits_1(capsys, monkeypatch):
     """A model whose reference is wrong makes verify exit 1 and say FAIL."""
-    from models import single_coin
+    from zoo.models import single_coin
 
     original = single_coin.exact_posterior
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from models.gmm import (
+from zoo.models.gmm import (
     LECTURE_CSV,
     LECTURE_MEANS,
     LECTURE_SDS,
@@ -310,7 +310,7 @@ def test_untrusted_reference_falls_back_on_em_and_says_so(monkeypatch):
     x = simulate_lecture_mixture(SAMPLE_N, SAMPLE_SEED)
     data, settings = pd.DataFrame({"x": x}), MODEL.parse_settings([])
     untrusted = lambda *args: Moments({}, {}, pareto_k=0.9, ess=10.0, draws=100)  # noqa: E731
-    monkeypatch.setattr("models.gmm.posterior_moments", untrusted)
+    monkeypatch.setattr("zoo.models.gmm.posterior_moments", untrusted)
     reference = MODEL.reference(data, settings)
     assert reference.method == "em" and any("WEAKER CHECK" in n for n in reference.notes)
     assert set(reference.values) == {f"{v}[{j}].mean" for v in ("mu", "sigma", "w")

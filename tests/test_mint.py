@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from scipy.stats import beta as beta_dist
 
-from models.mint import (MODEL, FreeK, coin_counts, exact_k_sweep, exact_posterior,
+from zoo.models.mint import (MODEL, FreeK, coin_counts, exact_k_sweep, exact_posterior,
                          free_k_from_mode_sd, grid_posterior, natural_key, parse_k)
-from models.single_coin import seed_grid
+from zoo.models.single_coin import seed_grid
 from zoo.cli import main
 from zoo.errors import UsageError
 from zoo.exact import beta_from_mode
@@ -200,7 +200,7 @@ def test_bad_data_exits_2(rejects, text, message):
 def test_exact_is_converged_to_1e_8(monkeypatch, K):
     """Tightening the cubature's tolerance a hundredfold moves no moment by more than 1e-8."""
     default = exact_posterior(*TWO_COINS, K, 2.0, 2.0)
-    monkeypatch.setattr("models.mint.QUAD_RTOL", 1e-11)
+    monkeypatch.setattr("zoo.models.mint.QUAD_RTOL", 1e-11)
     assert exact_posterior(*TWO_COINS, K, 2.0, 2.0) == pytest.approx(default, rel=0, abs=1e-8)
 
 

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from models.single_coin import exact_posterior
+from zoo.models.single_coin import exact_posterior
 from zoo.cli import main
 from zoo.faults import FAULTS, Fault, faulty_model
 from zoo.pipeline import run

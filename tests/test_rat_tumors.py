@@ -12,7 +12,7 @@ from scipy.special import digamma, expit, gammaln, logsumexp
 from scipy.stats import beta as beta_dist
 from scipy.stats import betabinom
 
-from models.rat_tumors import (
+from zoo.models.rat_tumors import (
     MODEL, alpha_beta, eb_moments, grid_box, grid_moments, grid_posterior,
     log_marginal_likelihood, shrinkage_plot, type2_optimum,
 )
@@ -259,7 +259,7 @@ def test_theta_is_drawn_from_its_exact_conditional():
     """With alpha and beta fixed, the added theta_j are Beta(alpha + y_j, beta + n_j - y_j)."""
     import xarray as xr
 
-    from models.rat_tumors import add_conditional_theta
+    from zoo.models.rat_tumors import add_conditional_theta
 
     tumors, rats = np.array([0, 3, 10]), np.array([10, 20, 10])
     shape = (2, 20_000)

@@ -10,7 +10,7 @@ import pytensor.tensor as pt
 import pytest
 import xarray as xr
 
-from models.single_coin import SingleCoin
+from zoo.models.single_coin import SingleCoin
 from zoo.cli import main
 from zoo.errors import UsageError
 from zoo.registry import get_model

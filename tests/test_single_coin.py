@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from models.single_coin import MODEL, exact_posterior, grid_posterior, parse_prior, seed_grid
+from zoo.models.single_coin import MODEL, exact_posterior, grid_posterior, parse_prior, seed_grid
 from zoo.errors import UsageError
 from zoo.pipeline import run
 

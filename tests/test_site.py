@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from conftest import FAST
-from models.two_factories import MODEL as TWO_FACTORIES
+from zoo.models.two_factories import MODEL as TWO_FACTORIES
 from zoo import figures
 from zoo import site as site_module
 from zoo.cli import main

@@ -5,7 +5,7 @@ import pytest
 from scipy import integrate, stats
 from scipy.special import betaln
 
-from models.two_factories import MODEL, exact_comparison
+from zoo.models.two_factories import MODEL, exact_comparison
 from zoo.exact import beta_from_mode
 from zoo.pipeline import run
 
@@ -60,7 +60,7 @@ def test_wrong_factory_prior_is_detected(default_run):
 def test_log_bf_mcse_carries_welch_degrees_of_freedom(default_run):
     """8 + 8 SMC chains: the MCSE's df lies between 7 (one factory's spread dominates) and 14
     (equal spreads), and the check's z is the normal equivalent of the raw t, never larger."""
-    from models.two_factories import SMC_MIN_CHAINS, log_bf_estimate
+    from zoo.models.two_factories import SMC_MIN_CHAINS, log_bf_estimate
 
     rng = np.random.default_rng(0)
     equal = log_bf_estimate(np.arange(8.0), np.arange(8.0) + 3.0)

@@ -34,10 +34,10 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
-from models.gmm import GaussianMixture
-from models.mint import Mint, coin_counts
-from models.mint import exact_posterior as mint_exact
-from models.rat_tumors import (
+from zoo.models.gmm import GaussianMixture
+from zoo.models.mint import Mint, coin_counts
+from zoo.models.mint import exact_posterior as mint_exact
+from zoo.models.rat_tumors import (
     SEARCH_BELOW_V,
     SEARCH_HALF_WIDTH_U,
     SEARCH_ABOVE_V,
@@ -52,9 +52,9 @@ from models.rat_tumors import (
     log_posterior_uv,
     posterior_mode_uv,
 )
-from models.single_coin import SingleCoin
-from models.single_coin import exact_posterior as coin_exact
-from models.two_factories import TwoFactories
+from zoo.models.single_coin import SingleCoin
+from zoo.models.single_coin import exact_posterior as coin_exact
+from zoo.models.two_factories import TwoFactories
 from zoo.errors import UsageError
 from zoo.exact import heads_tails, quadrature_moments
 from zoo.model import ZooModel
@@ -391,7 +391,7 @@ class RatFault(Fault):
 
 def _faulty_grid(log_density, mode, size: int, coarse: int = 800) -> GridPosterior:
     """A midpoint grid over the box leaving < TAIL_MASS beyond each edge, found on a coarse
-    grid around ``mode`` as ``models.rat_tumors.grid_box`` does."""
+    grid around ``mode`` as ``zoo.models.rat_tumors.grid_box`` does."""
     u = np.linspace(mode[0] - SEARCH_HALF_WIDTH_U, mode[0] + SEARCH_HALF_WIDTH_U, coarse)
     v = np.linspace(mode[1] - SEARCH_BELOW_V, mode[1] + SEARCH_ABOVE_V, coarse)
     weights = _normalised(log_density(u[:, None], v[None, :]))

@@ -9,6 +9,7 @@ classical reference, and (optionally) overrides how it is fitted. The pipeline
 from __future__ import annotations
 
 import sys
+from importlib import resources
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from zoo.sampling import SamplerConfig, sample_nuts, sample_smc
 if TYPE_CHECKING:
     from zoo.pipeline import Result
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DATA_DIR = Path(str(resources.files("zoo.datasets")))
 
 
 @dataclass(frozen=True)

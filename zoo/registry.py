@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-import models
+import zoo.models
 from zoo.errors import UsageError
 from zoo.model import ZooModel
 
@@ -14,8 +14,8 @@ from zoo.model import ZooModel
 def all_models() -> dict[str, ZooModel]:
     """Every model by name, in file order."""
     found = {}
-    for info in sorted(pkgutil.iter_modules(models.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"models.{info.name}")
+    for info in sorted(pkgutil.iter_modules(zoo.models.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"zoo.models.{info.name}")
         model = getattr(module, "MODEL", None)
         if isinstance(model, ZooModel):
             found[model.name] = model

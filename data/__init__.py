@@ -1,0 +1,1 @@
+"""The bundled example data (installed as ``zoo.datasets``; read with ``importlib.resources``)."""
