@@ -332,7 +332,7 @@ def chains_off_reference(idata: xr.DataTree, reference: dict[str, float]) -> dic
     return off
 
 
-def posterior_methods(idata: xr.DataTree, x: np.ndarray, seconds: float) -> dict[str, float]:
+def posterior_alternatives(idata: xr.DataTree, x: np.ndarray, seconds: float) -> dict[str, float]:
     """Posterior means and sds, the log-likelihood at the posterior means, and NUTS's speed."""
     draws = scalar_draws(idata, ["mu", "sigma", "w"])
     values = {name: float(d.mean()) for name, d in draws.items()}
@@ -761,10 +761,10 @@ class GaussianMixture(ZooModel):
         priors = resolve_priors(x, settings)
         em = maximum_likelihood(x, k)
         fits = hard_and_map_fits(x, k, priors)
-        methods = {"kmeans": kmeans_method(fits["kmeans"]), "map_em": em_method(fits["map_em"])}
+        alternatives = {"kmeans": kmeans_method(fits["kmeans"]), "map_em": em_method(fits["map_em"])}
         notes = ["map_em uses the EM library's conjugate default prior, not the model's"]
         if em.converged:
-            methods = {"em": em_method(em), "em_se": mixture_standard_errors(x, em), **methods}
+            alternatives = {"em": em_method(em), "em_se": mixture_standard_errors(x, em), **alternatives}
         else:
             notes.append(f"EM did not converge in {em.max_iter} iterations: its answer is not "
                          "shown (its optimum still starts the chains and the mode search)")
@@ -773,19 +773,19 @@ class GaussianMixture(ZooModel):
                                         REFERENCE_SEED)
         except ReferenceFailed as err:
             values, errors, fallback = em_fallback(x, em, f"importance sampling failed ({err})")
-            return Reference("em", values, errors, methods, notes + fallback)
-        methods["psis"] = {**moments.values, "pareto_k": moments.pareto_k, "ess": moments.ess,
+            return Reference("em", values, errors, alternatives, notes + fallback)
+        alternatives["psis"] = {**moments.values, "pareto_k": moments.pareto_k, "ess": moments.ess,
                            "draws": float(moments.draws)}
         if not moments.trusted:
             values, errors, fallback = em_fallback(
                 x, em, f"importance sampling's Pareto k is {moments.pareto_k:.2f} > {PARETO_K_MAX}")
-            return Reference("em", values, errors, methods, notes + fallback)
+            return Reference("em", values, errors, alternatives, notes + fallback)
         if em.converged:
-            methods["em_minus_posterior_in_sds"] = em_distances(em, moments)
+            alternatives["em_minus_posterior_in_sds"] = em_distances(em, moments)
         notes.insert(0, f"reference: PSIS from a multivariate t at the posterior mode, "
                         f"{moments.draws} draws, Pareto k {moments.pareto_k:.2f}, ESS "
                         f"{moments.ess:.0f}")
-        return Reference("psis", moments.values, moments.errors, methods,
+        return Reference("psis", moments.values, moments.errors, alternatives,
                          notes + moments.notes)
 
     def fit(self, data, settings, config: SamplerConfig) -> Fit:
@@ -801,7 +801,7 @@ class GaussianMixture(ZooModel):
         idata = sample_nuts(model, config, nuts_sampler=self.nuts_sampler, starts=starts,
                             adaptation="low_rank")
         fit = Fit(idata)
-        fit.methods["nuts"] = posterior_methods(idata, x, time.perf_counter() - begin)
+        fit.alternatives["nuts"] = posterior_alternatives(idata, x, time.perf_counter() - begin)
         for chain, what in chains_off_reference(idata, mixture_values(em)).items():
             fit.notes.append(f"chain {chain} disagrees with the EM optimum ({what})")
         return fit

@@ -316,18 +316,18 @@ class Mint(ZooModel):
         exact = exact_posterior(counts.heads, counts.flips, K, A, B)
         notes = [f"theta[{s}] is coin {label!r}: {h} heads of {n}"
                  for s, (label, h, n) in enumerate(zip(counts.labels, counts.heads, counts.flips))]
-        methods = {}
+        alternatives = {}
         if isinstance(K, FreeK):
             notes.append(f"K - 2 ~ Gamma(shape {K.shape:.6g}, rate {K.rate:.6g}); reference: 2-D "
                          "quadrature over (omega, K); no grid (it would be (S+2)-dimensional)")
         else:
             size = settings["grid"]
             grid = grid_posterior(counts.heads, counts.flips, K, A, B, size)
-            methods["grid"] = grid
+            alternatives["grid"] = grid
             error = max(abs(grid[name] - exact[name]) for name in exact)
             notes.append(f"grid: {size} points per axis, {len(counts.labels) + 1}-D over (omega, "
                          f"theta_s), summed coin by coin; max |grid - exact| = {error:.2g}")
-        return Reference(method="exact", values=exact, methods=methods, notes=notes)
+        return Reference(method="exact", values=exact, alternatives=alternatives, notes=notes)
 
     # --- report plot ---------------------------------------------------------------------------
     def figures(self, result, folder: Path) -> list[tuple[str, Path]]:

@@ -363,21 +363,21 @@ def pooling_comparison(fits: dict[str, xr.DataTree]) -> pd.DataFrame:
         return az.compare(fits, round_to="none")
 
 
-def loo_methods(fits: dict[str, xr.DataTree]) -> dict[str, dict[str, float]]:
+def loo_alternatives(fits: dict[str, xr.DataTree]) -> dict[str, dict[str, float]]:
     """PSIS-LOO of each fit (elpd, its se, p_loo, Pareto k) and ArviZ's comparison."""
     table = pooling_comparison(fits)
     with warnings.catch_warnings():  # the Pareto k values are reported, not warned about
         warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
         loos = {name: az.loo(idata) for name, idata in fits.items()}
-    methods = {}
+    alternatives = {}
     for name, loo in loos.items():
         k = np.asarray(loo.pareto_k).ravel()
-        methods[f"loo_{name}"] = {
+        alternatives[f"loo_{name}"] = {
             "elpd_loo": float(loo.elpd), "elpd_loo.se": float(loo.se), "p_loo": float(loo.p),
             "elpd_diff": float(table.loc[name, "elpd_diff"]), "weight": float(table.loc[name, "weight"]),
             "pareto_k.max": float(k.max()), "pareto_k > 0.7": int((k > 0.7).sum()),
         }
-    return methods
+    return alternatives
 
 
 def predictive_draws(idata: xr.DataTree, new_rats: int, seed: int) -> np.ndarray:
@@ -508,11 +508,11 @@ class RatTumors(ZooModel):
             "historical experiments: every row but the last; the last is the current one",
         ]
         current = f"theta[{len(tumors) - 1}].mean"
-        methods = {"raw": {current: float(tumors[-1] / rats[-1])}}
-        notes += self._levels_of_bayes(tumors, rats, methods)
+        alternatives = {"raw": {current: float(tumors[-1] / rats[-1])}}
+        notes += self._levels_of_bayes(tumors, rats, alternatives)
         point = {name: values[f"{name}.mean"] for name in ("alpha", "beta") if f"{name}.mean" in values}
-        methods["grid_full_bayes"] = {**point, current: moments[current], **predictive}
-        return Reference("grid", values, methods=methods, notes=notes)
+        alternatives["grid_full_bayes"] = {**point, current: moments[current], **predictive}
+        return Reference("grid", values, alternatives=alternatives, notes=notes)
 
     @staticmethod
     def _drop_tail_dependent(values: dict, grid: GridPosterior, tumors, rats, size: int) -> list[str]:
@@ -532,7 +532,7 @@ class RatTumors(ZooModel):
         return notes
 
     @staticmethod
-    def _levels_of_bayes(tumors, rats, methods: dict) -> list[str]:
+    def _levels_of_bayes(tumors, rats, alternatives: dict) -> list[str]:
         """eb_moments, type2_ml, type2_map from the historical rows; notes for those that fail."""
         historical = slice(0, len(tumors) - 1)
         current = f"theta[{len(tumors) - 1}].mean"
@@ -548,7 +548,7 @@ class RatTumors(ZooModel):
                              "overdispersed, so complete pooling is the limit")
                 continue
             alpha, beta = answer
-            methods[name] = {"alpha": alpha, "beta": beta,
+            alternatives[name] = {"alpha": alpha, "beta": beta,
                              current: float(conditional_mean(alpha, beta, tumors[-1], rats[-1]))}
         return notes
 
@@ -570,10 +570,10 @@ class RatTumors(ZooModel):
             fits = {"partial_pooling": idata, **fit.extra}
             for each in fits.values():
                 add_log_likelihood(each, tumors, rats)
-            fit.methods.update(loo_methods(fits))
+            fit.alternatives.update(loo_alternatives(fits))
             fit.notes += [f"{name}: PSIS-LOO is unreliable for {values['pareto_k > 0.7']} "
                           "experiment(s) with Pareto k > 0.7"
-                          for name, values in fit.methods.items() if values.get("pareto_k > 0.7")]
+                          for name, values in fit.alternatives.items() if values.get("pareto_k > 0.7")]
         return fit
 
     @staticmethod
@@ -592,7 +592,7 @@ class RatTumors(ZooModel):
         fit.estimates["y_new.mean"] = Estimate(float(new_rats * mean_rate.mean()),
                                                float(new_rats * az.mcse(mean_rate)))
         new = predictive_draws(fit.idata, new_rats, seed)
-        fit.methods["full_bayes"] = {
+        fit.alternatives["full_bayes"] = {
             "alpha": float(posterior["alpha"].mean()), "beta": float(posterior["beta"].mean()),
             f"theta[{current}].mean": fit.estimates[f"theta[{current}].mean"].value,
             "y_new.mean": float(new.mean()), "y_new.sd": float(new.std(ddof=1)),

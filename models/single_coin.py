@@ -129,7 +129,7 @@ class SingleCoin(ZooModel):
         return Reference(
             method="exact",
             values={"theta.mean": exact["mean"], "theta.sd": exact["sd"]},
-            methods={name: {"theta.mean": answer["mean"], "theta.sd": answer["sd"],
+            alternatives={name: {"theta.mean": answer["mean"], "theta.sd": answer["sd"],
                             "log_evidence": answer["log_evidence"]}
                      for name, answer in (("exact", exact), ("grid", grid))},
         )
@@ -138,7 +138,7 @@ class SingleCoin(ZooModel):
         fit = super().fit(data, settings, config)
         if config.sampler == "smc":
             per_chain = smc_log_evidence(fit.idata)
-            fit.methods["smc"] = {"log_evidence": float(per_chain.mean()),
+            fit.alternatives["smc"] = {"log_evidence": float(per_chain.mean()),
                                   "log_evidence_sd_between_chains": float(per_chain.std(ddof=1))}
         return fit
 

@@ -164,7 +164,7 @@ class TwoFactories(ZooModel):
         return Reference(
             method="exact",
             values={k: exact[k] for k in ("p_factory[0]", "p_factory[1]", "log_bf")},
-            methods={"exact": exact},
+            alternatives={"exact": exact},
         )
 
     def fit(self, data, settings, config: SamplerConfig) -> Fit:
@@ -178,14 +178,14 @@ class TwoFactories(ZooModel):
         fit.estimates["log_bf"] = log_bf_estimate(*evidence)
         log_bf = fit.estimates["log_bf"].value
         log_joint = np.log(settings["prior"]) + np.array([e.mean() for e in evidence])
-        fit.methods["smc"] = {
+        fit.alternatives["smc"] = {
             "log_evidence[0]": float(evidence[0].mean()),
             "log_evidence[1]": float(evidence[1].mean()),
             "log_bf": float(log_bf),
             "p_factory[0]": float(np.exp(log_joint[0] - logsumexp(log_joint))),
         }
         posterior = fit.idata.posterior["p_factory"]
-        fit.methods["nuts_marginalised" if config.sampler == "nuts" else "smc_marginalised"] = {
+        fit.alternatives["nuts_marginalised" if config.sampler == "nuts" else "smc_marginalised"] = {
             "p_factory[0]": float(posterior.isel(factory=0).mean()),
             "p_factory[1]": float(posterior.isel(factory=1).mean()),
         }

@@ -21,7 +21,7 @@ def test_list_names_every_model(capsys):
 def test_verify_json_is_one_document(capsys):
     assert main(["verify", "single-coin", "--json", *FAST]) == 0
     document = json.loads(capsys.readouterr().out)
-    assert set(document) >= {"model", "config", "checks", "methods", "diagnostics", "notes",
+    assert set(document) >= {"model", "config", "checks", "alternatives", "diagnostics", "notes",
                              "passed"}
     assert document["config"]["seed"] == 7 and document["config"]["versions"]["pymc"]
     assert {c["name"] for c in document["checks"]} == {"theta.mean", "theta.sd"}

@@ -140,7 +140,7 @@ def lecture_run(fast_config, tmp_path_factory):
 def test_posterior_matches_the_importance_reference(lecture_run):
     """Means and sds of every parameter against PSIS, with a trustworthy Pareto k."""
     checks, reference = lecture_run.checks, lecture_run.reference
-    assert reference.method == "psis" and reference.methods["psis"]["pareto_k"] < 0.7
+    assert reference.method == "psis" and reference.alternatives["psis"]["pareto_k"] < 0.7
     assert checks["passed"].all(), checks
     assert set(checks["name"]) == {f"{v}[{j}].{stat}" for v in ("mu", "sigma", "w")
                                    for j in range(3) for stat in ("mean", "sd")}
@@ -150,18 +150,18 @@ def test_posterior_matches_the_importance_reference(lecture_run):
 
 
 def test_methods_side_by_side(lecture_run):
-    methods = lecture_run.methods()
-    assert {"em", "kmeans", "map_em", "nuts"} <= set(methods)
-    assert {"mu[2]", "sigma[2]", "w[2]", "loglik", "iterations"} <= set(methods["em"])
+    alternatives = lecture_run.alternatives()
+    assert {"em", "kmeans", "map_em", "nuts"} <= set(alternatives)
+    assert {"mu[2]", "sigma[2]", "w[2]", "loglik", "iterations"} <= set(alternatives["em"])
     # EM maximises the likelihood: NUTS's posterior means and k-means score no higher
-    assert methods["nuts"]["loglik"] <= methods["em"]["loglik"] + 1e-6
-    assert methods["kmeans"]["loglik"] < methods["em"]["loglik"]
+    assert alternatives["nuts"]["loglik"] <= alternatives["em"]["loglik"] + 1e-6
+    assert alternatives["kmeans"]["loglik"] < alternatives["em"]["loglik"]
 
 
 def test_standard_errors_are_the_posterior_sds(lecture_run):
     """The reference errors are fractions of the MLE's standard errors; these must be the
     posterior sds (Bernstein-von Mises), here to the sds' Monte Carlo error (~5%)."""
-    nuts, se = lecture_run.methods()["nuts"], lecture_run.methods()["em_se"]
+    nuts, se = lecture_run.alternatives()["nuts"], lecture_run.alternatives()["em_se"]
     for name, value in se.items():
         assert nuts[f"{name}.sd"] == pytest.approx(value, rel=0.15), name
 
@@ -279,12 +279,12 @@ def test_small_data_posterior_is_not_em(overlapping_run):
     """EM's optimum sits visibly off the posterior mean (over 0.3 posterior sds for mu, sigma
     and w), and NUTS agrees with the importance reference, not with EM."""
     reference, fit = overlapping_run
-    assert reference.method == "psis" and reference.methods["psis"]["pareto_k"] < 0.7
-    distances = reference.methods["em_minus_posterior_in_sds"]
+    assert reference.method == "psis" and reference.alternatives["psis"]["pareto_k"] < 0.7
+    distances = reference.alternatives["em_minus_posterior_in_sds"]
     assert max(abs(d) for d in distances.values()) > 0.3, distances
     assert compare(fit, reference)["passed"].all()
     em = Reference("em", {f"{name}.mean": value
-                          for name, value in reference.methods["em"].items() if "[" in name})
+                          for name, value in reference.alternatives["em"].items() if "[" in name})
     assert not compare(fit, em)["passed"].all()
 
 

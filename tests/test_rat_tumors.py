@@ -144,7 +144,7 @@ def test_posterior_matches_grid(pooled_run):
 def test_posterior_fails_against_the_plug_in_answer(pooled_run):
     """Type-2 ML plugged in ignores the uncertainty in (alpha, beta): the checks must see it."""
     tumors, rats = pooled_run.data["tumors"].to_numpy(), pooled_run.data["rats"].to_numpy()
-    alpha, beta = pooled_run.reference.methods["type2_ml"]["alpha"], pooled_run.reference.methods[
+    alpha, beta = pooled_run.reference.alternatives["type2_ml"]["alpha"], pooled_run.reference.alternatives[
         "type2_ml"]["beta"]
     mean, sd = beta_dist.stats(alpha + tumors, beta + rats - tumors, moments="mv")
     values = {f"theta[{j}].{stat}": float(x) for j in range(len(tumors))
@@ -153,20 +153,20 @@ def test_posterior_fails_against_the_plug_in_answer(pooled_run):
 
 
 def test_levels_of_bayes_side_by_side(pooled_run):
-    methods = pooled_run.methods()
+    alternatives = pooled_run.alternatives()
     for name in ("raw", "eb_moments", "type2_ml", "type2_map", "grid_full_bayes", "full_bayes"):
-        assert "theta[70].mean" in methods[name], name
-    assert methods["raw"]["theta[70].mean"] == pytest.approx(4 / 14)
+        assert "theta[70].mean" in alternatives[name], name
+    assert alternatives["raw"]["theta[70].mean"] == pytest.approx(4 / 14)
     # shrinkage: every method pulls 4/14 towards the pooled rate
     for name in ("eb_moments", "type2_ml", "type2_map", "full_bayes"):
-        assert 0.15 < methods[name]["theta[70].mean"] < 4 / 14
-    assert methods["full_bayes"]["y_new.mean"] == pytest.approx(
-        methods["grid_full_bayes"]["y_new.mean"], abs=0.1)
+        assert 0.15 < alternatives[name]["theta[70].mean"] < 4 / 14
+    assert alternatives["full_bayes"]["y_new.mean"] == pytest.approx(
+        alternatives["grid_full_bayes"]["y_new.mean"], abs=0.1)
 
 
 def test_pooling_compared_by_loo(pooled_run):
-    methods = pooled_run.methods()
-    loo = {name: methods[f"loo_{name}"] for name in ("partial_pooling", "no_pooling", "complete_pooling")}
+    alternatives = pooled_run.alternatives()
+    loo = {name: alternatives[f"loo_{name}"] for name in ("partial_pooling", "no_pooling", "complete_pooling")}
     assert set(pooled_run.fit.extra) == {"no_pooling", "complete_pooling"}
     assert max(loo, key=lambda name: loo[name]["elpd_loo"]) == "partial_pooling"
     assert loo["partial_pooling"]["elpd_diff"] == 0
@@ -196,7 +196,7 @@ def test_verify_on_user_data(tmp_path, capsys):
     assert document["diagnostics"]["divergences"] == 0
     names = {check["name"] for check in document["checks"]}
     assert {"log_alpha_plus_beta.mean", "log_alpha_plus_beta.sd", "theta[24].sd"} <= names
-    assert document["methods"]["raw"]["theta[24].mean"] == pytest.approx(tumors[-1] / rats[-1])
+    assert document["alternatives"]["raw"]["theta[24].mean"] == pytest.approx(tumors[-1] / rats[-1])
 
 
 BAD = [

@@ -18,7 +18,7 @@ from zoo.pipeline import run
 from zoo.registry import get_model
 
 MODELS = ["single-coin", "two-factories"]
-TABLES = ["data", "settings", "checks", "methods", "summary", "provenance"]
+TABLES = ["data", "settings", "checks", "alternatives", "summary", "provenance"]
 GENERIC_PLOTS = ["trace.png", "rank.png", "posterior.png", "energy.png", "ppc.png"]
 
 

@@ -44,7 +44,7 @@ def default_run(fast_config):
 def test_nuts_and_smc_match_exact(default_run):
     assert default_run.passed, (default_run.checks, default_run.diagnostics.problems)
     assert set(default_run.checks["name"]) == {"p_factory[0]", "p_factory[1]", "log_bf"}
-    assert default_run.fit.methods["smc"]["log_bf"] == pytest.approx(
+    assert default_run.fit.alternatives["smc"]["log_bf"] == pytest.approx(
         default_run.reference.values["log_bf"], abs=0.05)
 
 

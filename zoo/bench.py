@@ -250,7 +250,7 @@ def seed_runs(names: list[str], seeds: int, extra: list[str]) -> dict[str, list[
                                                    ("divergences", "stuck_chains", "passed")},
                    "problems": verify_problems(doc)}
             if name == SMC_MODEL:
-                row["smc_log_bf_error"] = doc["methods"]["smc"]["log_bf"] - doc["methods"]["exact"]["log_bf"]
+                row["smc_log_bf_error"] = doc["alternatives"]["smc"]["log_bf"] - doc["alternatives"]["exact"]["log_bf"]
             rows.append(row)
             say(f"seed {seed} {name}: {seed_line(row)}")
         out[name] = rows

@@ -52,13 +52,13 @@ class Reference:
 
     ``values`` maps check names (``theta[1].sd``, ``p_factory[0]``) to reference values;
     ``errors`` gives the reference's own standard error where it has one (0 otherwise);
-    ``methods`` holds other classical answers shown beside it (grid, EM, empirical Bayes).
+    ``alternatives``: other methods' answers shown beside it (grid, EM, empirical Bayes).
     """
 
     method: str
     values: dict[str, float]
     errors: dict[str, float] = field(default_factory=dict)
-    methods: dict[str, dict[str, float]] = field(default_factory=dict)
+    alternatives: dict[str, dict[str, float]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
@@ -79,11 +79,11 @@ class Estimate:
 
 @dataclass
 class Fit:
-    """What fitting returns: the main posterior, any further estimates, and other methods."""
+    """What fitting returns: the main posterior, any further estimates, and other methods' answers."""
 
     idata: xr.DataTree
     estimates: dict[str, Estimate] = field(default_factory=dict)
-    methods: dict[str, dict[str, float]] = field(default_factory=dict)
+    alternatives: dict[str, dict[str, float]] = field(default_factory=dict)
     extra: dict[str, xr.DataTree] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 

@@ -61,9 +61,9 @@ class Result:
             "versions": versions(),
         }
 
-    def methods(self) -> dict[str, dict[str, float]]:
-        return {self.reference.method: self.reference.values, **self.reference.methods,
-                **self.fit.methods}
+    def alternatives(self) -> dict[str, dict[str, float]]:
+        return {self.reference.method: self.reference.values, **self.reference.alternatives,
+                **self.fit.alternatives}
 
     def notes(self) -> list[str]:
         """The reference's, the fit's and the comparison's notes (e.g. a weaker reference, a z
@@ -79,7 +79,7 @@ class Result:
             "model": self.model.name,
             "config": self.config_dict(),
             "checks": checks,
-            "methods": self.methods(),
+            "alternatives": self.alternatives(),
             "diagnostics": self.diagnostics.as_dict(),
             "notes": self.notes(),
             "seconds": self.seconds,

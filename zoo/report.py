@@ -24,7 +24,7 @@ def status(result: Result) -> str:
     return "PASS" if result.passed else "FAIL"
 
 
-#: the console shows at most this many checks and methods rows; the files hold them all
+#: the console shows at most this many checks and alternatives rows; the files hold them all
 CONSOLE_ROWS = 12
 
 
@@ -48,13 +48,13 @@ def checks_table(result: Result, most: int | None = None) -> list[list[str]]:
     return rows
 
 
-def methods_table(result: Result) -> list[list[str]]:
-    """Rows of the methods table: one row per quantity, one column per method."""
-    methods = result.methods()
-    quantities = list(dict.fromkeys(q for values in methods.values() for q in values))
-    rows = [["quantity", *methods]]
+def alternatives_table(result: Result) -> list[list[str]]:
+    """Rows of the alternatives table: one row per quantity, one column per other method."""
+    alternatives = result.alternatives()
+    quantities = list(dict.fromkeys(q for values in alternatives.values() for q in values))
+    rows = [["quantity", *alternatives]]
     for quantity in quantities:
-        rows.append([quantity, *(_number(methods[m].get(quantity)) for m in methods)])
+        rows.append([quantity, *(_number(alternatives[m].get(quantity)) for m in alternatives)])
     return rows
 
 
@@ -79,7 +79,7 @@ def console(result: Result) -> str:
     """What ``zoo run`` and ``zoo verify`` print."""
     c = result.config
     sampler = c.sampler if c.sampler == "smc" else f"nuts ({c.nuts_sampler or result.model.nuts_sampler})"
-    methods = methods_table(result)
+    alternatives = alternatives_table(result)
     lines = [
         f"{result.model.name}: {result.model.title}",
         f"data: {result.data_source}; settings: {_settings_text(result)}",
@@ -88,8 +88,8 @@ def console(result: Result) -> str:
         align_columns(checks_table(result, CONSOLE_ROWS)),
         *_more(len(result.checks), CONSOLE_ROWS, "checks within the bound, the smaller |z|"),
         "",
-        align_columns(methods[: CONSOLE_ROWS + 1]),
-        *_more(len(methods) - 1, CONSOLE_ROWS, "rows"),
+        align_columns(alternatives[: CONSOLE_ROWS + 1]),
+        *_more(len(alternatives) - 1, CONSOLE_ROWS, "rows"),
         "",
         "diagnostics: " + diagnostics_line(result),
         *(f"  problem: {p}" for p in result.diagnostics.problems),
@@ -129,7 +129,7 @@ def markdown(result: Result) -> str:
         "",
         "## Methods",
         "",
-        markdown_table(methods_table(result)),
+        markdown_table(alternatives_table(result)),
         "",
         "## ArviZ summary",
         "",

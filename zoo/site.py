@@ -25,7 +25,7 @@ from zoo.compare import Z_BOUND
 from zoo.diagnostics import ESS_BULK_MIN, R_HAT_MAX
 from zoo.figures import Figures, draw_all, model_graph
 from zoo.pipeline import Result
-from zoo.report import (checks_table, diagnostics_line, markdown, markdown_table, methods_table,
+from zoo.report import (checks_table, diagnostics_line, markdown, markdown_table, alternatives_table,
                         staged_folder, status, summary_table)
 
 DEFAULT_OUT = Path("reports") / "site"
@@ -162,7 +162,7 @@ def _write_model_page(result: Result, folder: Path, environment: jinja2.Environm
         "data_summary": data_summary(result),
         "settings": settings_rows(result),
         "checks": checks_table(result),
-        "methods": methods_table(result),
+        "alternatives": alternatives_table(result),
         "diagnostics": diagnostics_line(result),
         "summary": summary_table(result),
         "notes": result.notes(),
