@@ -34,7 +34,7 @@ import numpy as np
 
 from zoo.models.two_factories import MODEL, log_bf_estimate
 from zoo.compare import compare
-from zoo.model import Fit, Reference
+from zoo.results import Fit, Reference
 from zoo.sampling import SamplerConfig, smc_log_evidence
 
 

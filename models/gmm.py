@@ -77,7 +77,8 @@ against the posterior means of a PyMC fit that imputes the lost values (masked o
 from __future__ import annotations
 
 import argparse
-import time
+import functools
+import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,8 +109,9 @@ from zoo.em import (
 from zoo.errors import DataError
 from zoo.figures import new_figure, save
 from zoo.importance import PARETO_K_MAX, Moments, ReferenceFailed, Target, posterior_moments
-from zoo.model import DATA_DIR, Fit, Reference, Setting, ZooModel
-from zoo.sampling import SamplerConfig, sample_nuts
+from zoo.model import DATA_DIR, Setting, ZooModel
+from zoo.results import Fit, Reference
+from zoo.sampling import SamplerConfig, sample_nuts, sampling_time
 
 LECTURE_MEANS = (2.0, 5.0, 10.0)
 LECTURE_SDS = (0.6, 0.8, 0.5)
@@ -332,8 +334,9 @@ def chains_off_reference(idata: xr.DataTree, reference: dict[str, float]) -> dic
     return off
 
 
-def posterior_alternatives(idata: xr.DataTree, x: np.ndarray, seconds: float) -> dict[str, float]:
-    """Posterior means and sds, the log-likelihood at the posterior means, and NUTS's speed."""
+def posterior_alternatives(idata: xr.DataTree, x: np.ndarray) -> dict[str, float]:
+    """Posterior means and sds, the log-likelihood at the posterior means, and NUTS's speed
+    (bulk ESS per second of sampling, compiling excluded)."""
     draws = scalar_draws(idata, ["mu", "sigma", "w"])
     values = {name: float(d.mean()) for name, d in draws.items()}
     values.update({f"{name}.sd": float(d.std(ddof=1)) for name, d in draws.items()})
@@ -342,8 +345,9 @@ def posterior_alternatives(idata: xr.DataTree, x: np.ndarray, seconds: float) ->
     weights = mean_of("w")
     values["loglik"] = gmm_loglik(x, weights / weights.sum(), mean_of("mu"), mean_of("sigma") ** 2)
     ess = min(float(az.ess(d, method="bulk")) for d in draws.values())
-    values.update({"wall_seconds": seconds, "min_ess_bulk": ess,
-                   "min_ess_bulk_per_second": ess / seconds})
+    seconds = sampling_time(idata)
+    values.update({"sampling_seconds": seconds, "min_ess_bulk": ess,
+                   "min_ess_bulk_per_second": ess / seconds if seconds > 0 else math.nan})
     return values
 
 
@@ -357,7 +361,16 @@ def hard_and_map_fits(x: np.ndarray, k: int, priors: Priors) -> dict[str, Mixtur
 
 
 def maximum_likelihood(x: np.ndarray, k: int) -> MixtureFit:
-    """The EM optimum; a user error (exit 2) when every start collapses onto a point."""
+    """The EM optimum; a user error (exit 2) when every start collapses onto a point.
+
+    The reference, the chains' starts, the fit's comparison and the figures all need it: it is
+    computed once per data set and kept."""
+    return _maximum_likelihood(np.ascontiguousarray(x, float).tobytes(), k)
+
+
+@functools.lru_cache(maxsize=4)
+def _maximum_likelihood(x_bytes: bytes, k: int) -> MixtureFit:
+    x = np.frombuffer(x_bytes)
     try:
         return fit_gmm(x, k, restarts=EM_RESTARTS)
     except ArithmeticError as err:
@@ -788,23 +801,22 @@ class GaussianMixture(ZooModel):
         return Reference("psis", moments.values, moments.errors, alternatives,
                          notes + moments.notes)
 
-    def fit(self, data, settings, config: SamplerConfig) -> Fit:
-        """NUTS from dispersed EM starts (or PyMC's default), with its speed and a per-chain
-        comparison with the EM optimum."""
-        if config.sampler == "smc":
-            return super().fit(data, settings, config)
+    def nuts_options(self, data, settings):
+        """Each chain at its own dispersed EM start (or PyMC's jittered default)."""
         x = data["x"].to_numpy()
-        model = self.build(data, settings)
+        if settings["init"] != "em":
+            return {}
+        return {"starts": em_starts(x, maximum_likelihood(x, settings["components"]))}
+
+    def complete(self, fit, data, settings, config):
+        """NUTS's answers and speed beside EM's, and a per-chain comparison with EM's optimum."""
+        if config.sampler == "smc":
+            return
+        x = data["x"].to_numpy()
+        fit.alternatives["nuts"] = posterior_alternatives(fit.idata, x)
         em = maximum_likelihood(x, settings["components"])
-        starts = em_starts(x, em) if settings["init"] == "em" else None
-        begin = time.perf_counter()
-        idata = sample_nuts(model, config, nuts_sampler=self.nuts_sampler, starts=starts,
-                            adaptation="low_rank")
-        fit = Fit(idata)
-        fit.alternatives["nuts"] = posterior_alternatives(idata, x, time.perf_counter() - begin)
-        for chain, what in chains_off_reference(idata, mixture_values(em)).items():
+        for chain, what in chains_off_reference(fit.idata, mixture_values(em)).items():
             fit.notes.append(f"chain {chain} disagrees with the EM optimum ({what})")
-        return fit
 
 
 MODEL = GaussianMixture()

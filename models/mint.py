@@ -65,7 +65,8 @@ from zoo import parsers
 from zoo.data import Column
 from zoo.exact import beta_from_mode, beta_mean_sd, log_evidence_bernoulli
 from zoo.figures import new_figure, save
-from zoo.model import Reference, Setting, ZooModel
+from zoo.model import Setting, ZooModel
+from zoo.results import Reference
 
 EXAMPLES = {
     "two-coins": {"coin1": (3, 15), "coin2": (4, 5)},

@@ -54,7 +54,6 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import arviz as az
 import numpy as np
@@ -71,8 +70,9 @@ from zoo.data import Column, fail_rows
 from zoo.errors import DataError
 from zoo.exact import beta_mean_sd
 from zoo.figures import save
-from zoo.model import DATA_DIR, Estimate, Fit, Reference, Setting, ZooModel
-from zoo.sampling import SamplerConfig, sample_nuts
+from zoo.model import DATA_DIR, Setting, ZooModel
+from zoo.results import Estimate, Fit, Reference
+from zoo.sampling import sample_nuts
 
 #: posterior mass allowed beyond each edge of the grid's box
 TAIL_MASS = 1e-7
@@ -552,13 +552,21 @@ class RatTumors(ZooModel):
                              current: float(conditional_mean(alpha, beta, tumors[-1], rats[-1]))}
         return notes
 
-    def fit(self, data, settings, config: SamplerConfig) -> Fit:
+    def nuts_options(self, data, settings):
+        """Start at the pooled mean with alpha + beta = 10, inside the posterior's bulk."""
         tumors, rats = _counts(data)
+        pooled = (tumors.sum() + 0.5) / (rats.sum() + 1.0)
+        return {"initvals": {"log_alpha_over_beta": float(np.log(pooled / (1 - pooled))),
+                             "log_alpha_plus_beta": float(np.log(10.0))}}
+
+    def complete(self, fit, data, settings, config):
+        """theta drawn given each (alpha, beta) draw and its Rao-Blackwell estimates; the
+        full-Bayes answers beside the classical ones; optionally the pooling comparison."""
+        tumors, rats = _counts(data)
+        idata = fit.idata
         nuts = self.nuts_sampler  # sample_nuts prefers the user's --nuts-sampler
-        idata = sample_nuts(self.build(data, settings), config, nuts_sampler=nuts,
-                            initvals=self._initvals(tumors, rats))
         add_conditional_theta(idata, tumors, rats, config.seed)
-        fit = Fit(idata, estimates=rao_blackwell_theta(idata.posterior, tumors, rats))
+        fit.estimates.update(rao_blackwell_theta(idata.posterior, tumors, rats))
         self._full_bayes(fit, tumors, rats, settings["new_rats"], config.seed)
         if settings["pooling"]:
             fit.extra = {
@@ -574,14 +582,6 @@ class RatTumors(ZooModel):
             fit.notes += [f"{name}: PSIS-LOO is unreliable for {values['pareto_k > 0.7']} "
                           "experiment(s) with Pareto k > 0.7"
                           for name, values in fit.alternatives.items() if values.get("pareto_k > 0.7")]
-        return fit
-
-    @staticmethod
-    def _initvals(tumors, rats) -> dict[str, Any]:
-        """Start at the pooled mean with alpha + beta = 10, inside the posterior's bulk."""
-        pooled = (tumors.sum() + 0.5) / (rats.sum() + 1.0)
-        return {"log_alpha_over_beta": float(np.log(pooled / (1 - pooled))),
-                "log_alpha_plus_beta": float(np.log(10.0))}
 
     @staticmethod
     def _full_bayes(fit: Fit, tumors, rats, new_rats: int, seed: int) -> None:

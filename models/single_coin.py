@@ -25,8 +25,9 @@ from zoo import parsers
 from zoo.data import Column
 from zoo.exact import beta_mean_sd, heads_tails, log_evidence_bernoulli, quadrature_moments
 from zoo.figures import new_figure, save
-from zoo.model import Fit, Reference, Setting, ZooModel
-from zoo.sampling import SamplerConfig, smc_log_evidence
+from zoo.model import Setting, ZooModel
+from zoo.results import Reference
+from zoo.sampling import smc_log_evidence
 
 
 def parse_prior(text: str) -> tuple:
@@ -134,13 +135,12 @@ class SingleCoin(ZooModel):
                      for name, answer in (("exact", exact), ("grid", grid))},
         )
 
-    def fit(self, data, settings, config: SamplerConfig) -> Fit:
-        fit = super().fit(data, settings, config)
+    def complete(self, fit, data, settings, config):
+        """SMC's log evidence beside the exact one, when the run sampled with SMC."""
         if config.sampler == "smc":
             per_chain = smc_log_evidence(fit.idata)
             fit.alternatives["smc"] = {"log_evidence": float(per_chain.mean()),
-                                  "log_evidence_sd_between_chains": float(per_chain.std(ddof=1))}
-        return fit
+                                       "log_evidence_sd_between_chains": float(per_chain.std(ddof=1))}
 
     def figures(self, result, folder: Path) -> list[tuple[str, Path]]:
         """Prior, likelihood and posterior on the seed's grid, stacked as the seed draws them."""

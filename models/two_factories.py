@@ -35,7 +35,8 @@ from zoo.compare import posterior_estimate
 from zoo.data import Column
 from zoo.exact import beta_from_mode, heads_tails, log_evidence_bernoulli
 from zoo.figures import new_figure, save
-from zoo.model import Estimate, Fit, Reference, Setting, ZooModel
+from zoo.model import Setting, ZooModel
+from zoo.results import Estimate, Reference
 from zoo.sampling import SamplerConfig, sample_smc, smc_log_evidence
 
 #: SMC runs at least this many chains per factory: the MCSE of the log Bayes factor is
@@ -167,9 +168,8 @@ class TwoFactories(ZooModel):
             alternatives={"exact": exact},
         )
 
-    def fit(self, data, settings, config: SamplerConfig) -> Fit:
-        """(a) the marginalised mixture by NUTS (or SMC); (b) each factory's evidence by SMC."""
-        fit = super().fit(data, settings, config)
+    def complete(self, fit, data, settings, config):
+        """Beside the marginalised mixture (NUTS or SMC): each factory's evidence by SMC."""
         smc = self.smc_fits(data, settings, config)
         evidence = []
         for factory, idata in enumerate(smc):
@@ -192,7 +192,6 @@ class TwoFactories(ZooModel):
         fit.notes.append(f"SMC evidence: {evidence[0].size} chains x {config.draws} particles per "
                          "factory; the log BF's MCSE is the spread between chains, with "
                          f"{fit.estimates['log_bf'].df:.1f} degrees of freedom (Welch-Satterthwaite)")
-        return fit
 
     def figures(self, result, folder: Path) -> list[tuple[str, Path]]:
         """p(factory | y) against kappa: the exact curve and this run's estimate at its kappa."""

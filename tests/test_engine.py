@@ -12,7 +12,7 @@ from scipy.stats import t as student_t
 from zoo.compare import (Z_BOUND, compare, normal_equivalent, parse_check, posterior_estimate,
                          round_to_mcse)
 from zoo.diagnostics import NAMES_SHOWN, diagnose, stuck_chains
-from zoo.model import Estimate, Fit, Reference
+from zoo.results import Estimate, Fit, Reference
 
 
 def _idata(draws: dict[str, np.ndarray], diverging=None) -> xr.DataTree:

@@ -39,7 +39,8 @@ from zoo.em import fit_gmm
 from zoo.errors import DataError, UsageError
 from zoo.exact import beta_mean_sd
 from zoo.importance import Moments, Target, posterior_moments
-from zoo.model import DATA_DIR, Fit, Reference
+from zoo.model import DATA_DIR
+from zoo.results import Fit, Reference
 from zoo.pipeline import run
 from zoo.sbc import SbcConfig, run_sbc
 

@@ -18,7 +18,7 @@ from zoo.models.rat_tumors import (
 )
 from zoo.cli import main
 from zoo.compare import compare
-from zoo.model import Reference
+from zoo.results import Reference
 from zoo.pipeline import run
 from zoo.sampling import SamplerConfig
 from zoo.sbc import SbcConfig, run_sbc

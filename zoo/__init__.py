@@ -5,7 +5,8 @@ nothing in this package imports a specific model except the registry, which disc
 """
 
 from zoo.errors import DataError, UsageError, ZooError
-from zoo.model import Fit, Reference, Setting, ZooModel
+from zoo.model import Setting, ZooModel
+from zoo.results import Fit, Reference
 from zoo.sampling import SamplerConfig
 
 __all__ = [

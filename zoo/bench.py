@@ -325,7 +325,7 @@ def targets(models: dict, whole: dict, seeds: dict, em: list[Row], smc: dict) ->
 def run_bench(names: list[str], repeat: int, seeds: int, quick: bool,
               seed_models: list[str] | None = None) -> dict:
     """Every measurement, as one JSON-ready document."""
-    from zoo.pipeline import versions
+    from zoo.results import versions
 
     load_before, started = os.getloadavg(), time.strftime("%Y-%m-%d %H:%M:%S %Z")
     whole_zoo = not quick and set(names) == set(all_model_names())

@@ -289,8 +289,8 @@ def _verify(models, args, config) -> int:
             print(console(result), end="\n\n", flush=True)
     passed = all(r.passed for r in results)
     if args.json:
-        document = results[0].as_json() if len(results) == 1 and not args.all else {
-            "models": [r.as_json() for r in results], "passed": passed}
+        document = results[0].to_dict() if len(results) == 1 and not args.all else {
+            "models": [r.to_dict() for r in results], "passed": passed}
         print(json.dumps(document, indent=1, default=float))
     else:
         print(f"{sum(r.passed for r in results)}/{len(results)} models passed")

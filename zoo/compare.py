@@ -26,7 +26,7 @@ import xarray as xr
 from scipy.stats import norm
 from scipy.stats import t as student_t
 
-from zoo.model import Estimate, Fit, Reference
+from zoo.results import Estimate, Fit, Reference
 
 Z_BOUND = 4.0
 FAMILY_ALPHA = 1e-3
@@ -60,7 +60,7 @@ def compare(fit: Fit, reference: Reference) -> pd.DataFrame:
     """One row per check: name, reference, estimate, mcse, z, passed.
 
     ``attrs["notes"]`` of the table holds a sentence per check whose z was converted from a t
-    (its raw t and degrees of freedom).
+    (its raw t and degrees of freedom); ``attrs["z_bound"]`` the |z| bound the checks met.
     """
     rows, notes = [], []
     bound = z_bound(len(reference.values))
@@ -87,6 +87,7 @@ def compare(fit: Fit, reference: Reference) -> pd.DataFrame:
         })
     checks = pd.DataFrame(rows, columns=["name", "reference", "estimate", "mcse", "z", "passed"])
     checks.attrs["notes"] = notes
+    checks.attrs["z_bound"] = bound
     return checks
 
 

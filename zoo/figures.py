@@ -25,7 +25,7 @@ from zoo.diagnostics import scalar_draws
 from zoo.sampling import quiet_pymc
 
 if TYPE_CHECKING:
-    from zoo.pipeline import Result
+    from zoo.results import Result
 
 DPI = 72
 #: scalars per plot: every checked one, then the others in order up to this many

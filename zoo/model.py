@@ -12,20 +12,20 @@ import sys
 from importlib import resources
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import pandas as pd
 import pymc as pm
-import xarray as xr
 
 from zoo.data import Column, read_csv
 from zoo.errors import UsageError
+from zoo.results import Fit, Reference
 from zoo.sampling import SamplerConfig, sample_nuts, sample_smc
 
 if TYPE_CHECKING:
-    from zoo.pipeline import Result
+    from zoo.results import Result
 
 DATA_DIR = Path(str(resources.files("zoo.datasets")))
 
@@ -44,48 +44,6 @@ class Setting:
     parse: Callable[[str], Any]
     help: str
     applies_to: Literal["example", "data"] | None = None
-
-
-@dataclass
-class Reference:
-    """The exact or classical answer the posterior is checked against.
-
-    ``values`` maps check names (``theta[1].sd``, ``p_factory[0]``) to reference values;
-    ``errors`` gives the reference's own standard error where it has one (0 otherwise);
-    ``alternatives``: other methods' answers shown beside it (grid, EM, empirical Bayes).
-    """
-
-    method: str
-    values: dict[str, float]
-    errors: dict[str, float] = field(default_factory=dict)
-    alternatives: dict[str, dict[str, float]] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Estimate:
-    """A posterior estimate that does not come from a posterior variable (e.g. SMC's log BF).
-
-    ``df``: the degrees of freedom of ``mcse`` when it is estimated from a few independent
-    replicates (SMC chains), so that (value - truth) / mcse is t- rather than normally
-    distributed; :func:`zoo.compare.compare` then turns z into the normal z with the same tail
-    probability. None: the MCSE is precise enough for z to be taken as normal.
-    """
-
-    value: float
-    mcse: float
-    df: float | None = None
-
-
-@dataclass
-class Fit:
-    """What fitting returns: the main posterior, any further estimates, and other methods' answers."""
-
-    idata: xr.DataTree
-    estimates: dict[str, Estimate] = field(default_factory=dict)
-    alternatives: dict[str, dict[str, float]] = field(default_factory=dict)
-    extra: dict[str, xr.DataTree] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
 
 
 class ZooModel(ABC):
@@ -169,14 +127,32 @@ class ZooModel(ABC):
         """The exact / grid / classical answer, keyed by check name."""
 
     def fit(self, data: pd.DataFrame, settings: dict[str, Any], config: SamplerConfig) -> Fit:
-        """Sample the model built by :meth:`build` with NUTS or SMC, as ``config`` says."""
+        """Sample the model built by :meth:`build` with NUTS (started as :meth:`nuts_options`
+        says) or SMC, as ``config`` says, then let the model :meth:`complete` the fit.
+
+        The one place where the sampler is chosen; models customise the two hooks, not this.
+        """
         model = self.build(data, settings)
         if config.sampler == "smc":
             if not self.smc_ok:
                 raise UsageError(f"{self.name}: SMC needs proper priors, which this model lacks")
-            return Fit(sample_smc(model, config))
-        # sample_nuts prefers the user's --nuts-sampler (config) to the model's
-        return Fit(sample_nuts(model, config, nuts_sampler=self.nuts_sampler))
+            fit = Fit(sample_smc(model, config))
+        else:  # sample_nuts prefers the user's --nuts-sampler (config) to the model's
+            fit = Fit(sample_nuts(model, config, nuts_sampler=self.nuts_sampler,
+                                  **self.nuts_options(data, settings)))
+        self.complete(fit, data, settings, config)
+        return fit
+
+    def nuts_options(self, data: pd.DataFrame, settings: dict[str, Any]) -> dict[str, Any]:
+        """Keyword arguments for :func:`zoo.sampling.sample_nuts`: where the chains start
+        (``starts`` or ``initvals``) and the mass matrix (``adaptation``). None by default."""
+        return {}
+
+    def complete(self, fit: Fit, data: pd.DataFrame, settings: dict[str, Any],
+                 config: SamplerConfig) -> None:
+        """What the model adds to the sampled posterior, in place: derived draws, estimates
+        that are not posterior variables (each with its MCSE), further fits (``fit.extra``),
+        other methods' answers (``fit.alternatives``), notes. Nothing by default."""
 
     def describe(self) -> str:
         """The model in a few lines of math: the module's docstring by default."""

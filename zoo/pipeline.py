@@ -5,87 +5,20 @@ These are the calls a notebook user makes; the CLI is a thin layer over :func:`r
 
 from __future__ import annotations
 
-import platform
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
-from importlib.metadata import version
+from dataclasses import replace
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
 
 import arviz as az
-import pandas as pd
 
-from zoo.compare import compare, z_bound
-from zoo.diagnostics import Diagnostics, diagnose
-from zoo.model import Fit, Reference, ZooModel
-from zoo.sampling import SamplerConfig
-
-PACKAGES = ["pymc", "pytensor", "nutpie", "arviz", "arviz-base", "arviz-stats", "numpy", "scipy",
-            "pandas", "xarray"]
-
-
-@dataclass
-class Result:
-    """Everything a run found, in plain objects: tables are pandas, the posterior a DataTree."""
-
-    model: ZooModel
-    data: pd.DataFrame
-    settings: dict[str, Any]
-    config: SamplerConfig
-    data_source: str
-    reference: Reference
-    fit: Fit
-    checks: pd.DataFrame
-    summary: pd.DataFrame
-    diagnostics: Diagnostics
-    set_pairs: list[str] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def z_bound(self) -> float:
-        return z_bound(len(self.checks))
-
-    @property
-    def passed(self) -> bool:
-        return bool(self.checks["passed"].all()) and self.diagnostics.converged
-
-    def config_dict(self) -> dict[str, Any]:
-        return {
-            "data": self.data_source,
-            "settings": self.model.setting_texts(self.set_pairs),
-            **self.config.as_dict(),
-            "nuts_sampler": self.config.nuts_sampler or self.model.nuts_sampler,
-            "versions": versions(),
-        }
-
-    def alternatives(self) -> dict[str, dict[str, float]]:
-        return {self.reference.method: self.reference.values, **self.reference.alternatives,
-                **self.fit.alternatives}
-
-    def notes(self) -> list[str]:
-        """The reference's, the fit's and the comparison's notes (e.g. a weaker reference, a z
-        converted from a t)."""
-        return [*self.reference.notes, *self.fit.notes, *self.checks.attrs.get("notes", [])]
-
-    def as_json(self) -> dict[str, Any]:
-        """Everything a run found; each check also gives its ``reference_error``, so that
-        z = (estimate - reference) / sqrt(mcse^2 + reference_error^2) can be recomputed."""
-        checks = [{**row, "reference_error": self.reference.errors.get(row["name"], 0.0)}
-                  for row in self.checks.to_dict(orient="records")]
-        return {
-            "model": self.model.name,
-            "config": self.config_dict(),
-            "checks": checks,
-            "alternatives": self.alternatives(),
-            "diagnostics": self.diagnostics.as_dict(),
-            "notes": self.notes(),
-            "seconds": self.seconds,
-            "passed": self.passed,
-        }
-
+from zoo.compare import compare
+from zoo.diagnostics import diagnose
+from zoo.model import ZooModel
+from zoo.results import Fit, Result
+from zoo.sampling import SamplerConfig, sampling_time
 
 def run(
     model: ZooModel,
@@ -104,6 +37,8 @@ def run(
     after_fit = time.perf_counter()
     checks = compare(fit, reference)
     var_names = model.var_names
+    summary = az.summary(fit.idata, var_names=var_names, round_to="none")
+    diagnostics = diagnose(fit.idata, var_names)
     return Result(
         model=model,
         data=data,
@@ -113,11 +48,11 @@ def run(
         reference=reference,
         fit=fit,
         checks=checks,
-        summary=az.summary(fit.idata, var_names=var_names, round_to="none"),
-        diagnostics=diagnose(fit.idata, var_names),
+        summary=summary,
+        diagnostics=diagnostics,
         set_pairs=list(set_pairs or []),
         seconds={"reference": after_reference - start, "fit": after_fit - after_reference,
-                 **sampling_seconds(fit)},
+                 "diagnostics": time.perf_counter() - after_fit, **sampling_seconds(fit)},
     )
 
 
@@ -154,21 +89,5 @@ def run_all(models: list[ZooModel], data_path: str | Path | None = None,
 def sampling_seconds(fit: Fit) -> dict[str, float]:
     """Seconds the samplers report spending on draws, for the main posterior and for every
     fit of the run; the rest of the fit's time is mostly compiling (``zoo bench`` splits them)."""
-
-    def reported(idata) -> float:
-        if "sampling_time" in idata.posterior.attrs:
-            return float(idata.posterior.attrs["sampling_time"])
-        stats = idata.children.get("sample_stats")
-        return float(stats.attrs.get("_t_sampling", 0.0)) if stats is not None else 0.0
-
-    main = reported(fit.idata)
-    return {"sampling": main, "sampling_total": main + sum(map(reported, fit.extra.values()))}
-
-
-def versions() -> dict[str, str]:
-    """Versions of Python and of every package that can change the numbers."""
-    found = {"python": platform.python_version()}
-    for package in PACKAGES:
-        found[package] = version(package)
-    return found
-
+    main = sampling_time(fit.idata)
+    return {"sampling": main, "sampling_total": main + sum(map(sampling_time, fit.extra.values()))}

@@ -1,9 +1,8 @@
-"""Turning a :class:`~zoo.pipeline.Result` into text: the console table, the Markdown summary,
+"""Turning a :class:`~zoo.results.Result` into text: the console table, the Markdown summary,
 and the files of ``zoo run`` (written atomically: all or nothing)."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ import numpy as np
 
 from zoo.compare import round_to_mcse
 from zoo.diagnostics import ESS_BULK_MIN, R_HAT_MAX
-from zoo.pipeline import Result
+from zoo.results import Result
 from zoo.sampling import stats_for_netcdf
 
 
@@ -158,7 +157,7 @@ def write_run(result: Result, out: Path) -> list[Path]:
     with staged_folder(out) as staging:
         _netcdf_ready(result.fit.idata).to_netcdf(staging / "posterior.nc")
         (staging / "summary.md").write_text(markdown(result))
-        (staging / "result.json").write_text(json.dumps(result.as_json(), indent=1, default=float))
+        (staging / "result.json").write_text(result.to_json())
     return sorted(out.iterdir())
 
 

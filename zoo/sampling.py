@@ -108,6 +108,14 @@ def interrupts_raised() -> Iterator[None]:
 Starts = Callable[[int], dict[str, np.ndarray]]
 
 
+def sampling_time(idata: xr.DataTree) -> float:
+    """Seconds the sampler reports spending on draws (not compiling), whichever sampler ran."""
+    if "sampling_time" in idata.posterior.attrs:
+        return float(idata.posterior.attrs["sampling_time"])
+    stats = idata.children.get("sample_stats")
+    return float(stats.attrs.get("_t_sampling", 0.0)) if stats is not None else 0.0
+
+
 def sample_nuts(
     model: pm.Model,
     config: SamplerConfig,

@@ -24,7 +24,7 @@ import jinja2
 from zoo.compare import Z_BOUND
 from zoo.diagnostics import ESS_BULK_MIN, R_HAT_MAX
 from zoo.figures import Figures, draw_all, model_graph
-from zoo.pipeline import Result
+from zoo.results import Result
 from zoo.report import (checks_table, diagnostics_line, markdown, markdown_table, alternatives_table,
                         staged_folder, status, summary_table)
 

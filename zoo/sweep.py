@@ -25,7 +25,8 @@ from zoo import parsers
 from zoo.compare import parse_check, round_to_mcse
 from zoo.errors import UsageError
 from zoo.model import ZooModel
-from zoo.pipeline import Result, run
+from zoo.pipeline import run
+from zoo.results import Result
 from zoo.report import align_columns, staged_folder, status
 from zoo.sampling import SamplerConfig
 

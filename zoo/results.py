@@ -1,0 +1,148 @@
+"""What a run is made of: the reference, the fit, and the result that joins them.
+
+Plain data, importing no other part of the run, so that the model contract, the comparison, the
+pipeline and SBC can all use these types without importing each other.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import xarray as xr
+
+from zoo.diagnostics import Diagnostics
+from zoo.sampling import SamplerConfig
+
+if TYPE_CHECKING:
+    from zoo.model import ZooModel
+
+#: every package that can change the numbers; a run's record gives their versions
+PACKAGES = ["pymc", "pytensor", "nutpie", "arviz", "arviz-base", "arviz-stats", "numpy", "scipy",
+            "pandas", "xarray"]
+
+
+@dataclass
+class Reference:
+    """The exact or classical answer the posterior is checked against.
+
+    ``values`` maps check names (``theta[1].sd``, ``p_factory[0]``) to reference values;
+    ``errors`` gives the reference's own standard error where it has one (0 otherwise);
+    ``alternatives``: other methods' answers shown beside it (grid, EM, empirical Bayes).
+    """
+
+    method: str
+    values: dict[str, float]
+    errors: dict[str, float] = field(default_factory=dict)
+    alternatives: dict[str, dict[str, float]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Estimate:
+    """A posterior estimate that does not come from a posterior variable (e.g. SMC's log BF).
+
+    ``df``: the degrees of freedom of ``mcse`` when it is estimated from a few independent
+    replicates (SMC chains), so that (value - truth) / mcse is t- rather than normally
+    distributed; :func:`zoo.compare.compare` then turns z into the normal z with the same tail
+    probability. None: the MCSE is precise enough for z to be taken as normal.
+    """
+
+    value: float
+    mcse: float
+    df: float | None = None
+
+
+@dataclass
+class Fit:
+    """What fitting returns: the main posterior, any further estimates, and other methods' answers."""
+
+    idata: xr.DataTree
+    estimates: dict[str, Estimate] = field(default_factory=dict)
+    alternatives: dict[str, dict[str, float]] = field(default_factory=dict)
+    extra: dict[str, xr.DataTree] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Result:
+    """Everything a run found, in plain objects: tables are pandas, the posterior a DataTree."""
+
+    model: ZooModel
+    data: pd.DataFrame
+    settings: dict[str, Any]
+    config: SamplerConfig
+    data_source: str
+    reference: Reference
+    fit: Fit
+    checks: pd.DataFrame
+    summary: pd.DataFrame
+    diagnostics: Diagnostics
+    set_pairs: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def z_bound(self) -> float:
+        """The |z| every check is held to (wider for a model with many checks)."""
+        return float(self.checks.attrs["z_bound"])
+
+    @property
+    def idata(self) -> xr.DataTree:
+        """The main posterior, with its sample stats and data."""
+        return self.fit.idata
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.checks["passed"].all()) and self.diagnostics.converged
+
+    def config_dict(self) -> dict[str, Any]:
+        return {
+            "data": self.data_source,
+            "settings": self.model.setting_texts(self.set_pairs),
+            **self.config.as_dict(),
+            "nuts_sampler": self.config.nuts_sampler or self.model.nuts_sampler,
+            "versions": versions(),
+        }
+
+    def alternatives(self) -> dict[str, dict[str, float]]:
+        return {self.reference.method: self.reference.values, **self.reference.alternatives,
+                **self.fit.alternatives}
+
+    def notes(self) -> list[str]:
+        """The reference's, the fit's and the comparison's notes (e.g. a weaker reference, a z
+        converted from a t)."""
+        return [*self.reference.notes, *self.fit.notes, *self.checks.attrs.get("notes", [])]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything a run found; each check also gives its ``reference_error``, so that
+        z = (estimate - reference) / sqrt(mcse^2 + reference_error^2) can be recomputed."""
+        checks = [{**row, "reference_error": self.reference.errors.get(row["name"], 0.0)}
+                  for row in self.checks.to_dict(orient="records")]
+        return {
+            "model": self.model.name,
+            "config": self.config_dict(),
+            "checks": checks,
+            "alternatives": self.alternatives(),
+            "diagnostics": self.diagnostics.as_dict(),
+            "notes": self.notes(),
+            "seconds": self.seconds,
+            "passed": self.passed,
+        }
+
+    def to_json(self, indent: int | None = 1) -> str:
+        """:meth:`to_dict` as JSON text; NaN and inf are written as JSON's ``NaN``/``Infinity``
+        (as Python's json module does), never as a finite number."""
+        return json.dumps(self.to_dict(), indent=indent, default=float)
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and of every package that can change the numbers."""
+    found = {"python": platform.python_version()}
+    for package in PACKAGES:
+        found[package] = version(package)
+    return found
+
