@@ -166,6 +166,16 @@ class ZooModel(ABC):
         """
         return []
 
+    def reference_draws(self, data: pd.DataFrame, settings: dict[str, Any], chains: int,
+                        draws: int, rng) -> dict[str, Any] | None:
+        """Independent draws from the exact posterior, numpy arrays shaped (chains, draws, ...)
+        keyed by the PyMC model's variable names; None when the model has no exact sampler.
+
+        Why: posteriordb accepts exact draws as a reference posterior (`zoo posteriordb
+        export`); an approximate sampler (importance resampling, MCMC) does not qualify.
+        """
+        return None
+
     # --- simulation-based calibration (`zoo sbc`, see zoo/sbc.py) --------------------------
     #: discrete parameters SBC calibrates through a posterior probability variable:
     #: {name in sbc_simulate's truth: posterior variable of p(category | y), one per category}
