@@ -162,3 +162,177 @@ def test_make_refuses_an_old_python_in_one_line_and_makes_nothing(tmp_path):
     assert done.returncode != 0
     assert "needs Python 3.12 or newer" in done.stderr and "PYTHON=python3.12" in done.stderr
     assert not (tmp_path / ".venv").exists()
+
+
+# --- Ctrl-C swallowed while compiling (issue 18.3) ------------------------------------------------
+def test_ctrl_c_swallowed_while_compiling_still_stops_the_run(tmp_path, capsys, monkeypatch):
+    """A Ctrl-C arriving while numba calls back into Python through ctypes, as llvmlite does
+    while PyTensor compiles: the callback swallows the KeyboardInterrupt ("Exception ignored on
+    calling ctypes callback function"), and the run went on, wrote its output and exited 0."""
+    import ctypes
+
+    import nutpie
+
+    compile_model = nutpie.compile_pymc_model
+
+    def callback():
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(10_000):  # the handler runs here, inside the callback
+            pass
+
+    def compile_interrupted(*args, **kwargs):
+        ctypes.CFUNCTYPE(None)(callback)()
+        return compile_model(*args, **kwargs)
+
+    monkeypatch.setattr(nutpie, "compile_pymc_model", compile_interrupted)
+    out = tmp_path / "coin"
+    assert main(["run", "single-coin", "--out", str(out), "--quiet", "--draws", "200"]) == 130
+    captured = capsys.readouterr()
+    assert captured.err == "zoo: interrupted; nothing was written\n"  # no "Exception ignored"
+    assert captured.out == "" and list(tmp_path.iterdir()) == []
+
+
+# --- kill -9 and concurrent writers: out is always one complete output ---------------------------
+#: the files of one output version, each filled with its version number (a torn write shows)
+OUTPUT_FILES = {"posterior.nc": 400_000, "summary.md": 3_000, "result.json": 20_000}
+
+
+def write_version(out: Path, version: int) -> None:
+    from zoo.outputs import staged_folder
+
+    with staged_folder(out) as staging:
+        for name, size in OUTPUT_FILES.items():
+            (staging / name).write_bytes(version.to_bytes(8, "little") * (size // 8))
+
+
+def complete_version(out: Path) -> int:
+    """The version ``out`` holds, asserting that every file is there, whole and of one version."""
+    files = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert set(files) == set(OUTPUT_FILES), sorted(files)
+    versions = set()
+    for name, content in files.items():
+        assert len(content) == OUTPUT_FILES[name] // 8 * 8, name
+        versions |= {content[i:i + 8] for i in range(0, len(content), 8)}
+    assert len(versions) == 1, f"mixed versions in {out}"
+    return int.from_bytes(versions.pop(), "little")
+
+
+def forked(work) -> int:
+    """Run ``work()`` in a forked child (no interpreter start-up); the child's pid."""
+    pid = os.fork()
+    if pid == 0:
+        status = 1
+        try:
+            work()
+            status = 0
+        finally:
+            os._exit(status)
+    return pid
+
+
+def test_kill_9_at_random_moments_leaves_the_previous_or_the_new_output(tmp_path):
+    """20 writers killed with SIGKILL at random moments of writing (the staging, the swap, the
+    removal of the previous output): out always holds one complete version."""
+    import random
+
+    from zoo.outputs import staged_folder
+
+    out, rng, seen = tmp_path / "out", random.Random(18), set()
+    write_version(out, 0)
+    for trial in range(20):
+        previous = complete_version(out)
+
+        def rewrite_forever(start=previous + 1):
+            version = start
+            while True:
+                write_version(out, version)
+                version += 1
+
+        pid = forked(rewrite_forever)
+        time.sleep(rng.uniform(0.0, 0.05))
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        seen.add(complete_version(out) > previous)
+    assert True in seen  # some writers were killed after replacing out, not all before
+    with staged_folder(out):  # the next run removes what the killed ones left beside out
+        pass
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_two_writers_at_once_end_with_one_complete_output(tmp_path):
+    out = tmp_path / "out"
+    write_version(out, 0)
+
+    def writer(first: int):
+        return lambda: [write_version(out, version) for version in range(first, first + 40)]
+
+    pids = [forked(writer(1000)), forked(writer(2000))]
+    assert [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in pids] == [0, 0]
+    assert complete_version(out) in (1039, 2039)
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+# --- a destination that cannot take the output: one line, exit 2, before fitting ----------------
+@contextlib.contextmanager
+def mounted_tmpfs(folder: Path, *options: str):
+    """A tmpfs at ``folder`` (root only); yields False where mounting is not allowed."""
+    folder.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join(options), "tmpfs", str(folder)],
+                          capture_output=True)
+    try:
+        yield done.returncode == 0
+    finally:
+        if done.returncode == 0:
+            subprocess.run(["umount", str(folder)], check=True)
+
+
+def no_fitting(monkeypatch):
+    import zoo.pipeline
+
+    def fit(*args, **kwargs):
+        raise AssertionError("fitted before checking --out")
+
+    monkeypatch.setattr(zoo.pipeline, "run", fit)
+
+
+def test_a_read_only_destination_is_refused_before_fitting(rejects, tmp_path, monkeypatch):
+    """A read-only file system (tmpfs mounted ro, as root) or, unprivileged, a folder without
+    write permission."""
+    no_fitting(monkeypatch)
+    with mounted_tmpfs(tmp_path / "ro", "ro", "size=1m") as mounted:
+        if not mounted:
+            (tmp_path / "ro").chmod(0o555)
+        message = "Read-only file system" if mounted else "Permission denied"
+        rejects(["run", "single-coin", "--out", str(tmp_path / "ro" / "coin")], message)
+
+
+def test_a_full_disk_is_refused_before_fitting(rejects, tmp_path, monkeypatch):
+    """A 1 MB tmpfs (as root); unprivileged, a disk that reports 1 MB free (simulated)."""
+    import shutil
+
+    import zoo.outputs
+
+    no_fitting(monkeypatch)
+    with mounted_tmpfs(tmp_path / "small", "size=1m") as mounted:
+        if not mounted:
+            monkeypatch.setattr(zoo.outputs.shutil, "disk_usage",
+                                lambda path: shutil._ntuple_diskusage(2**20, 0, 2**20))
+        rejects(["run", "single-coin", "--out", str(tmp_path / "small" / "coin")], "MB free")
+
+
+def test_a_disk_that_fills_while_writing_keeps_the_previous_output(tmp_path):
+    """ENOSPC in the middle of writing (simulated: the third file's write fails as on a full
+    disk): one line, the previous output kept, no staging folder left."""
+    import errno
+
+    from zoo.errors import UsageError
+    from zoo.outputs import staged_folder
+
+    out = tmp_path / "out"
+    write_version(out, 1)
+    with pytest.raises(UsageError, match="No space left on device") as raised:
+        with staged_folder(out) as staging:
+            (staging / "posterior.nc").write_bytes(b"0" * 1000)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    assert "\n" not in str(raised.value) and "previous output" in str(raised.value)
+    assert complete_version(out) == 1 and [p.name for p in tmp_path.iterdir()] == ["out"]

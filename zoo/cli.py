@@ -16,7 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from zoo import interrupts
 from zoo.errors import UsageError, ZooError
+from zoo.outputs import require_free_space
 from zoo.sampling import DEFAULT_SEED, DEFAULT_TARGET_ACCEPT, DEFAULT_TUNE, SamplerConfig
 
 REPORTS = Path("reports")
@@ -150,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exit_:  # --help, or a usage error already printed on one line
         return int(exit_.code or 0)
     try:
-        return _dispatch(args)
+        with interrupts.recorded():  # a Ctrl-C swallowed while compiling still stops the run
+            return _dispatch(args)
     except ZooError as err:
         print(f"zoo: error: {err}", file=sys.stderr)
         return 2
@@ -206,6 +209,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     out = _default_out(args)
     if out is not None:  # every command below writes where args.out says
         args.out = output_folder(out)
+        require_free_space(args.out)
     if args.command == "sbc":
         from zoo.sbc import sbc_command
 
@@ -269,6 +273,7 @@ def _run(model, args, config) -> int:
     from zoo.report import console, write_run
 
     result = run(model, args.data, args.set_pairs, config)
+    interrupts.check()
     print(console(result))
     written = write_run(result, args.out)
     print("wrote " + ", ".join(str(p) for p in written))
@@ -284,6 +289,7 @@ def _verify(models, args, config) -> int:
     results = []
     runs = run_all(models, args.data, args.set_pairs, config, args.jobs)
     for result in progress(runs, "models", show_progress and len(models) > 1, total=len(models)):
+        interrupts.check()
         results.append(result)
         if not args.json:
             print(console(result), end="\n\n", flush=True)

@@ -22,7 +22,7 @@ import xarray as xr
 
 from zoo.compare import parse_check
 from zoo.diagnostics import scalar_draws
-from zoo.sampling import quiet_pymc
+from zoo.predictive import PPC_DRAWS, UNSUPPORTED, posterior_predictive
 
 if TYPE_CHECKING:
     from zoo.results import Result
@@ -30,8 +30,6 @@ if TYPE_CHECKING:
 DPI = 72
 #: scalars per plot: every checked one, then the others in order up to this many
 MAX_PANELS = 8
-#: posterior draws pushed through the likelihood for the predictive check (all chains)
-PPC_DRAWS = 200
 REFERENCE_STYLE = {"color": "C3", "linestyle": "--", "linewidth": 1.5}
 
 
@@ -168,7 +166,7 @@ def _ppc(result: Result, tree: xr.DataTree, path: Path) -> str | None:
         return "skipped: the model has no observed variable to replicate"
     try:
         predictive = posterior_predictive(result)
-    except (NotImplementedError, ValueError, TypeError) as err:
+    except UNSUPPORTED as err:
         return f"skipped: PyMC cannot sample this likelihood forward ({type(err).__name__}: {err})"
     observed = predictive["observed_data"]
     vectors = [name for name in observed.data_vars if observed[name].ndim > 0]
@@ -192,30 +190,6 @@ def _with_observation_dim(predictive: xr.DataTree) -> xr.DataTree:
     return xr.DataTree.from_dict({
         group: predictive[group].to_dataset().expand_dims("observation", axis=-1)
         for group in ("posterior_predictive", "observed_data")
-    })
-
-
-def posterior_predictive(result: Result) -> xr.DataTree:
-    """Replicated data from PPC_DRAWS posterior draws, beside the observed data.
-
-    Rebuilds the model from the result (compiling its forward function: the main cost of
-    this plot) and thins the posterior first, so large data sets stay cheap.
-    """
-    idata = result.fit.idata
-    posterior = idata.posterior.to_dataset()
-    total = posterior.sizes["chain"] * posterior.sizes["draw"]
-    step = max(1, total // PPC_DRAWS)
-    thinned = xr.DataTree.from_dict({"posterior": posterior.isel(draw=slice(None, None, step))})
-    quiet_pymc()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        predictive = pm.sample_posterior_predictive(
-            thinned, model=result.model.build(result.data, result.settings),
-            var_names=list(idata["observed_data"].data_vars),
-            random_seed=result.config.seed + 1000, progressbar=False)
-    return xr.DataTree.from_dict({
-        "posterior_predictive": predictive["posterior_predictive"].to_dataset(),
-        "observed_data": idata["observed_data"].to_dataset(),
     })
 
 

@@ -3,16 +3,14 @@ and the files of ``zoo run`` (written atomically: all or nothing)."""
 
 from __future__ import annotations
 
-import shutil
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from zoo.compare import round_to_mcse
 from zoo.diagnostics import ESS_BULK_MIN, R_HAT_MAX
+from zoo.outputs import staged_folder
+from zoo.predictive import saved_tree
 from zoo.results import Result
 from zoo.sampling import stats_for_netcdf
 
@@ -148,37 +146,24 @@ def markdown(result: Result) -> str:
 
 
 def write_run(result: Result, out: Path) -> list[Path]:
-    """Write posterior.nc, summary.md and result.json into ``out``, all or nothing.
+    """Write posterior.nc, summary.md and result.json into ``out``, all or nothing
+    (:func:`zoo.outputs.staged_folder`: a killed or failed run leaves the previous results).
 
-    Files are built in a temporary folder beside ``out`` and moved into place only when all
-    of them are complete, so an interrupted run leaves the previous results intact.
+    posterior.nc holds everything the page shows: the posterior, the replicated data of the
+    predictive check and the pointwise log-likelihood (LOO), and the run's further fits
+    (rat-tumors' pooling levels) as groups ``extra_NAME``.
     """
     out = Path(out)
+    tree, missing = saved_tree(result)
+    tree = _netcdf_ready(tree)
+    for name, extra in result.fit.extra.items():
+        tree[f"extra_{name}"] = _netcdf_ready(extra)
+    tree.attrs["zoo_notes"] = "; ".join(missing) or "posterior_predictive and log_likelihood saved"
     with staged_folder(out) as staging:
-        _netcdf_ready(result.fit.idata).to_netcdf(staging / "posterior.nc")
+        tree.to_netcdf(staging / "posterior.nc")
         (staging / "summary.md").write_text(markdown(result))
         (staging / "result.json").write_text(result.to_json())
     return sorted(out.iterdir())
-
-
-@contextmanager
-def staged_folder(out: Path) -> Iterator[Path]:
-    """A temporary folder beside ``out`` that replaces ``out`` only if the block completes.
-
-    It is made with mkdir's default mode, the umask's (0755 under umask 022), rather than by
-    tempfile.mkdtemp, whose 0700 the folder would keep once renamed to ``out``.
-    """
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.parent / f".{out.name}-{uuid.uuid4().hex[:12]}"
-    staging.mkdir()
-    try:
-        yield staging
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _netcdf_ready(idata):

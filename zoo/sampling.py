@@ -21,6 +21,8 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
+from zoo import interrupts
+
 DEFAULT_SEED = 20261125
 #: tuning steps when none are asked for: each NUTS implementation's default in PyMC
 DEFAULT_TUNE = {"nutpie": 400, "pymc": 1000}
@@ -82,6 +84,7 @@ def interrupts_raised() -> Iterator[None]:
     the draws so far (or, during tuning, fails with "Not enough samples"); the zoo must not
     compare or save those, so it raises the interrupt again once PyMC is done (the CLI exits
     130)."""
+    interrupts.check()  # one that compiling swallowed (zoo.interrupts): do not start sampling
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -89,11 +92,13 @@ def interrupts_raised() -> Iterator[None]:
 
     def interrupt(signum, frame):
         seen.append(signum)
-        raise KeyboardInterrupt
+        interrupts.record()
 
     previous = signal.signal(signal.SIGINT, interrupt)
     try:
-        yield
+        with warnings.catch_warnings(record=True) as caught:  # about draws cut short: moot
+            warnings.simplefilter("always")
+            yield
     except Exception:
         if seen:
             raise KeyboardInterrupt from None
@@ -102,6 +107,8 @@ def interrupts_raised() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
     if seen:
         raise KeyboardInterrupt
+    for warning in caught:
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
 
 
 #: chain seed -> untransformed initial values by name (a chain's own start)

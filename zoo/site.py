@@ -3,7 +3,7 @@
 ``out/index.html`` lists the models; ``out/MODEL/index.html`` shows one run: the model, data,
 settings, tables and plots, with provenance. Everything a page shows is in the folder, so it
 opens from disk and offline. The site is built in a temporary folder and moved into place
-whole (:func:`zoo.report.staged_folder`): an interrupted build leaves the previous site.
+whole (:func:`zoo.outputs.staged_folder`): an interrupted build leaves the previous site.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ from zoo.compare import Z_BOUND
 from zoo.diagnostics import ESS_BULK_MIN, R_HAT_MAX
 from zoo.figures import Figures, draw_all, model_graph
 from zoo.results import Result
+from zoo.outputs import staged_folder
 from zoo.report import (checks_table, diagnostics_line, markdown, markdown_table, alternatives_table,
-                        staged_folder, status, summary_table)
+                        status, summary_table)
 
 DEFAULT_OUT = Path("reports") / "site"
 #: packages that draw the site, recorded beside the ones that change the numbers
@@ -103,15 +104,19 @@ def sampler_name(result: Result) -> str:
 
 
 def zoo_sections(reports: Path) -> list[dict]:
-    """The zoo-wide tables found beside the site: the last ``zoo bench`` and ``zoo power``."""
+    """The zoo-wide tables found beside the site: the last ``zoo bench`` (and its --scaling)
+    and ``zoo power``."""
     sections = []
     bench, power = reports / "bench.json", reports / "power" / "summary.json"
     if bench.is_file():
-        from zoo.bench import summary_notes, summary_rows
+        from zoo.bench import site_sections
 
-        doc = json.loads(bench.read_text())
-        sections.append({"title": "Benchmark (zoo / baseline)", "rows": summary_rows(doc),
-                         "notes": [f"From {bench.name}.", *summary_notes(doc)]})
+        sections += site_sections(json.loads(bench.read_text()), bench.name)
+    scaling = reports / "bench-scaling.json"
+    if scaling.is_file():
+        from zoo.bench_scaling import site_section
+
+        sections.append(site_section(json.loads(scaling.read_text()), scaling.name))
     if power.is_file():
         from zoo.power import site_notes, site_rows
 

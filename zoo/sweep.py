@@ -27,7 +27,8 @@ from zoo.errors import UsageError
 from zoo.model import ZooModel
 from zoo.pipeline import run
 from zoo.results import Result
-from zoo.report import align_columns, staged_folder, status
+from zoo.outputs import staged_folder
+from zoo.report import align_columns, status
 from zoo.sampling import SamplerConfig
 
 ETI_PROB = 0.89

@@ -1,0 +1,126 @@
+"""Output folders written all or nothing: whatever happens, ``out`` holds either the previous
+complete output or the new complete one.
+
+The new files are written into a staging folder beside ``out``; the two are then swapped in one
+step (Linux's ``renameat2(RENAME_EXCHANGE)``), so that a ``kill -9`` at any moment, or a second
+run writing the same folder at once, can never leave ``out`` missing or half-written. Where the
+swap is not available, the previous folder is renamed aside first (a moment without ``out``).
+Staging folders left by a killed run are removed by the next run.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from zoo import interrupts
+from zoo.errors import UsageError
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+_RENAMEAT2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)  # glibc >= 2.28
+
+
+#: free space below which a destination is refused before any work: a run's largest output
+#: (gmm's posterior.nc with its predictive draws and log-likelihood) is about 30 MB
+MIN_FREE_BYTES = 64 * 2**20
+
+
+def require_free_space(out: Path) -> None:
+    """UsageError when the file system that will hold ``out`` is (nearly) full, so that a full
+    disk is found before fitting, not after. A disk that fills up during the write is caught
+    by :func:`staged_folder`."""
+    receiver = Path(out)
+    while not receiver.exists() and receiver != receiver.parent:
+        receiver = receiver.parent
+    free = shutil.disk_usage(receiver).free
+    if free < MIN_FREE_BYTES:
+        raise UsageError(f"--out {out}: only {free / 2**20:.1f} MB free on its disk; the zoo "
+                         f"needs {MIN_FREE_BYTES // 2**20} MB")
+
+
+@contextmanager
+def staged_folder(out: Path) -> Iterator[Path]:
+    """A staging folder beside ``out`` that replaces ``out`` only if the block completes.
+
+    It is made with mkdir's default mode, the umask's (0755 under umask 022), rather than by
+    tempfile.mkdtemp, whose 0700 the folder would keep once it becomes ``out``. A write that
+    fails (a full disk, a folder made read-only meanwhile) is one line, UsageError, with the
+    previous output kept.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned(out)
+    staging = _sibling(out, "new")
+    staging.mkdir()
+    try:
+        try:
+            yield staging
+            interrupts.check()  # a Ctrl-C someone swallowed: keep the previous output
+            _replace(staging, out)
+        except OSError as err:
+            raise UsageError(f"cannot write {out}: {err.strerror or err}; "
+                             "the previous output, if any, is kept") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _sibling(out: Path, kind: str) -> Path:
+    """A hidden name beside ``out`` that says whose it is: ``.NAME-KIND-PID-RANDOM``."""
+    return out.parent / f".{out.name}-{kind}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def _replace(staging: Path, out: Path) -> None:
+    """Make ``staging`` the folder ``out``, atomically where the system allows."""
+    while True:
+        try:
+            staging.rename(out)  # out absent (or an empty folder): one atomic step
+            return
+        except OSError as err:
+            if err.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+        if _exchange(staging, out):  # staging now holds the previous output
+            return
+        if out.exists():  # no exchange here: move the previous output aside, then replace
+            aside = _sibling(out, "old")
+            out.rename(aside)
+            staging.rename(out)
+            shutil.rmtree(aside, ignore_errors=True)
+            return
+        # out vanished between the two calls (another run is swapping): try again
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step; False if the system or file system cannot, or b is gone."""
+    if _RENAMEAT2 is None:
+        return False
+    if _RENAMEAT2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.ENOENT, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def _remove_abandoned(out: Path) -> None:
+    """Staging folders of ``out`` whose process is gone (a run killed with -9)."""
+    for path in out.parent.glob(f".{out.name}-*-*-*"):
+        kind, pid = path.name[len(out.name) + 2:].split("-")[:2]
+        if kind in ("new", "old") and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
