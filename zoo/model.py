@@ -51,6 +51,12 @@ class ZooModel(ABC):
 
     name: ClassVar[str]
     title: ClassVar[str]
+    #: the model as mathematics for its report page: one TeX line (matplotlib mathtext) per
+    #: statement; empty: the page shows the title alone
+    formula: ClassVar[list[str]] = []
+    #: what the model is and its decisions, in a few sentences, for its report page (not the
+    #: docstring, which is for its maintainers); empty: the title stands in
+    summary: ClassVar[str] = ""
     columns: ClassVar[list[Column]]
     settings: ClassVar[dict[str, Setting]] = {}
     #: which NUTS implementation runs by default: nutpie samples 10-50x faster than PyMC's
