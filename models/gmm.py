@@ -675,6 +675,17 @@ class GaussianMixture(ZooModel):
     name = "gmm"
     title = ("1-D Gaussian mixture, labels marginalised, means ordered; NUTS from EM starts vs "
              "the posterior by importance sampling, EM beside it")
+    formula = [
+        r"\mu_k \sim \mathrm{Normal}(m, s),\quad \mu_0 < \mu_1 < \cdots < \mu_{K-1}",
+        r"\sigma_k \sim \mathrm{HalfNormal}(t),\quad w \sim \mathrm{Dirichlet}(a, \ldots, a)",
+        r"x_i \sim \sum_k w_k\, \mathrm{Normal}(\mu_k, \sigma_k)",
+    ]
+    summary = ("A one-dimensional mixture of K Gaussians (by default 10,000 points from the "
+               "lecture's three components), each point's label summed out and the means ordered "
+               "so that components cannot swap; weakly informative priors on the data's scale. "
+               "Chains start dispersed around the EM optimum. The reference is the posterior "
+               "itself, by Pareto-smoothed importance sampling on a separately written log "
+               "posterior; EM, k-means and MAP-EM are shown beside it.")
     columns = [Column("x", "real", "one observation per row (see --set column=)")]
     settings = {
         "components": Setting("3", parsers.whole_number(2, "a mixture's number of components"),

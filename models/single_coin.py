@@ -103,6 +103,14 @@ def exact_posterior(heads: int, tails: int, prior: tuple) -> dict[str, float]:
 class SingleCoin(ZooModel):
     name = "single-coin"
     title = "one coin, Beta-Bernoulli on the seed's 500-point grid"
+    formula = [
+        r"\theta \sim \mathrm{Beta}(A, B)\ \ \mathrm{or}\ \ p(\theta) = 4 \min(\theta, 1 - \theta)",
+        r"y_i \sim \mathrm{Bernoulli}(\theta),\quad i = 1, \ldots, N",
+    ]
+    summary = ("One coin flipped N times; theta is its probability of heads, under the seed's "
+               "triangular prior by default (flat or any Beta with --set prior=). The posterior "
+               "mean and sd of theta are checked against the closed-form Beta posterior "
+               "(quadrature for the triangular prior); the seed's grid is shown beside it.")
     columns = [Column("y", "binary", "one flip per row: 1 heads, 0 tails")]
     settings = {
         "prior": Setting("triangular", parse_prior, "triangular, flat or beta:A,B"),

@@ -48,7 +48,8 @@ def site(tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize("page, tables", [("index.html", ["models", "provenance"]),
-                                          ("single-coin/index.html", TABLES)])
+                                          ("single-coin/index.html", TABLES),
+                                          ("two-factories/index.html", TABLES)])
 def test_page_renders_with_every_image_loaded(browser, site, page, tables):
     path = site / page
     dom = browser(path, "--virtual-time-budget=10000", "--dump-dom")
@@ -58,6 +59,10 @@ def test_page_renders_with_every_image_loaded(browser, site, page, tables):
     assert 'data-broken="1"' not in dom
     if page != "index.html":
         assert int(loaded[2]) >= 6  # five generic plots and the model's own
+        # what a reader meets first: the verdict, then a plot, before the first full table
+        verdict, plot = dom.index('id="verdict"'), dom.index("<img")
+        first_full = min(dom.index(f'<table id="{t}">') for t in ["checks", "alternatives", "summary"])
+        assert verdict < plot < first_full and dom.rindex("<details", 0, first_full) > plot
     for table in tables:
         assert re.search(rf'<table id="{table}">\s*<thead>', dom), f"table {table} missing in {page}"
 

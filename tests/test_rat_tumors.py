@@ -128,7 +128,7 @@ def test_alpha_beta_round_trip():
 @pytest.fixture(scope="module")
 def pooled_run():
     """The full-length run (4 x 1000): 500 draws leave alpha's R-hat near the 1.01 bound."""
-    return run(MODEL, set_pairs=["pooling=yes"], config=SamplerConfig(seed=1234))
+    return run(MODEL, set_pairs=["compare_pooling=yes"], config=SamplerConfig(seed=1234))
 
 
 def test_posterior_matches_grid(pooled_run):
@@ -232,7 +232,7 @@ def test_report_figures_show_shrinkage_and_the_pooling_comparison(pooled_run, tm
 
 
 def test_report_without_pooling_says_the_comparison_did_not_run(pooled_run, tmp_path):
-    unpooled = replace(pooled_run, settings={**pooled_run.settings, "pooling": False})
+    unpooled = replace(pooled_run, settings={**pooled_run.settings, "compare_pooling": False})
     [(caption, path)] = MODEL.figures(unpooled, tmp_path)
     assert path.name == "shrinkage.png" and "did not run" in caption
     assert not (tmp_path / "pooling.png").exists()

@@ -1,6 +1,7 @@
 """The report site: one build per session for the two coin models, read back as files."""
 
 import functools
+import html
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,7 +16,7 @@ from zoo.cli import main
 from zoo.diagnostics import scalar_draws
 from zoo.figures import panel_scalars, reference_moments
 from zoo.pipeline import run
-from zoo.registry import get_model
+from zoo.registry import all_models, get_model
 
 MODELS = ["single-coin", "two-factories"]
 TABLES = ["data", "settings", "checks", "alternatives", "summary", "provenance"]
@@ -71,6 +72,65 @@ def test_model_page_has_tables_plots_and_provenance(site, name, own_plot):
     assert set(GENERIC_PLOTS) | {own_plot} <= set(images)
     for needle in ["pytest demo", f"{FAST.seed}", "version of pymc", "version of jinja2", "wall time"]:
         assert needle in page
+
+
+def test_page_leads_with_the_verdict_and_plots_and_folds_the_full_tables(site):
+    """Issue 18's reader: verdict, then plots, then compact tables; the full tables folded in
+    <details> and written beside the page as CSV; the model as a formula and a few sentences,
+    not the docstring."""
+    for name in MODELS:
+        page = (site / name / "index.html").read_text()
+        verdict, plot, main = (page.index(s) for s in ('id="verdict"', "<img", 'id="main"'))
+        assert verdict < plot < main < page.index("<details")
+        for table in ["checks", "alternatives", "summary"]:
+            folded = re.search(rf'<details[^>]*>.*?<table id="{table}">.*?</details>', page, re.S)
+            assert folded, f"{name}: the full {table} table is not folded"
+            assert f'href="{table}.csv"' in page and (site / name / f"{table}.csv").is_file()
+        assert '<img class="formula" src="formula.png"' in page
+        assert get_model(name).summary in html.unescape(page)
+        assert "Reference ``exact``" not in page and "References:" not in page  # no docstring
+    checks = (site / "single-coin" / "checks.csv").read_text().splitlines()
+    assert checks[0].split(",") == ["name", "reference", "estimate", "mcse", "z", "passed",
+                                    "reference_error"] and len(checks) == 3
+
+
+def test_index_says_what_each_model_is_with_a_picture(site):
+    index = (site / "index.html").read_text()
+    for name in MODELS:
+        assert get_model(name).title in html.unescape(index)
+        thumbnail = re.search(rf'<a href="{name}/index.html"><img class="thumbnail" src="([^"]+)"', index)
+        assert thumbnail and (site / thumbnail[1]).is_file()
+
+
+def test_zoo_wide_sections_are_linked_from_the_top_of_the_index(tmp_path, monkeypatch):
+    monkeypatch.setattr(site_module, "_write_model_page", lambda *args: "")  # the index alone
+    monkeypatch.setattr(site_module, "zoo_sections", lambda reports: [
+        {"title": "Benchmark", "rows": [["a", "b"], ["1", "2"]], "notes": ["n"]}])
+    index = site_module.build_site(list(demo_results())[:1], tmp_path / "site").index.read_text()
+    assert index.index('href="#zoo-wide-1"') < index.index('<table id="models">')
+    assert '<h2 id="zoo-wide-1">Benchmark</h2>' in index
+
+
+def test_checks_plot_marks_failures_and_values_that_are_not_finite(tmp_path):
+    import pandas as pd
+
+    z = [0.5, -1.0, 6.0, float("nan")] + [0.1] * 30
+    checks = pd.DataFrame({"name": [f"c[{i}]" for i in range(len(z))], "z": z,
+                           "passed": [abs(v) <= 4 for v in z]})
+    result = SimpleNamespace(checks=checks, z_bound=4.0)
+    assert figures._checks(result, None, tmp_path / "checks.png") is None
+    assert (tmp_path / "checks.png").stat().st_size > 5_000
+
+
+def test_every_model_formula_renders_and_one_without_is_said(tmp_path):
+    """Each model's TeX lines parse in mathtext; a model that gives none (the default) gets no
+    image, and its page says so instead of failing."""
+    for name, model in all_models().items():
+        folder = tmp_path / name
+        folder.mkdir()
+        if model.formula:
+            assert figures.formula_image(model, folder).stat().st_size > 1_000, name
+    assert figures.formula_image(SimpleNamespace(formula=[]), tmp_path) is None
 
 
 def test_markdown_twin_links_the_same_plots(site):

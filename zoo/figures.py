@@ -7,6 +7,7 @@ replaced by a note that says why, never by a broken image.
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import time
 import warnings
@@ -33,19 +34,31 @@ MAX_PANELS = 8
 REFERENCE_STYLE = {"color": "C3", "linestyle": "--", "linewidth": 1.5}
 
 
+#: the generic plots a reader looks at first, before any table; the model's own follow them,
+#: then the rank plot; the rest (trace, energy, predictive check) come after the tables
+LEAD_PLOTS = ("checks", "posterior")
+
+
 @dataclass
 class Figures:
-    """The plots written for one model, in page order, and why any plot is missing."""
+    """The plots written for one model and why any plot is missing: ``lead`` (what a reader
+    looks at first: the checks, reference over posterior, the model's own, ranks) and
+    ``more`` (trace, energy, predictive check), each as (caption, file)."""
 
-    images: list[tuple[str, Path]] = field(default_factory=list)
+    lead: list[tuple[str, Path]] = field(default_factory=list)
+    more: list[tuple[str, Path]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def images(self) -> list[tuple[str, Path]]:
+        return [*self.lead, *self.more]
 
-def save(figure: plt.Figure, folder: Path, name: str) -> Path:
+
+def save(figure: plt.Figure, folder: Path, name: str, dpi: int = DPI) -> Path:
     """Save a matplotlib figure as ``folder/name.png`` and free it."""
     path = Path(folder) / f"{name}.png"
-    figure.savefig(path, dpi=DPI, bbox_inches="tight")
+    figure.savefig(path, dpi=dpi, bbox_inches="tight")
     plt.close(figure)
     return path
 
@@ -60,29 +73,82 @@ def draw_all(result: Result, folder: Path) -> Figures:
                              "scalars: the checked ones first")
     tree = panel_tree(result, {name: draws[name] for name in shown})
     steps = [
-        ("trace", "Trace (left: density per chain; right: draws)", _trace),
-        ("rank", "Rank plot (ECDF difference of ranks per chain; inside the band is good)", _rank),
+        ("checks", f"Every check: z = (posterior - reference) / its error, one dot each; inside "
+                   f"the band |z| <= {result.z_bound:.2g} passes, a red cross fails", _checks),
         ("posterior", f"Posterior densities; dashed: the reference ({result.reference.method}), "
                       "shaded: its mean +- sd", _posterior),
+        ("model", "", None),
+        ("rank", "Rank plot (ECDF difference of ranks per chain; inside the band is good)", _rank),
+        ("trace", "Trace (left: density per chain; right: draws)", _trace),
         ("energy", "Energy: marginal energy against energy transitions (BFMI)", _energy),
         ("ppc", "Posterior predictive check: observed data against replicated data", _ppc),
     ]
     for name, title, draw in steps:
         start = time.perf_counter()
-        with warnings.catch_warnings():  # ArviZ's advice on plot choice, not problems
-            warnings.filterwarnings("ignore", category=UserWarning, module="arviz")
-            note = draw(result, tree, folder / f"{name}.png")
-        figures.seconds[name] = time.perf_counter() - start
-        if note:
-            figures.notes.append(f"{name}: {note}")
+        if draw is None:  # the model's own plots (its ``figures`` hook)
+            figures.lead += result.model.figures(result, folder)
         else:
-            figures.images.append((title, folder / f"{name}.png"))
+            with warnings.catch_warnings():  # ArviZ's advice on plot choice, not problems
+                warnings.filterwarnings("ignore", category=UserWarning, module="arviz")
+                note = draw(result, tree, folder / f"{name}.png")
+            if note:
+                figures.notes.append(f"{name}: {note}")
+            else:
+                lead = name in (*LEAD_PLOTS, "rank")
+                (figures.lead if lead else figures.more).append((title, folder / f"{name}.png"))
+        figures.seconds[name] = time.perf_counter() - start
         plt.close("all")
-    start = time.perf_counter()
-    figures.images += result.model.figures(result, folder)
-    figures.seconds["model"] = time.perf_counter() - start
-    plt.close("all")
     return figures
+
+
+def _checks(result: Result, tree: xr.DataTree, path: Path) -> str | None:
+    """z of every check against its index, the +-bound band shaded; failures as red crosses,
+    a z that is not finite as a red triangle on the edge. Few checks are named on the axis;
+    of many, the failures and the three largest |z| are labelled."""
+    checks = result.checks.reset_index(drop=True)
+    if checks.empty:
+        return "skipped: the model has no checks"
+    z, bound = checks["z"].to_numpy(dtype=float), result.z_bound
+    finite = np.isfinite(z)
+    top = max(bound * 1.3, float(np.abs(z[finite]).max(initial=0.0)) * 1.1)
+    shown = np.where(finite, z, np.copysign(top * 0.95, np.nan_to_num(z, nan=1.0)))
+    failed = ~checks["passed"].to_numpy(dtype=bool)
+    figure, axes = new_figure(width=7.0, height=2.6)
+    ax = axes[0, 0]
+    x = np.arange(len(z))
+    ax.axhspan(-bound, bound, color="C2", alpha=0.12, lw=0)
+    for level in (-bound, bound):
+        ax.axhline(level, color="C2", lw=1, ls="--")
+    ax.axhline(0, color="grey", lw=0.6)
+    ax.plot(x[~failed], shown[~failed], "o", color="C0", ms=4 if len(z) > 40 else 6, label="passed")
+    ax.plot(x[failed & finite], shown[failed & finite], "X", color="C3", ms=9, label="failed")
+    ax.plot(x[~finite], shown[~finite], "^", color="C3", ms=9, label="z not finite")
+    ax.set_ylim(-top, top)
+    ax.set_ylabel("z")
+    names = checks["name"].tolist()
+    if len(z) <= 20:
+        ax.set_xticks(x, names, rotation=40, ha="right", fontsize=8)
+    else:
+        ax.set_xlabel(f"the {len(z)} checks, in table order")
+        labelled = set(np.flatnonzero(failed)) | set(np.argsort(-np.abs(np.nan_to_num(z)))[:3])
+        for i in sorted(labelled):
+            ax.annotate(names[i], (x[i], shown[i]), xytext=(3, 3), textcoords="offset points",
+                        fontsize=7)
+    ax.legend(fontsize=7, loc="upper right", ncols=3)
+    save(figure, path.parent, path.stem)
+    return None
+
+
+def formula_image(model, folder: Path) -> Path | None:
+    """The model's ``formula`` (TeX lines) drawn with matplotlib's mathtext as ``formula.png``;
+    None when the model gives none. Nothing is fetched: the page stays offline."""
+    lines = list(getattr(model, "formula", None) or [])
+    if not lines:
+        return None
+    figure = plt.figure(figsize=(7.0, 0.45 * len(lines) + 0.1))
+    for i, line in enumerate(lines):
+        figure.text(0.01, 1 - (i + 0.6) / len(lines), f"${line}$", fontsize=13, va="center")
+    return save(figure, folder, "formula", dpi=110)
 
 
 def panel_scalars(result: Result, draws: dict[str, np.ndarray]) -> list[str]:
@@ -193,14 +259,22 @@ def _with_observation_dim(predictive: xr.DataTree) -> xr.DataTree:
     })
 
 
+def graph_missing_reason() -> str | None:
+    """Why PyMC's model graph cannot be drawn here (None: it can): it needs the Python package
+    graphviz and graphviz's ``dot`` program."""
+    missing = []
+    if importlib.util.find_spec("graphviz") is None:
+        missing.append("the Python package graphviz (pip install graphviz)")
+    if shutil.which("dot") is None:
+        missing.append("graphviz's dot program (Debian: apt-get install graphviz)")
+    return " and ".join(missing) + " not installed" if missing else None
+
+
 def model_graph(result: Result, folder: Path) -> Path | None:
     """PyMC's model graph as SVG, when the graphviz package and its ``dot`` binary exist."""
-    if shutil.which("dot") is None:
+    if graph_missing_reason():
         return None
-    try:
-        graph = pm.model_to_graphviz(result.model.build(result.data, result.settings))
-    except ImportError:
-        return None
+    graph = pm.model_to_graphviz(result.model.build(result.data, result.settings))
     path = Path(folder) / "model_graph.svg"
     path.write_bytes(graph.pipe(format="svg"))
     return path

@@ -25,10 +25,14 @@ def status(result: Result) -> str:
 CONSOLE_ROWS = 12
 
 
-def checks_table(result: Result, most: int | None = None) -> list[list[str]]:
+def checks_table(result: Result, most: int | None = None,
+                 names: list[str] | None = None) -> list[list[str]]:
     """Rows of the reference-vs-posterior table, numbers rounded to what their MCSE supports;
-    with ``most``, only the failures and the largest |z| up to that many, in table order."""
+    with ``most``, only the failures and the largest |z| up to that many, in table order;
+    with ``names``, only those checks."""
     checks = result.checks
+    if names is not None:
+        checks = checks[checks["name"].isin(names)]
     if most is not None and len(checks) > most:
         order = checks.assign(key=checks["z"].abs().fillna(float("inf")) + 1e9 * ~checks["passed"])
         checks = checks.loc[sorted(order["key"].nlargest(max(most, (~checks["passed"]).sum())).index)]
@@ -116,9 +120,9 @@ def markdown(result: Result) -> str:
         f"within |z| <= {result.z_bound:.2g}; {diagnostics_line(result)}.",
         *(f"- problem: {p}" for p in result.diagnostics.problems),
         "",
-        "```",
-        result.model.describe(),
-        "```",
+        result.model.summary or result.model.title,
+        "",
+        *(f"$${line}$$" for line in result.model.formula),
         "",
         "## Reference against posterior",
         "",

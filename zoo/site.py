@@ -8,6 +8,7 @@ whole (:func:`zoo.outputs.staged_folder`): an interrupted build leaves the previ
 
 from __future__ import annotations
 
+import csv
 import json
 import shlex
 import sys
@@ -21,9 +22,10 @@ from typing import TypeVar
 
 import jinja2
 
-from zoo.compare import Z_BOUND
+from zoo.compare import Z_BOUND, parse_check
 from zoo.diagnostics import ESS_BULK_MIN, R_HAT_MAX
-from zoo.figures import Figures, draw_all, model_graph
+from zoo.figures import (LEAD_PLOTS, Figures, draw_all, formula_image, graph_missing_reason,
+                         model_graph)
 from zoo.results import Result
 from zoo.outputs import staged_folder
 from zoo.report import (checks_table, diagnostics_line, markdown, markdown_table, alternatives_table,
@@ -63,13 +65,15 @@ def build_site(results: list[Result], out: Path = DEFAULT_OUT, *, command: str |
     context = {"command": command or shlex.join(["zoo", *sys.argv[1:]]),
                "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
     environment = _environment()
-    seconds = {}
+    seconds, thumbnails = {}, {}
     with staged_folder(out) as staging:
         for result in progress(results, "report", show_progress):
             start = time.perf_counter()
-            _write_model_page(result, staging / result.model.name, environment, context)
+            thumbnails[result.model.name] = _write_model_page(
+                result, staging / result.model.name, environment, context)
             seconds[result.model.name] = time.perf_counter() - start
-        rows = [index_row(result, seconds[result.model.name]) for result in results]
+        rows = [index_row(result, seconds[result.model.name], thumbnails[result.model.name])
+                for result in results]
         page = {**context, "rows": rows, "passed": sum(r.passed for r in results),
                 "z_bound": f"{Z_BOUND:g}", "r_hat_max": R_HAT_MAX, "ess_min": ESS_BULK_MIN,
                 "provenance": [["what", "value"], *_version_rows(results[0])],
@@ -79,12 +83,15 @@ def build_site(results: list[Result], out: Path = DEFAULT_OUT, *, command: str |
     return Site(out / "index.html", seconds)
 
 
-def index_row(result: Result, report_seconds: float) -> dict[str, str]:
-    """One model's line in the index."""
+def index_row(result: Result, report_seconds: float, thumbnail: str = "") -> dict[str, str]:
+    """One model's line in the index: what it is, a small picture (a plot of its page), and
+    how its run went."""
     d = result.diagnostics
     z = result.checks["z"].abs()
     return {
         "name": result.model.name,
+        "what": result.model.title,
+        "thumbnail": f"{result.model.name}/{thumbnail}" if thumbnail else "",
         "link": f"{result.model.name}/index.html",
         "status": status(result),
         "worst_z": f"{z.max(skipna=False):.2f}" if len(z) else "",  # a NaN z shows as nan
@@ -128,9 +135,9 @@ def zoo_sections(reports: Path) -> list[dict]:
 
 def index_markdown(rows: list[dict[str, str]], context: dict[str, str],
                    sections: list[dict]) -> str:
-    header = ["model", "status", r"worst \|z\|", "max R-hat", "min ESS", "divergences", "sampler",
-              "wall time (s)"]
-    keys = ["status", "worst_z", "r_hat", "ess", "divergences", "sampler", "seconds"]
+    header = ["model", "what it is", "status", r"worst \|z\|", "max R-hat", "min ESS",
+              "divergences", "sampler", "wall time (s)"]
+    keys = ["what", "status", "worst_z", "r_hat", "ess", "divergences", "sampler", "seconds"]
     table = [header] + [[f"[{r['name']}]({r['name']}/index.md)", *(r[k] for k in keys)] for r in rows]
     lines = ["# Bayesian model zoo", "", markdown_table(table), ""]
     for section in sections:
@@ -146,37 +153,88 @@ def _environment() -> jinja2.Environment:
 
 
 def _write_model_page(result: Result, folder: Path, environment: jinja2.Environment,
-                      context: dict[str, str]) -> None:
+                      context: dict[str, str]) -> str:
+    """The model's page (HTML and Markdown), its plots and its full tables as CSV; returns the
+    file of its index thumbnail. The page leads with the verdict and the plots a reader looks
+    at first, then compact tables, the model, and the full tables folded."""
     folder.mkdir()
     start = time.perf_counter()
     figures = draw_all(result, folder)
     graph = model_graph(result, folder)
+    formula = formula_image(result.model, folder)
     report_seconds = time.perf_counter() - start
+    tables = {"checks": checks_table(result), "alternatives": alternatives_table(result),
+              "summary": summary_table(result)}
     page = {
         **context,
         "name": result.model.name,
         "title": result.model.title,
+        "about": result.model.summary or result.model.title,
         "status": status(result),
         "verdict": f"{int(result.checks['passed'].sum())}/{len(result.checks)} checks within "
                    f"|z| <= {result.z_bound:.2g}; {diagnostics_line(result)}",
         "problems": result.diagnostics.problems,
-        "formula": result.model.describe(),
+        "formula": formula.name if formula else None,
+        "formula_text": "; ".join(result.model.formula),
         "graph": graph.name if graph else None,
+        "graph_missing": graph_missing_reason(),
         "data_source": result.data_source,
         "data_rows": len(result.data),
         "data_summary": data_summary(result),
         "settings": settings_rows(result),
-        "checks": checks_table(result),
-        "alternatives": alternatives_table(result),
+        "main": checks_table(result, names=main_checks(result)),
+        "worst": checks_table(result, most=WORST_ROWS) if len(result.checks) > WORST_ROWS else None,
+        "n_checks": len(result.checks),
+        **tables,
+        "csv": write_csv_tables(result, tables, folder),
         "diagnostics": diagnostics_line(result),
-        "summary": summary_table(result),
         "notes": result.notes(),
-        "images": [(caption, path.name) for caption, path in figures.images],
+        "lead": [(caption, path.name) for caption, path in figures.lead],
+        "more": [(caption, path.name) for caption, path in figures.more],
         "figure_notes": figures.notes,
         "provenance": provenance_rows(result, figures, report_seconds, context),
     }
     (folder / "index.html").write_text(environment.get_template("model.html.j2").render(page))
     (folder / "index.md").write_text(model_markdown(result, figures, page))
+    return thumbnail(figures)
+
+
+#: the compact table of the worst checks shows this many (the full table is folded below it)
+WORST_ROWS = 10
+#: a checked variable with at most this many scalars is a main (model-level) quantity; more
+#: are per-group or per-observation quantities (rat-tumors' 71 theta_j)
+MAIN_SCALARS = 5
+
+
+def main_checks(result: Result) -> list[str]:
+    """The checks of model-level quantities: variables checked for at most MAIN_SCALARS
+    scalars (theta, omega, alpha, mu[k], log_bf), not rat-tumors' every theta_j."""
+    scalars: dict[str, set] = {}
+    for name in result.checks["name"]:
+        var, index, _ = parse_check(name)
+        scalars.setdefault(var, set()).add(index)
+    return [name for name in result.checks["name"]
+            if len(scalars[parse_check(name)[0]]) <= MAIN_SCALARS]
+
+
+def write_csv_tables(result: Result, tables: dict[str, list[list[str]]], folder: Path) -> dict[str, str]:
+    """The full tables beside the page as CSV, at full precision: the checks (with each
+    reference's own error), the alternatives and ArviZ's summary. {table: file}."""
+    checks = result.checks.assign(
+        reference_error=[result.reference.errors.get(name, 0.0) for name in result.checks["name"]])
+    checks.to_csv(folder / "checks.csv", index=False)
+    result.summary.to_csv(folder / "summary.csv")
+    with open(folder / "alternatives.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows(tables["alternatives"])
+    return {"checks": "checks.csv", "alternatives": "alternatives.csv", "summary": "summary.csv"}
+
+
+def thumbnail(figures: Figures) -> str:
+    """The index's picture of a model: its own first plot, else the posterior densities."""
+    own = [path for _, path in figures.lead if path.stem not in (*LEAD_PLOTS, "rank")]
+    generic = [path for _, path in figures.lead if path.stem == "posterior"]
+    chosen = (own or generic or [path for _, path in figures.images] or [None])[0]
+    return chosen.name if chosen else ""
 
 
 def data_summary(result: Result) -> list[list[str]]:
