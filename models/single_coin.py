@@ -19,11 +19,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pymc as pm
+from scipy.special import betaln
 from scipy.stats import beta as beta_dist
 
 from zoo import parsers
 from zoo.data import Column
 from zoo.exact import beta_mean_sd, heads_tails, log_evidence_bernoulli, quadrature_moments
+from zoo.exact_draws import truncated_beta
 from zoo.figures import new_figure, save
 from zoo.model import Setting, ZooModel
 from zoo.results import Reference
@@ -100,6 +102,25 @@ def exact_posterior(heads: int, tails: int, prior: tuple) -> dict[str, float]:
     return {"mean": mean, "sd": sd, "log_evidence": log_evidence}
 
 
+def posterior_draws(heads: int, tails: int, prior: tuple, size, rng) -> np.ndarray:
+    """iid draws of theta from its exact posterior.
+
+    Beta prior: Beta(a + heads, b + tails). Triangular prior 4 min(theta, 1 - theta): the
+    posterior is theta^(heads+1) (1-theta)^tails on [0, 1/2] and theta^heads (1-theta)^(tails+1)
+    on [1/2, 1], a mixture of Beta(heads + 2, tails + 1) cut to [0, 1/2] and Beta(heads + 1,
+    tails + 2) cut to [1/2, 1], weighted by each piece's integral.
+    """
+    if prior[0] == "beta":
+        return rng.beta(prior[1] + heads, prior[2] + tails, size)
+    pieces = [(heads + 2, tails + 1, 0.0, 0.5), (heads + 1, tails + 2, 0.5, 1.0)]
+    log_weight = np.array([betaln(a, b) + np.log(beta_dist.cdf(hi, a, b) - beta_dist.cdf(lo, a, b))
+                           for a, b, lo, hi in pieces])
+    upper = rng.uniform(size=size) < np.exp(log_weight[1] - np.logaddexp(*log_weight))
+    draws = truncated_beta(*pieces[0], size, rng)
+    draws[upper] = truncated_beta(*pieces[1], size, rng)[upper]
+    return draws
+
+
 class SingleCoin(ZooModel):
     name = "single-coin"
     title = "one coin, Beta-Bernoulli on the seed's 500-point grid"
@@ -142,6 +163,12 @@ class SingleCoin(ZooModel):
                             "log_evidence": answer["log_evidence"]}
                      for name, answer in (("exact", exact), ("grid", grid))},
         )
+
+    def reference_draws(self, data, settings, chains, draws, rng):
+        """theta from its exact posterior: a Beta, or for the triangular prior a mixture of two
+        Betas cut at 1/2 (see :func:`posterior_draws`)."""
+        heads, tails = heads_tails(data["y"])
+        return {"theta": posterior_draws(heads, tails, settings["prior"], (chains, draws), rng)}
 
     def complete(self, fit, data, settings, config):
         """SMC's log evidence beside the exact one, when the run sampled with SMC."""

@@ -178,6 +178,22 @@ class TwoFactories(ZooModel):
             alternatives={"exact": exact},
         )
 
+    def reference_draws(self, data, settings, chains, draws, rng):
+        """The marginalised model's exact posterior: factory m with probability p(m | y), then
+        theta_m from its posterior Beta(a_m + heads, b_m + tails) and the other factory's theta
+        from its prior (the pseudo-prior); p_factory is the model's formula of the thetas."""
+        heads, tails = heads_tails(data["y"])
+        a, b = beta_from_mode(np.asarray(settings["omega"]), settings["kappa"])
+        exact = exact_comparison(heads, tails, settings["omega"], settings["kappa"], settings["prior"])
+        second = rng.uniform(size=(chains, draws)) < exact["p_factory[1]"]
+        factory = np.stack([~second, second], axis=-1)  # (chains, draws, 2): the one chosen
+        theta = np.where(factory, rng.beta(a + heads, b + tails, (chains, draws, 2)),
+                         rng.beta(a, b, (chains, draws, 2)))
+        log_joint = (np.log(settings["prior"]) + heads * np.log(theta)
+                     + tails * np.log1p(-theta))
+        return {"theta": theta, "p_factory": np.exp(log_joint - logsumexp(log_joint, axis=-1,
+                                                                           keepdims=True))}
+
     def complete(self, fit, data, settings, config):
         """Beside the marginalised mixture (NUTS or SMC): each factory's evidence by SMC."""
         smc = self.smc_fits(data, settings, config)

@@ -143,6 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
     from zoo.power import add_arguments as power_arguments
 
     power_arguments(power)
+    posteriordb = commands.add_parser("posteriordb", help="posteriordb both ways: verify zoo models "
+                                      "on its posteriors, export zoo models as its entries")
+    from zoo.posteriordb.command import add_arguments as posteriordb_arguments
+
+    posteriordb_arguments(posteriordb, _fit_options)
     return parser
 
 
@@ -201,6 +206,15 @@ def _default_out(args: argparse.Namespace) -> Path | None:
     return getattr(args, "out", None) or (default() if default else None)
 
 
+def sampler_config(args: argparse.Namespace) -> SamplerConfig:
+    """The sampler settings of a command with the fit options (:func:`_fit_options`)."""
+    return SamplerConfig(
+        draws=args.draws, tune=args.tune, chains=args.chains, cores=args.cores, seed=args.seed,
+        sampler=args.sampler, nuts_sampler=args.nuts_sampler, target_accept=args.target_accept,
+        progressbar=not args.quiet,
+    )
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     from zoo.registry import all_models, get_model
 
@@ -224,11 +238,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         from zoo.power import power_command
 
         return power_command(args)
-    config = SamplerConfig(
-        draws=args.draws, tune=args.tune, chains=args.chains, cores=args.cores, seed=args.seed,
-        sampler=args.sampler, nuts_sampler=args.nuts_sampler, target_accept=args.target_accept,
-        progressbar=not args.quiet,
-    )
+    if args.command == "posteriordb":
+        from zoo.posteriordb.command import posteriordb_command
+
+        return posteriordb_command(args, sampler_config)
+    config = sampler_config(args)
     if args.command == "run":
         return _run(get_model(args.model), args, config)
     if args.command == "sweep":
