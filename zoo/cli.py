@@ -9,16 +9,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from zoo import api
+from zoo.api import writable_folder
 from zoo import interrupts
-from zoo.errors import UsageError, ZooError
 from zoo.outputs import require_free_space
+from zoo.errors import UsageError, ZooError
 from zoo.sampling import DEFAULT_SEED, DEFAULT_TARGET_ACCEPT, DEFAULT_TUNE, SamplerConfig
 
 REPORTS = Path("reports")
@@ -143,6 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
     from zoo.power import add_arguments as power_arguments
 
     power_arguments(power)
+    methods = commands.add_parser("methods", help="every inference method graded against the "
+                                  "exact answers (NUTS backends, SMC, ADVI, Pathfinder, Laplace, MAP)")
+    from zoo.methods.command import add_arguments as methods_arguments
+
+    methods_arguments(methods, _positive, _seed)
     posteriordb = commands.add_parser("posteriordb", help="posteriordb both ways: verify zoo models "
                                       "on its posteriors, export zoo models as its entries")
     from zoo.posteriordb.command import add_arguments as posteriordb_arguments
@@ -167,29 +172,6 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def output_folder(out: Path) -> Path:
-    """``out`` if the zoo can write a folder there, else UsageError (before any fitting).
-
-    ``out`` must be a folder or not exist yet, and the folder that will receive it (itself or
-    its nearest existing ancestor) must take a new folder: one is made there and removed at
-    once, since permissions alone do not tell (root, read-only or virtual file systems).
-    """
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out}: exists and is not a folder")
-    receiver = out.parent
-    while not receiver.exists() and receiver != receiver.parent:
-        receiver = receiver.parent
-    if not receiver.is_dir():
-        raise UsageError(f"--out {out}: {receiver} is not a folder")
-    for folder in {receiver, out} if out.exists() else {receiver}:
-        try:
-            shutil.rmtree(tempfile.mkdtemp(prefix=".zoo-probe-", dir=folder))
-        except OSError as err:
-            raise UsageError(f"--out {out}: cannot write in {folder} ({err.strerror})") from None
-    return out
-
-
 def _default_out(args: argparse.Namespace) -> Path | None:
     """Where the command will write its folder (None: no folder): ``--out`` or the command's
     default, decided here once."""
@@ -199,6 +181,7 @@ def _default_out(args: argparse.Namespace) -> Path | None:
         "sweep": lambda: REPORTS / f"sweep-{args.model}-{args.over.partition('=')[0].strip()}",
         "sbc": lambda: REPORTS / f"sbc-{args.model}",
         "power": lambda: REPORTS / ("power-quick" if quick else "power"),
+        "methods": lambda: REPORTS / "methods",
         "report": lambda: REPORTS / "site",
         "verify": lambda: REPORTS / "site" if args.report else None,
     }
@@ -216,14 +199,16 @@ def sampler_config(args: argparse.Namespace) -> SamplerConfig:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from zoo.registry import all_models, get_model
+    from zoo.registry import all_models, get_model, origins
 
     if args.command == "list":
-        return _list(all_models(), args.settings)
+        return _list(all_models(), origins(), args.settings)
     out = _default_out(args)
     if out is not None:  # every command below writes where args.out says
-        args.out = output_folder(out)
+        args.out = writable_folder(out)
         require_free_space(args.out)
+    if getattr(args, "data", None) and Path(args.data).is_dir():  # read_csv would say "no such file"
+        raise UsageError(f"--data {args.data}: is a folder; give a CSV file")
     if args.command == "sbc":
         from zoo.sbc import sbc_command
 
@@ -238,6 +223,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from zoo.power import power_command
 
         return power_command(args)
+    if args.command == "methods":
+        from zoo.methods.command import methods_command
+
+        return methods_command(args)
     if args.command == "posteriordb":
         from zoo.posteriordb.command import posteriordb_command
 
@@ -269,10 +258,14 @@ def _dispatch(args: argparse.Namespace) -> int:
 _ONLY = {"example": " (only without --data)", "data": " (only with --data)"}
 
 
-def _list(models, with_settings: bool) -> int:
+def _list(models, origins, with_settings: bool) -> int:
+    """One line per model; one from another package says which."""
+    from zoo.registry import BUILT_IN
+
     width = max(map(len, models))
     for name, model in models.items():
-        print(f"{name:<{width}}  {model.title}")
+        origin = f" (from {origins[name]})" if origins[name] != BUILT_IN else ""
+        print(f"{name:<{width}}  {model.title}{origin}")
         if with_settings:
             for column in model.columns:
                 print(f"{'':<{width}}    column {column.name}: {column.help}")
@@ -283,25 +276,23 @@ def _list(models, with_settings: bool) -> int:
 
 
 def _run(model, args, config) -> int:
-    from zoo.pipeline import run
-    from zoo.report import console, write_run
+    from zoo.report import console
 
-    result = run(model, args.data, args.set_pairs, config)
+    result = api.verify(model, args.data, args.set_pairs, config=config)
     interrupts.check()
     print(console(result))
-    written = write_run(result, args.out)
+    written = api.write(result, args.out)
     print("wrote " + ", ".join(str(p) for p in written))
     return 0 if result.passed else 1
 
 
 def _verify(models, args, config) -> int:
-    from zoo.pipeline import run_all
     from zoo.report import console
     from zoo.site import build_site, progress
 
     show_progress = not (args.quiet or args.json)
     results = []
-    runs = run_all(models, args.data, args.set_pairs, config, args.jobs)
+    runs = api.verify_many(models, args.data, args.set_pairs, jobs=args.jobs, config=config)
     for result in progress(runs, "models", show_progress and len(models) > 1, total=len(models)):
         interrupts.check()
         results.append(result)

@@ -1,0 +1,150 @@
+"""The zoo from Python: the functions behind every command, for notebooks and scripts.
+
+    import zoo
+    zoo.list_models()                                    # {name: model}
+    result = zoo.verify("mint", settings={"K": 75}, seed=1)
+    result.passed, result.checks, result.idata, result.to_json()
+    zoo.write(result, "reports/mint")                    # zoo run's files
+    zoo.make_site([result], out="reports/site")          # zoo report's site
+    zoo.calibrate("single-coin", sims=50)                # zoo sbc
+
+(The names are not ``zoo.report`` or ``zoo.sbc``: those are the modules behind them.)
+
+Arguments are checked as the command line checks them, before any fitting: a bad one raises
+:class:`zoo.UsageError` or :class:`zoo.DataError` with the same one-line message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import fields, replace
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from zoo.errors import UsageError
+from zoo.model import ZooModel
+from zoo.registry import all_models, get_model
+from zoo.results import Result
+from zoo.sampling import SamplerConfig
+
+#: where results are written unless ``out`` says otherwise (relative to the working folder)
+REPORTS = Path("reports")
+
+Settings = Mapping[str, Any] | Sequence[str] | None
+
+
+def list_models() -> dict[str, ZooModel]:
+    """Every model by name: the zoo's own and those other installed packages add."""
+    return all_models()
+
+
+def verify(model: str | ZooModel, data: str | Path | None = None, settings: Settings = None, *,
+           config: SamplerConfig | None = None, **sampler: Any) -> Result:
+    """Fit ``model`` on ``data`` (a CSV path; None: its bundled example) and check it against
+    its reference.
+
+    ``settings``: ``{"K": 75}`` or ``["K=75"]``, as ``--set`` takes them. ``sampler``: any
+    field of :class:`zoo.SamplerConfig` (``seed``, ``draws``, ``tune``, ``chains``, ``cores``,
+    ``sampler``, ``nuts_sampler``, ``target_accept``, ``progressbar``), applied over ``config``.
+    """
+    from zoo.pipeline import run
+
+    return run(_model(model), data, setting_pairs(settings), sampler_config(config, sampler))
+
+
+def verify_many(models: Sequence[str | ZooModel] | None = None, data: str | Path | None = None,
+                settings: Settings = None, *, jobs: int = 1, config: SamplerConfig | None = None,
+                **sampler: Any) -> Iterator[Result]:
+    """:func:`verify` for several models (default: all), ``jobs`` at a time, each in its own
+    process; results come in the order given, as each finishes."""
+    from zoo.pipeline import run_all
+
+    chosen = [_model(m) for m in models] if models is not None else list(all_models().values())
+    return run_all(chosen, data, setting_pairs(settings), sampler_config(config, sampler), jobs)
+
+
+def write(result: Result, out: str | Path | None = None) -> list[Path]:
+    """``zoo run``'s files for ``result`` (posterior.nc, summary.md, result.json) in ``out``
+    (default reports/MODEL), all or nothing; the paths written."""
+    from zoo.report import write_run
+
+    return write_run(result, writable_folder(out or REPORTS / result.model.name))
+
+
+def make_site(results: Sequence[Result], out: str | Path = REPORTS / "site") -> Path:
+    """The report site for ``results`` in ``out``, all or nothing; its index page."""
+    from zoo.site import build_site
+
+    return build_site(list(results), writable_folder(out), command="zoo.make_site(...)").index
+
+
+def calibrate(model: str | ZooModel, sims: int = 100, *, settings: Settings = None,
+        out: str | Path | None = None, jobs: int = 1, scheduler: str | None = None,
+        **options: Any) -> dict[str, Any]:
+    """Simulation-based calibration of ``model``: ``sims`` simulated data sets, each fitted and
+    ranked; finished simulations are kept in ``out`` (default reports/sbc-MODEL), so a rerun
+    resumes. ``options``: any field of :class:`zoo.sbc.SbcConfig` (``seed``, ``draws``,
+    ``chains``, ...). Returns the summary (``summary["passed"]``)."""
+    from zoo.sbc import SbcConfig, run_sbc
+
+    chosen = _model(model)
+    config = _dataclass_with(SbcConfig(sims=sims), options, "SBC option")
+    folder = writable_folder(out or REPORTS / f"sbc-{chosen.name}")
+    return run_sbc(chosen, config, folder, set_pairs=setting_pairs(settings), jobs=jobs,
+                   scheduler=scheduler)
+
+
+# --- argument checking, shared with the command line ---------------------------------------
+
+
+def setting_pairs(settings: Settings) -> list[str]:
+    """``{"K": 75}`` or ``["K=75"]`` as the ``KEY=VALUE`` texts models parse."""
+    if settings is None:
+        return []
+    if isinstance(settings, Mapping):
+        return [f"{key}={value}" for key, value in settings.items()]
+    if isinstance(settings, str):
+        raise UsageError(f"settings {settings!r}: give a mapping or a list of KEY=VALUE texts")
+    return list(settings)
+
+
+def sampler_config(config: SamplerConfig | None, options: Mapping[str, Any]) -> SamplerConfig:
+    """``config`` (default: the zoo's) with ``options`` applied; an unknown option is refused."""
+    return _dataclass_with(config or SamplerConfig(), options, "sampler option")
+
+
+def writable_folder(out: str | Path) -> Path:
+    """``out`` if the zoo can write a folder there, else UsageError (checked before any work).
+
+    ``out`` must be a folder or not exist yet, and the folder that will receive it (itself or
+    its nearest existing ancestor) must take a new folder: one is made there and removed at
+    once, since permissions alone do not tell (root, read-only or virtual file systems).
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a folder")
+    receiver = out.parent
+    while not receiver.exists() and receiver != receiver.parent:
+        receiver = receiver.parent
+    if not receiver.is_dir():
+        raise UsageError(f"--out {out}: {receiver} is not a folder")
+    for folder in {receiver, out} if out.exists() else {receiver}:
+        try:
+            shutil.rmtree(tempfile.mkdtemp(prefix=".zoo-probe-", dir=folder))
+        except OSError as err:
+            raise UsageError(f"--out {out}: cannot write in {folder} ({err.strerror})") from None
+    return out
+
+
+def _dataclass_with(base, options: Mapping[str, Any], what: str):
+    known = {f.name for f in fields(base)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise UsageError(f"{what} {unknown[0]!r} is not known (known: {', '.join(sorted(known))})")
+    return replace(base, **options)
+
+
+def _model(model: str | ZooModel) -> ZooModel:
+    return model if isinstance(model, ZooModel) else get_model(model)
