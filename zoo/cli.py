@@ -209,6 +209,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         require_free_space(args.out)
     if getattr(args, "data", None) and Path(args.data).is_dir():  # read_csv would say "no such file"
         raise UsageError(f"--data {args.data}: is a folder; give a CSV file")
+    if getattr(args, "data", None) and Path(args.data).is_dir():  # read_csv would say "no such file"
+        raise UsageError(f"--data {args.data}: is a folder; give a CSV file")
     if args.command == "sbc":
         from zoo.sbc import sbc_command
 

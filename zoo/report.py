@@ -3,6 +3,7 @@ and the files of ``zoo run`` (written atomically: all or nothing)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -89,7 +90,7 @@ def console(result: Result) -> str:
         align_columns(checks_table(result, CONSOLE_ROWS)),
         *_more(len(result.checks), CONSOLE_ROWS, "checks within the bound, the smaller |z|"),
         "",
-        align_columns(alternatives[: CONSOLE_ROWS + 1]),
+        folded_columns(alternatives[: CONSOLE_ROWS + 1], shutil.get_terminal_size().columns),
         *_more(len(alternatives) - 1, CONSOLE_ROWS, "rows"),
         "",
         "diagnostics: " + diagnostics_line(result),
@@ -197,6 +198,23 @@ def align_columns(rows: list[list[str]]) -> str:
     return "\n".join("  ".join(cell.rjust(w) if i else cell.ljust(w)
                                for i, (cell, w) in enumerate(zip(row, widths))).rstrip()
                      for row in rows)
+
+
+def folded_columns(rows: list[list[str]], width: int) -> str:
+    """:func:`align_columns` folded to ``width``: the columns after the first go into blocks
+    that fit, one under the other, each repeating the first column (rat-tumors' alternatives
+    with the pooling comparison were 166 characters wide)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    blocks, block, used = [], [], widths[0]
+    for i in range(1, len(widths)):
+        if block and used + 2 + widths[i] > width:
+            blocks.append(block)
+            block, used = [], widths[0]
+        block.append(i)
+        used += 2 + widths[i]
+    blocks.append(block)
+    return "\n\n".join(align_columns([[row[0], *(row[i] for i in block)] for row in rows])
+                       for block in blocks)
 
 
 def markdown_table(rows: list[list[str]]) -> str:

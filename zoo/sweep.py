@@ -4,7 +4,7 @@ Each value is an ordinary :func:`zoo.pipeline.run`; the sweep gathers every chec
 diagnostics and the wall time into one table (printed, and saved as ``sweep.csv``) and plots
 each ``*.mean`` check's posterior mean and 89 % equal-tailed interval against the value, with
 the reference marked (``sweep.png``). A model may mark further lines on the plot (e.g. raw
-proportions) by defining ``sweep_marks(data, settings) -> {check: (label, value)}``.
+proportions) through ``ZooModel.sweep_marks(data, settings) -> {check: (label, value)}``.
 Everything is validated before the first fit, and files are written all or nothing.
 """
 
@@ -20,6 +20,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 
 from zoo import parsers
 from zoo.compare import parse_check, round_to_mcse
@@ -39,7 +40,7 @@ class SweepRun:
     """One value of the swept setting and what verifying the model there found."""
 
     text: str
-    value: float
+    value: int | float  # int when the text is a whole number, so that the CSV says K=5, not 5.0
     result: Result
     seconds: float
 
@@ -82,7 +83,7 @@ def sweep(
     for text, settings_pairs in zip(values, pairs):
         start = time.perf_counter()
         result = run(model, data_path, settings_pairs, config)
-        runs.append(SweepRun(text, float(text), result, time.perf_counter() - start))
+        runs.append(SweepRun(text, _value(text), result, time.perf_counter() - start))
         progress(f"{key}={text}: {status(result)} in {runs[-1].seconds:.1f} s")
     return runs
 
@@ -105,8 +106,14 @@ def sweep_frame(runs: list[SweepRun], key: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: what a cell of the console table holds
+CELL_LEGEND = ("each cell: posterior estimate, to the digits its MCSE supports (reference) "
+               "z = (estimate - reference) / sqrt(mcse^2 + reference error^2)")
+
+
 def console_table(runs: list[SweepRun], key: str) -> str:
-    """Checks down, values across: 'estimate (reference) z', then the diagnostics of each run."""
+    """Checks down, values across: 'estimate (reference) z' (legend first), then the
+    diagnostics of each run."""
     rows = [["check", *(f"{key}={r.text}" for r in runs)]]
     for name in runs[0].result.checks["name"]:
         cells = []
@@ -122,7 +129,7 @@ def console_table(runs: list[SweepRun], key: str) -> str:
         ["status", *(status(r.result) for r in runs)],
         ["wall time (s)", *(f"{r.seconds:.1f}" for r in runs)],
     ]
-    return align_columns(rows)
+    return CELL_LEGEND + "\n" + align_columns(rows)
 
 
 def plot(frame: pd.DataFrame, key: str, marks: dict[str, tuple[str, float]], title: str) -> Figure:
@@ -149,6 +156,7 @@ def plot(frame: pd.DataFrame, key: str, marks: dict[str, tuple[str, float]], tit
         ax.plot([], [], "x", color="black", label="reference")
         ax.set_xscale("log" if log_x else "linear")
         ax.set_xticks(values, [f"{v:g}" for v in values])
+        ax.xaxis.set_minor_locator(NullLocator())  # a log axis labels its minor ticks: clutter
         ax.set_xlabel(key)
         ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     axes[0, 0].set_title(title if len(means) else f"{title}: no mean checks to plot")
@@ -172,9 +180,8 @@ def sweep_command(model: ZooModel, args: argparse.Namespace, config: SamplerConf
                  progress=lambda line: print(line, flush=True))
     frame = sweep_frame(runs, key)
     print("\n" + console_table(runs, key))
-    marks_hook = getattr(model, "sweep_marks", None)
     base = runs[0].result
-    marks = marks_hook(base.data, base.settings) if marks_hook else {}
+    marks = model.sweep_marks(base.data, base.settings)
     title = f"{model.name}: posterior mean and 89 % ETI against {key} (x: reference)"
     written = write_sweep(frame, plot(frame, key, marks, title), args.out)
     passed = all(r.result.passed for r in runs)
@@ -182,6 +189,12 @@ def sweep_command(model: ZooModel, args: argparse.Namespace, config: SamplerConf
           f"{time.perf_counter() - start:.1f} s")
     print("wrote " + ", ".join(str(p) for p in written))
     return 0 if passed else 1
+
+
+def _value(text: str) -> int | float:
+    """The swept setting's value: whole numbers as int (K=5), others as float."""
+    value = parsers.number(text)
+    return int(value) if value.is_integer() and abs(value) < 2**53 else value
 
 
 def _eti(result: Result, name: str) -> tuple[float, float]:
