@@ -1,5 +1,5 @@
 """Gaussian mixture, full Bayes (seed 000, "Gaussian Mixture Model" to "Compared to supervised
-classification and k-means", and the "Toy Example: 2D Gaussian").
+classification and k-means").
 
     mu      ~ Normal(m, s), ordered mu_0 < ... < mu_{K-1}   default m = mean x, s = 2 sd x
     sigma_k ~ HalfNormal(t)                                 default t = 2 sd x
@@ -68,10 +68,6 @@ transform excludes label switching; the simulator draws the means in numpy by re
 unordered draws (forward sampling ignores the transform; with distinct centres sorting would
 change the law, and rejection is rare: P(mu_0 > mu_1) ~ 1e-8). Every chain starts at its own
 dispersed EM start on the simulated data (``sbc_start``, standard errors capped), as in the fit.
-
-Missing data (``missing_data_comparison``): the lecture's 2-D Gaussian (sigma 1 and 0.75, means
-1.85 and 1, rho 0.82) with second coordinates lost; EM's maximum-likelihood mean and covariance
-against the posterior means of a PyMC fit that imputes the lost values (masked observations).
 """
 
 from __future__ import annotations
@@ -79,7 +75,6 @@ from __future__ import annotations
 import argparse
 import functools
 import math
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,17 +85,14 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
-from pymc.exceptions import ImputationWarning
 from scipy.special import log_softmax
 
-from zoo.compare import compare, posterior_estimate
 from zoo import parsers
 from zoo.data import Column, read_csv
 from zoo.diagnostics import STUCK_SDS, scalar_draws
 from zoo.em import (
     MixtureFit,
     MixturePrior,
-    em_gaussian_missing,
     fit_gmm,
     fit_kmeans,
     fit_map_gmm,
@@ -110,8 +102,8 @@ from zoo.errors import DataError
 from zoo.figures import new_figure, save
 from zoo.importance import PARETO_K_MAX, Moments, ReferenceFailed, Target, posterior_moments
 from zoo.model import DATA_DIR, Setting, ZooModel
-from zoo.results import Fit, Reference
-from zoo.sampling import SamplerConfig, sample_nuts, sampling_time
+from zoo.results import Reference
+from zoo.sampling import sampling_time
 
 LECTURE_MEANS = (2.0, 5.0, 10.0)
 LECTURE_SDS = (0.6, 0.8, 0.5)
@@ -143,12 +135,6 @@ SBC_SIGMA_LOG_SD = 0.35
 SBC_ALPHA = 5.0
 #: posterior draws averaged into NUTS's mixture density in the report's histogram
 DENSITY_DRAWS = 200
-
-# the lecture's 2-D toy
-TOY_MEANS = (1.85, 1.0)
-TOY_SDS = (1.0, 0.75)
-TOY_RHO = 0.82
-TOY_N, TOY_MISSING, TOY_SEED = 100, 20, 14
 
 
 # --- settings -----------------------------------------------------------------------------------
@@ -474,77 +460,6 @@ def em_fallback(x: np.ndarray, em: MixtureFit, why: str) -> tuple[dict, dict, li
     return mixture_values(em, ".mean"), errors, notes
 
 
-# --- the missing-data toy ---------------------------------------------------------------------
-
-#: the toy's checks allow |posterior mean - MLE| up to 4 sqrt(mcse^2 + (c sd)^2), about two sds:
-#: with n = 100 a covariance's posterior mean exceeds the MLE (divisor n) by ~(d + 1)/n relative,
-#: ~0.2 posterior sd, and the priors move it by a similar amount
-MISSING_SD_FRACTION = 0.5
-TOY_QUANTITIES = {"mu[0]": "mean x1", "mu[1]": "mean x2", "cov[0]": "var x1",
-                  "cov[1]": "cov x1 x2", "cov[3]": "var x2"}
-
-
-def toy_covariance() -> np.ndarray:
-    s1, s2 = TOY_SDS
-    return np.array([[s1**2, s1 * s2 * TOY_RHO], [s1 * s2 * TOY_RHO, s2**2]])
-
-
-def simulate_lecture_gaussian(n: int = TOY_N, n_missing: int = TOY_MISSING,
-                              seed: int = TOY_SEED) -> np.ndarray:
-    """(n, 2) draws of the lecture's 2-D Gaussian with ``n_missing`` second coordinates NaN."""
-    rng = np.random.default_rng(seed)
-    x = rng.multivariate_normal(TOY_MEANS, toy_covariance(), size=n)
-    x[rng.choice(n, size=n_missing, replace=False), 1] = np.nan
-    return x
-
-
-def build_gaussian_missing(x: np.ndarray) -> pm.Model:
-    """Bivariate normal with NaNs as masked observations, which PyMC imputes (``x_unobserved``).
-
-    mu ~ Normal(0, 10); Sigma by LKJ(eta = 2) with HalfNormal(5) sds: weakly informative."""
-    with pm.Model() as model:
-        mu = pm.Normal("mu", 0.0, 10.0, shape=2)
-        chol, _, _ = pm.LKJCholeskyCov("chol", n=2, eta=2.0, sd_dist=pm.HalfNormal.dist(5.0),
-                                       compute_corr=True)
-        pm.Deterministic("cov", chol @ chol.T)
-        pm.MvNormal("x", mu=mu, chol=chol, observed=x)
-    return model
-
-
-def fit_gaussian_missing(x: np.ndarray, config: SamplerConfig) -> xr.DataTree:
-    """NUTS on :func:`build_gaussian_missing` (PyMC's own NUTS: a small model compiles fast).
-    The imputation is intended, so PyMC's warning about it is silenced."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=ImputationWarning)
-        model = build_gaussian_missing(x)
-    return sample_nuts(model, config, nuts_sampler="pymc")
-
-
-def missing_data_reference(x: np.ndarray, idata: xr.DataTree) -> Reference:
-    """EM's maximum-likelihood mean and covariance, with reference errors of
-    MISSING_SD_FRACTION posterior sds (the estimands differ, as for the mixture)."""
-    mean, cov, _ = em_gaussian_missing(x)
-    values = {"mu[0]": mean[0], "mu[1]": mean[1], "cov[0]": cov[0, 0], "cov[1]": cov[0, 1],
-              "cov[3]": cov[1, 1]}
-    return Reference("em", values={k: float(v) for k, v in values.items()},
-                     errors={k: MISSING_SD_FRACTION * posterior_estimate(idata, f"{k}.sd").value
-                             for k in values})
-
-
-def missing_data_comparison(x: np.ndarray, idata: xr.DataTree) -> pd.DataFrame:
-    """EM and the posterior side by side, one row per quantity, with the generating value, the
-    posterior sd and the zoo's comparison (z, passed)."""
-    reference = missing_data_reference(x, idata)
-    table = compare(Fit(idata), reference).rename(columns={"reference": "em",
-                                                           "estimate": "posterior_mean"})
-    true = dict(zip(TOY_QUANTITIES, [*TOY_MEANS, *toy_covariance().ravel()[[0, 1, 3]]]))
-    table.insert(1, "quantity", table["name"].map(TOY_QUANTITIES))
-    table.insert(2, "true", table["name"].map(true))
-    table.insert(5, "posterior_sd", [posterior_estimate(idata, f"{n}.sd").value
-                                     for n in table["name"]])
-    return table
-
-
 # --- the PyMC model -----------------------------------------------------------------------------
 
 
@@ -834,17 +749,12 @@ MODEL = GaussianMixture()
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``write-data``: (re)write data/gmm_lecture.csv; ``missing``: print the 2-D toy's table."""
+    """``write-data``: (re)write data/gmm_lecture.csv."""
     parser = argparse.ArgumentParser(prog="python -m zoo.models.gmm")
-    parser.add_argument("command", choices=["write-data", "missing"])
-    args = parser.parse_args(argv)
-    if args.command == "write-data":
-        write_lecture_csv()
-        print(f"wrote {LECTURE_CSV}")
-        return
-    x = simulate_lecture_gaussian()
-    table = missing_data_comparison(x, fit_gaussian_missing(x, SamplerConfig()))
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    parser.add_argument("command", choices=["write-data"])
+    parser.parse_args(argv)
+    write_lecture_csv()
+    print(f"wrote {LECTURE_CSV}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from scipy import optimize, stats
+from scipy import stats
 from scipy.special import logsumexp
 from threadpoolctl import threadpool_limits
 
@@ -302,48 +302,3 @@ def test_components_are_label_invariant():
     np.testing.assert_allclose(a.means, b.means, rtol=1e-10)
     np.testing.assert_allclose(a.weights, b.weights, rtol=1e-10)
     np.testing.assert_allclose(a.sds, b.sds, rtol=1e-10)
-
-
-# --- missing values: the lecture's 2-D toy ---------------------------------------------------
-# sigma1 = 1, sigma2 = 0.75, mu = (1.85, 1), rho = 0.82; n = 100 points, 20 second coordinates lost.
-TOY_MEAN = np.array([1.85, 1.0])
-TOY_COV = np.array([[1.0, 0.82 * 0.75], [0.82 * 0.75, 0.75**2]])
-
-
-def toy_sample(seed: int, lost: int = 20) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    x = rng.multivariate_normal(TOY_MEAN, TOY_COV, size=100)
-    x[rng.choice(100, size=lost, replace=False), 1] = np.nan
-    return x
-
-
-def test_missing_em_without_missing_values_is_the_complete_data_mle():
-    x = toy_sample(11, lost=0)
-    mean, cov, trace = em.em_gaussian_missing(x)
-    np.testing.assert_allclose(mean, x.mean(axis=0), rtol=1e-13)
-    np.testing.assert_allclose(cov, np.cov(x, rowvar=False, bias=True), rtol=1e-12)
-    assert trace[-1] == pytest.approx(stats.multivariate_normal.logpdf(x, mean, cov).sum(),
-                                      rel=1e-12)
-
-
-def test_missing_em_maximises_the_observed_data_likelihood():
-    x = toy_sample(12)
-    complete = ~np.isnan(x[:, 1])
-
-    def negative_loglik(theta):
-        mean = theta[:2]
-        s1, s2, rho = np.exp(theta[2]), np.exp(theta[3]), np.tanh(theta[4])
-        cov = [[s1**2, rho * s1 * s2], [rho * s1 * s2, s2**2]]
-        return -(stats.multivariate_normal.logpdf(x[complete], mean, cov).sum()
-                 + stats.norm.logpdf(x[~complete, 0], mean[0], s1).sum())
-
-    theta0 = np.array([0.0, 0.0, 0.0, 0.0, 0.0])
-    direct = optimize.minimize(negative_loglik, theta0, method="BFGS", options={"gtol": 1e-9})
-    s1, s2, rho = np.exp(direct.x[2]), np.exp(direct.x[3]), np.tanh(direct.x[4])
-    mean, cov, trace = em.em_gaussian_missing(x)
-    assert np.all(np.diff(trace) > 0)
-    assert trace[-1] == pytest.approx(-direct.fun, rel=1e-10)
-    np.testing.assert_allclose(mean, direct.x[:2], atol=1e-5)
-    np.testing.assert_allclose(cov, [[s1**2, rho * s1 * s2], [rho * s1 * s2, s2**2]], atol=1e-5)
-    # Filling in matters: the complete-case estimate is a different answer.
-    assert np.abs(mean - x[complete].mean(axis=0)).max() > 1e-3

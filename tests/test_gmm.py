@@ -1,6 +1,6 @@
 """gmm: EM numerics without PyMC, then one NUTS fit per data set (a 2,000-point sample of the
-lecture's story, posteriordb, the 2-D toy with missing values) checked against EM and against
-posteriordb's reference posterior; the report plots; a small SBC run."""
+lecture's story, posteriordb) checked against EM and against posteriordb's reference
+posterior; the report plots; a small SBC run."""
 
 import json
 from dataclasses import replace
@@ -21,14 +21,10 @@ from zoo.models.gmm import (
     chains_off_reference,
     dispersed_starts,
     em_fallback,
-    fit_gaussian_missing,
-    missing_data_comparison,
-    missing_data_reference,
     mixture_density,
     mixture_standard_errors,
     mixture_values,
     simulate_from_prior,
-    simulate_lecture_gaussian,
     simulate_lecture_mixture,
     simulate_mixture,
 )
@@ -40,7 +36,7 @@ from zoo.errors import DataError, UsageError
 from zoo.exact import beta_mean_sd
 from zoo.importance import Moments, Target, posterior_moments
 from zoo.model import DATA_DIR
-from zoo.results import Fit, Reference
+from zoo.results import Reference
 from zoo.pipeline import run
 from zoo.sbc import SbcConfig, run_sbc
 
@@ -319,42 +315,6 @@ def test_untrusted_reference_falls_back_on_em_and_says_so(monkeypatch):
     stalled = replace(fit_gmm(x, 3), converged=False)
     with pytest.raises(DataError, match="EM did not converge"):
         em_fallback(x, stalled, "Pareto k 0.9")
-
-
-# --- the 2-D Gaussian with lost second coordinates ------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def toy(fast_config):
-    x = simulate_lecture_gaussian()
-    return x, fit_gaussian_missing(x, fast_config)
-
-
-def test_toy_has_twenty_lost_values():
-    x = simulate_lecture_gaussian()
-    assert x.shape == (100, 2) and np.isnan(x[:, 1]).sum() == 20 and not np.isnan(x[:, 0]).any()
-
-
-def test_missing_data_em_against_imputing_posterior(toy):
-    x, idata = toy
-    table = missing_data_comparison(x, idata)
-    assert list(table["quantity"]) == ["mean x1", "mean x2", "var x1", "cov x1 x2", "var x2"]
-    assert table["passed"].all(), table
-    assert idata.posterior["x_unobserved"].shape[-1] == 20  # PyMC imputed the lost values
-    assert int(idata.sample_stats["diverging"].sum()) == 0
-    assert diagnose(idata, ["mu", "cov"]).converged
-
-
-def test_lectures_zero_fill_fails(toy):
-    """The lecture first sets the lost values to 0: that complete-data MLE is far off."""
-    x, idata = toy
-    filled = np.nan_to_num(x)
-    reference = missing_data_reference(x, idata)
-    zero = {"mu[0]": filled[:, 0].mean(), "mu[1]": filled[:, 1].mean(),
-            "cov[0]": filled[:, 0].var(), "cov[1]": np.cov(filled.T, ddof=0)[0, 1],
-            "cov[3]": filled[:, 1].var()}
-    wrong = Reference("zero_fill", zero, reference.errors)
-    assert not compare(Fit(idata), wrong).set_index("name").loc["mu[1]", "passed"]
 
 
 # --- simulation-based calibration ---------------------------------------------------------------
