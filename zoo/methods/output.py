@@ -1,0 +1,330 @@
+"""``zoo methods``' tables and files: the console table, the JSON and CSV in reports/methods/,
+the zoo-wide summary the report site reads, the heat map and each model's marginals."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from zoo.methods import ModelMethods, MethodRun
+from zoo.methods.catalog import ADVI_ITERATIONS, APPROXIMATION_DRAWS, METHODS
+from zoo.methods.grading import (ACCURATE_BIAS, ACCURATE_SD, USABLE_BIAS, USABLE_SD, MethodGrade,
+                                 parse_check)
+from zoo.results import PACKAGES
+from zoo.sampling import DEFAULT_TARGET_ACCEPT, DEFAULT_TUNE
+
+SUMMARY = "summary.json"
+#: packages that only some methods use; their versions are recorded when installed
+METHOD_PACKAGES = ["pymc-extras", "jax", "numpyro", "blackjax"]
+THRESHOLDS = (f"accurate: every |bias| < {ACCURATE_BIAS:g} posterior sd and sd ratio within "
+              f"{ACCURATE_SD:.0%}; usable: |bias| < {USABLE_BIAS:g} sd and sd ratio within "
+              f"{USABLE_SD:.0%}; misleading otherwise; a sampler whose R-hat, ESS, divergences or "
+              "chains fail is unconverged whatever its bias")
+
+
+# --- one method's line ---------------------------------------------------------------------------
+
+def method_record(run: MethodRun) -> dict[str, Any]:
+    """Everything about one method on one model, as JSON."""
+    outcome, grade = run.outcome, run.grade
+    status = "not installed" if outcome.missing else "failed" if outcome.error else "ran"
+    return {
+        "method": run.method.name, "kind": run.method.kind, "label": run.method.label,
+        "status": status, "error": outcome.error, **grade_record(grade),
+        "ess_per_second": ess_per_second(run),
+        "seconds": {"compile": outcome.compile_seconds, "run": outcome.run_seconds,
+                    "total": outcome.total_seconds},
+        "info": outcome.info, "notes": outcome.notes,
+    }
+
+
+def grade_record(grade: MethodGrade) -> dict[str, Any]:
+    def worst(item):
+        return None if item is None else {"check": item[0], "value": item[1]}
+
+    return {"grade": grade.grade, "worst_bias": worst(grade.worst_bias),
+            "worst_sd_ratio": worst(grade.worst_sd_ratio), "z_passed": grade.z_passed,
+            "diagnostics": grade.diagnostics,
+            "checks": [row.as_dict() for row in grade.checks], "ungraded": grade.ungraded}
+
+
+def ess_per_second(run: MethodRun) -> float | None:
+    """A sampler's smallest bulk ESS per second of sampling (None for other methods)."""
+    diag, seconds = run.grade.diagnostics, run.outcome.run_seconds
+    if not diag or not seconds:
+        return None
+    return diag["ess_bulk_min"] / seconds
+
+
+def model_document(result: ModelMethods) -> dict[str, Any]:
+    """One model's JSON document."""
+    config = result.config
+    return {
+        "model": result.model,
+        "settings": result.settings,
+        "reference": {"method": result.reference.method, "values": result.reference.values,
+                      "errors": result.reference.errors},
+        "config": {
+            "seed": config.seed, "draws": config.draws, "chains": config.chains,
+            "cores": config.cores,
+            "tune": {s: config.tune or DEFAULT_TUNE[s] for s in ("nutpie", "pymc")},
+            "target_accept": {s: config.target_accept or DEFAULT_TARGET_ACCEPT[s]
+                              for s in ("nutpie", "pymc")},
+            "jax_samplers": "PyMC's NUTS settings (tune, target_accept)",
+            "advi_iterations": ADVI_ITERATIONS, "approximation_draws": APPROXIMATION_DRAWS,
+            "thresholds": THRESHOLDS, "versions": versions(),
+        },
+        "methods": [method_record(run) for run in result.runs],
+        "alternatives": [{"method": name, **grade_record(grade)}
+                         for name, grade in result.alternatives.items()],
+        "seconds": result.seconds,
+    }
+
+
+def versions() -> dict[str, str]:
+    found = {}
+    for package in [*PACKAGES, *METHOD_PACKAGES]:
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
+# --- console -----------------------------------------------------------------------------------
+
+HEADER = ["method", "grade", "worst |bias| (sd)", "worst sd ratio", "z", "R-hat", "min ESS",
+          "div", "compile s", "run s", "ESS/s"]
+
+
+def console(result: ModelMethods) -> str:
+    """The model's table: one line per method, then the classical answers, then what no
+    method could be graded on, and the failures' reasons."""
+    doc = model_document(result)
+    rows = [table_row(record) for record in doc["methods"]]
+    rows += [table_row({**record, "kind": "classical", "status": "ran", "seconds": {}})
+             for record in doc["alternatives"]]
+    reasons = [f"  {r['method']}: {r['error']}" for r in doc["methods"] if r["error"]]
+    lines = [f"{result.model}: {len(result.reference.values)} checks against "
+             f"'{result.reference.method}'; seed {result.config.seed}, "
+             f"{result.config.chains} chains x {result.config.draws} draws",
+             text_table([HEADER, *rows])]
+    if reasons:
+        lines += ["did not run:", *reasons]
+    remarks = [f"  {r['method']}: {remark}" for r in doc["methods"] if not r["error"]
+               for remark in [*r["notes"], *(f"{k} {v}" for k, v in r["info"].items())]]
+    if remarks:
+        lines += ["method notes:", *remarks]
+    lines += ungraded_lines(doc["methods"])
+    return "\n".join(lines)
+
+
+def table_row(record: dict[str, Any]) -> list[str]:
+    diag = record.get("diagnostics") or {}
+    seconds = record.get("seconds") or {}
+    z = {None: "", True: "ok", False: "FAIL"}[record.get("z_passed")]
+    return [record["method"], record["grade"], worst_text(record["worst_bias"]),
+            worst_text(record["worst_sd_ratio"], signed=False), z,
+            number(diag.get("r_hat_max"), 3), number(diag.get("ess_bulk_min"), 0),
+            str(diag["divergences"]) if diag else "", number(seconds.get("compile"), 1),
+            number(seconds.get("run") if seconds.get("run") is not None else seconds.get("total"), 1),
+            number(record.get("ess_per_second"), 0)]
+
+
+def worst_text(worst: dict | None, signed: bool = True) -> str:
+    if not worst:
+        return ""
+    return f"{worst['value']:{'+' if signed else ''}.3f} {worst['check']}"
+
+
+def number(value, digits: int) -> str:
+    if value is None:
+        return ""
+    return f"{value:,.{digits}f}" if math.isfinite(value) else str(value)
+
+
+def ungraded_lines(records: list[dict]) -> list[str]:
+    """The checks a method that ran could not be graded on, grouped by variable and reason."""
+    lines = []
+    for record in records:
+        groups: dict[tuple[str, str], int] = {}
+        for check, why in record["ungraded"].items():
+            key = (parse_check(check)[0], why)
+            groups[key] = groups.get(key, 0) + 1
+        for (var, why), count in groups.items():
+            lines.append(f"  {record['method']}: {var} ({count} check{'s' * (count > 1)}): {why}")
+    return ["not graded:", *lines] if lines else []
+
+
+def text_table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
+                     for row in rows)
+
+
+# --- files ---------------------------------------------------------------------------------------
+
+CHECK_COLUMNS = ["model", "method", "check", "reference", "estimate", "mcse", "bias", "sd_ratio",
+                 "error", "z", "scale"]
+SUMMARY_COLUMNS = ["model", "method", "kind", "grade", "worst_bias", "worst_bias_check",
+                   "worst_sd_ratio", "worst_sd_ratio_check", "z_passed", "r_hat_max",
+                   "ess_bulk_min", "divergences", "compile_s", "run_s", "total_s",
+                   "ess_per_second", "error"]
+
+
+def write_model(result: ModelMethods, out: Path) -> list[Path]:
+    """MODEL.json, MODEL.csv (every graded check) and MODEL-marginals.png in ``out``; the
+    summary (JSON and CSV, every model written so far) and the heat map updated."""
+    doc = model_document(result)
+    summary = read_summary(out)
+    summary["models"][result.model] = summary_entry(doc)
+    summary.update(written_by())
+    files = {
+        f"{result.model}.json": json.dumps(doc, indent=1, default=float),
+        f"{result.model}.csv": csv_text(CHECK_COLUMNS, check_rows(doc)),
+        SUMMARY: json.dumps(summary, indent=1, default=float),
+        "summary.csv": csv_text(SUMMARY_COLUMNS, summary_rows(summary)),
+    }
+    from zoo.methods.figures import heat_map, marginals
+
+    images = {f"{result.model}-marginals.png": lambda path: marginals(result, path),
+              "heatmap.png": lambda path: heat_map(summary, path)}
+    return replace_files(out, files, images)
+
+
+def replace_files(out: Path, texts: dict[str, str], images: dict) -> list[Path]:
+    """Write every file beside its place first, then move each in: an interrupted write leaves
+    the previous files, never half of one."""
+    out.mkdir(parents=True, exist_ok=True)
+    staged = Path(tempfile.mkdtemp(prefix=".methods-", dir=out))
+    written = []
+    try:
+        for name, text in texts.items():
+            (staged / name).write_text(text)
+        for name, draw in images.items():
+            draw(staged / name)
+        for name in [*texts, *images]:
+            if (staged / name).exists():
+                os.replace(staged / name, out / name)
+                written.append(out / name)
+    finally:
+        for leftover in staged.iterdir():
+            leftover.unlink()
+        staged.rmdir()
+    return written
+
+
+def read_summary(out: Path) -> dict[str, Any]:
+    path = out / SUMMARY
+    if path.is_file():
+        return json.loads(path.read_text())
+    return {"models": {}}
+
+
+def written_by() -> dict[str, Any]:
+    """When, on how loaded a machine, with which versions and thresholds."""
+    return {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "load_average": list(os.getloadavg()), "cpus": os.cpu_count(),
+            "thresholds": THRESHOLDS, "versions": versions()}
+
+
+def summary_entry(doc: dict[str, Any]) -> dict[str, Any]:
+    """A model's line per method (and classical answer) in the zoo-wide summary."""
+
+    def brief(record):
+        diag = record.get("diagnostics") or {}
+        seconds = record.get("seconds") or {}
+        worst_bias, worst_ratio = record["worst_bias"] or {}, record["worst_sd_ratio"] or {}
+        return {"kind": record.get("kind", "classical"), "grade": record["grade"],
+                "worst_bias": worst_bias.get("value"), "worst_bias_check": worst_bias.get("check"),
+                "worst_sd_ratio": worst_ratio.get("value"),
+                "worst_sd_ratio_check": worst_ratio.get("check"),
+                "z_passed": record["z_passed"], "r_hat_max": diag.get("r_hat_max"),
+                "ess_bulk_min": diag.get("ess_bulk_min"), "divergences": diag.get("divergences"),
+                "compile_s": seconds.get("compile"), "run_s": seconds.get("run"),
+                "total_s": seconds.get("total"), "ess_per_second": record.get("ess_per_second"),
+                "error": record.get("error")}
+
+    return {"reference": doc["reference"]["method"], "seed": doc["config"]["seed"],
+            "seconds": doc["seconds"],
+            "methods": {r["method"]: brief(r) for r in doc["methods"]},
+            "alternatives": {r["method"]: brief(r) for r in doc["alternatives"]}}
+
+
+def summary_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"model": model, "method": method, **values}
+            for model, entry in summary["models"].items()
+            for group in ("methods", "alternatives")
+            for method, values in entry[group].items()]
+
+
+def check_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"model": doc["model"], "method": record["method"], **row}
+            for record in [*doc["methods"], *doc["alternatives"]] for row in record["checks"]]
+
+
+def csv_text(columns: list[str], rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+# --- the report site's section ----------------------------------------------------------------
+
+def site_section(folder: Path) -> dict[str, Any] | None:
+    """The site's models x methods table (grade, worst |bias|, total seconds), its notes and
+    images, from ``folder``/summary.json; None when ``zoo methods`` has not run."""
+    path = Path(folder) / SUMMARY
+    if not path.is_file():
+        return None
+    summary = json.loads(path.read_text())
+    methods = ordered_methods(summary)
+    rows = [["model", *methods]]
+    for model, entry in summary["models"].items():
+        answers = {**entry["methods"], **entry["alternatives"]}
+        rows.append([model, *(cell_text(answers.get(m)) for m in methods)])
+    load = ", ".join(f"{x:.1f}" for x in summary.get("load_average", []))
+    notes = [f"Each cell: grade, worst |bias| in posterior sds, wall time. {THRESHOLDS}.",
+             f"From methods/{SUMMARY} (zoo methods), {summary.get('date', '')}, "
+             f"load average {load} on {summary.get('cpus')} CPUs."]
+    images = [(caption, Path(folder) / name) for caption, name in site_images(summary)
+              if (Path(folder) / name).is_file()]
+    return {"title": "Inference methods against the exact answers", "rows": rows,
+            "notes": notes, "images": images}
+
+
+def ordered_methods(summary: dict[str, Any]) -> list[str]:
+    """The catalogue's methods first, in its order, then the classical answers found."""
+    seen = {m for entry in summary["models"].values()
+            for group in ("methods", "alternatives") for m in entry[group]}
+    return [m for m in METHODS if m in seen] + sorted(seen - set(METHODS))
+
+
+def cell_text(entry: dict | None) -> str:
+    if entry is None:
+        return ""
+    if entry["grade"] == "failed":
+        return "not installed" if "not installed" in (entry["error"] or "") else "failed"
+    bias = entry.get("worst_bias")
+    seconds = entry.get("total_s")
+    parts = [entry["grade"], f"{abs(bias):.2f} sd" if bias is not None and math.isfinite(bias)
+             else "", f"{seconds:.1f} s" if seconds else ""]
+    return " ".join(p for p in parts if p)
+
+
+def site_images(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    images = [("Worst |bias| in posterior sds, per model and method (grey: did not run)",
+               "heatmap.png")]
+    images += [(f"{model}: each method's marginals against the reference mean +- 1 sd",
+                f"{model}-marginals.png") for model in summary["models"]]
+    return images
