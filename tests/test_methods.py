@@ -97,7 +97,7 @@ def test_mean_field_advi_is_graded_worse_than_nuts_on_a_correlated_posterior(sma
 
 
 def test_missing_extra_and_failed_method_are_rows_with_reasons(monkeypatch, tmp_path, capsys):
-    def explode(zoo_model, model, config):
+    def explode(target, config):
         raise RuntimeError("optimiser\nfell over")
 
     monkeypatch.setitem(sys.modules, "numpyro", None)  # import numpyro now raises ImportError

@@ -130,6 +130,11 @@ def zoo_sections(reports: Path) -> list[dict]:
         doc = json.loads(power.read_text())
         sections.append({"title": "Power of the checks (injected faults)", "rows": site_rows(doc),
                          "notes": [f"From power/{power.name} (zoo power).", *site_notes(doc)]})
+    from zoo.methods.output import site_section as methods_section
+
+    methods = methods_section(reports / "methods")  # the last `zoo methods`, if any
+    if methods:
+        sections.append(methods)
     return sections
 
 

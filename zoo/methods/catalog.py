@@ -52,13 +52,23 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class Target:
+    """What a method runs on: the zoo model, its PyMC model (built afresh for each method) and
+    where the zoo's own NUTS starts its chains (``ZooModel.nuts_options``)."""
+
+    zoo_model: Any
+    model: pm.Model
+    nuts_options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Method:
     """One inference method: how to run it and what it needs."""
 
     name: str
     kind: str  # "sampler", "approximation" or "optimum"
     label: str
-    run: Callable[[Any, pm.Model, SamplerConfig], Outcome]
+    run: Callable[[Target, SamplerConfig], Outcome]
     needs: tuple[str, ...] = ()  # modules that must import
     install: str = ""  # the line that installs them
 
@@ -66,25 +76,27 @@ class Method:
 # --- samplers --------------------------------------------------------------------------------
 
 def run_nuts(nuts_sampler: str):
-    """NUTS as the zoo runs it (zoo.sampling): nutpie with a low-rank mass matrix, or PyMC's."""
+    """NUTS as ``zoo verify`` runs it (zoo.sampling): nutpie with a low-rank mass matrix, or
+    PyMC's, each chain started where the model says (gmm: dispersed EM starts)."""
 
-    def run(zoo_model, model: pm.Model, config: SamplerConfig) -> Outcome:
-        return _timed_draws(lambda: sample_nuts(model, config, nuts_sampler=nuts_sampler))
+    def run(target: Target, config: SamplerConfig) -> Outcome:
+        return _timed_draws(lambda: sample_nuts(target.model, config, nuts_sampler=nuts_sampler,
+                                                **target.nuts_options))
 
     return run
 
 
 def run_jax_nuts(nuts_sampler: str):
     """NumPyro's or BlackJAX's NUTS through ``pm.sample(nuts_sampler=...)``, with the tuning
-    and target acceptance the zoo gives PyMC's NUTS. Its sampling time includes JAX's
-    compilation, which happens at the first call."""
+    and target acceptance the zoo gives PyMC's NUTS and PyMC's jittered start, as a user gets
+    them. Its sampling time includes JAX's compilation, which happens at the first call."""
 
-    def run(zoo_model, model: pm.Model, config: SamplerConfig) -> Outcome:
+    def run(target: Target, config: SamplerConfig) -> Outcome:
         resolved = config.resolved("pymc")
         quiet_pymc()
 
         def sample():
-            with model:
+            with target.model:
                 return pm.sample(draws=resolved.draws, tune=resolved.tune, chains=resolved.chains,
                                  random_seed=resolved.seed, nuts_sampler=nuts_sampler,
                                  target_accept=resolved.target_accept, progressbar=False,
@@ -97,11 +109,11 @@ def run_jax_nuts(nuts_sampler: str):
     return run
 
 
-def run_smc(zoo_model, model: pm.Model, config: SamplerConfig) -> Outcome:
+def run_smc(target: Target, config: SamplerConfig) -> Outcome:
     """PyMC's SMC; it starts from prior draws, so a model with an improper prior cannot use it."""
-    if not zoo_model.smc_ok:
+    if not target.zoo_model.smc_ok:
         return Outcome(error="SMC needs a proper prior to draw from; this model's is improper")
-    return _timed_draws(lambda: sample_smc(model, config))
+    return _timed_draws(lambda: sample_smc(target.model, config))
 
 
 def _timed_draws(sample: Callable[[], xr.DataTree]) -> Outcome:
@@ -120,7 +132,8 @@ def run_advi(method: str):
     the time to the first step. ``info`` gives the ELBO's relative change over the last tenth
     of the steps: a large one means the optimisation had not settled."""
 
-    def run(zoo_model, model: pm.Model, config: SamplerConfig) -> Outcome:
+    def run(target: Target, config: SamplerConfig) -> Outcome:
+        model = target.model
         first_step: list[float] = []
 
         def mark(approx, losses, i):
@@ -151,12 +164,13 @@ def _approx_draws(approx, model: pm.Model, seed: int) -> xr.DataTree:
         return with_deterministics(approx.sample(APPROXIMATION_DRAWS, random_seed=seed), model)
 
 
-def run_pathfinder(zoo_model, model: pm.Model, config: SamplerConfig) -> Outcome:
+def run_pathfinder(target: Target, config: SamplerConfig) -> Outcome:
     """Multi-path Pathfinder (pymc-extras) with its defaults (4 paths, PSIS), in this process:
     its worker processes cost ~30 s of start-up on a one-parameter model."""
     import pymc_extras as pmx
 
     start = time.perf_counter()
+    model = target.model
     idata = pmx.fit(method="pathfinder", model=model, num_draws=APPROXIMATION_DRAWS,
                     random_seed=config.seed, progressbar=False, parallel=False)
     total = time.perf_counter() - start
@@ -169,12 +183,13 @@ def run_pathfinder(zoo_model, model: pm.Model, config: SamplerConfig) -> Outcome
                    notes=["PSIS-resampled draws: repeats make the MCSE shown optimistic"])
 
 
-def run_laplace(zoo_model, model: pm.Model, config: SamplerConfig) -> Outcome:
+def run_laplace(target: Target, config: SamplerConfig) -> Outcome:
     """The Laplace approximation (pymc-extras): a normal at the mode on the unconstrained
     space, mapped back through the transforms."""
     import pymc_extras as pmx
 
     start = time.perf_counter()
+    model = target.model
     idata = pmx.fit_laplace(model=model, draws=APPROXIMATION_DRAWS, random_seed=config.seed,
                             progressbar=False)
     total = time.perf_counter() - start
@@ -186,10 +201,10 @@ def run_laplace(zoo_model, model: pm.Model, config: SamplerConfig) -> Outcome:
     return Outcome(idata=with_deterministics(idata, model), total_seconds=total, info=info)
 
 
-def run_map(zoo_model, model: pm.Model, config: SamplerConfig) -> Outcome:
+def run_map(target: Target, config: SamplerConfig) -> Outcome:
     """``pm.find_MAP``: the posterior mode, a point (its deterministics included)."""
     start = time.perf_counter()
-    with model:
+    with target.model:
         point = pm.find_MAP(progressbar=False, seed=config.seed, include_transformed=False)
     total = time.perf_counter() - start
     return Outcome(point={name: np.asarray(value) for name, value in point.items()},
@@ -249,7 +264,7 @@ def missing_package(method: Method) -> str | None:
     return None
 
 
-def run_method(method: Method, zoo_model, model: pm.Model, config: SamplerConfig) -> Outcome:
+def run_method(method: Method, target: Target, config: SamplerConfig) -> Outcome:
     """Run ``method``; whatever goes wrong becomes a one-line ``error``, not a traceback."""
     missing = missing_package(method)
     if missing:
@@ -260,7 +275,7 @@ def run_method(method: Method, zoo_model, model: pm.Model, config: SamplerConfig
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return method.run(zoo_model, model, replace(config, progressbar=False))
+            return method.run(target, replace(config, progressbar=False))
     except KeyboardInterrupt:
         raise
     except Exception as err:  # the table shows why a method failed; nothing else may stop it

@@ -3,6 +3,7 @@ the zoo-wide summary the report site reads, the heat map and each model's margin
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
@@ -297,10 +298,15 @@ def site_section(folder: Path) -> dict[str, Any] | None:
     notes = [f"Each cell: grade, worst |bias| in posterior sds, wall time. {THRESHOLDS}.",
              f"From methods/{SUMMARY} (zoo methods), {summary.get('date', '')}, "
              f"load average {load} on {summary.get('cpus')} CPUs."]
-    images = [(caption, Path(folder) / name) for caption, name in site_images(summary)
-              if (Path(folder) / name).is_file()]
+    images = [{"caption": caption, "src": data_uri(Path(folder) / name)}
+              for caption, name in site_images(summary) if (Path(folder) / name).is_file()]
     return {"title": "Inference methods against the exact answers", "rows": rows,
             "notes": notes, "images": images}
+
+
+def data_uri(path: Path) -> str:
+    """A PNG as a data URI: the site stays one folder that opens offline."""
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
 
 
 def ordered_methods(summary: dict[str, Any]) -> list[str]:
