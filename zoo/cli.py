@@ -158,11 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exit_:  # --help, or a usage error already printed on one line
-        return int(exit_.code or 0)
-    try:
         with interrupts.recorded():  # a Ctrl-C swallowed while compiling still stops the run
+            try:  # building the parser imports the commands' modules: seconds on a busy machine
+                args = build_parser().parse_args(argv)
+            except SystemExit as exit_:  # --help, or a usage error already printed on one line
+                return int(exit_.code or 0)
             return _dispatch(args)
     except ZooError as err:
         print(f"zoo: error: {err}", file=sys.stderr)
