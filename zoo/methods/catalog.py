@@ -196,8 +196,7 @@ def run_laplace(target: Target, config: SamplerConfig) -> Outcome:
     info = {}
     if "optimizer_result" in idata.children:
         result = idata["optimizer_result"]
-        info = {name: _plain(result[name].values) for name in ("success", "message")
-                if name in result}
+        info = {name: _plain(result[name].values) for name in ("success",) if name in result}
     return Outcome(idata=with_deterministics(idata, model), total_seconds=total, info=info)
 
 

@@ -120,8 +120,8 @@ def console(result: ModelMethods) -> str:
              text_table([HEADER, *rows])]
     if reasons:
         lines += ["did not run:", *reasons]
-    remarks = [f"  {r['method']}: {remark}" for r in doc["methods"] if not r["error"]
-               for remark in [*r["notes"], *(f"{k} {v}" for k, v in r["info"].items())]]
+    remarks = [f"  {r['method']}: " + "; ".join([*r["notes"], *map(info_text, r["info"].items())])
+               for r in doc["methods"] if not r["error"] and (r["notes"] or r["info"])]
     if remarks:
         lines += ["method notes:", *remarks]
     lines += ungraded_lines(doc["methods"])
@@ -152,16 +152,24 @@ def number(value, digits: int) -> str:
     return f"{value:,.{digits}f}" if math.isfinite(value) else str(value)
 
 
+def info_text(item: tuple[str, Any]) -> str:
+    """A method's own diagnostic as words: ``loss_change_last_tenth 5.06e-05``."""
+    name, value = item
+    return f"{name.replace('_', ' ')} {f'{value:.3g}' if isinstance(value, float) else value}"
+
+
 def ungraded_lines(records: list[dict]) -> list[str]:
-    """The checks a method that ran could not be graded on, grouped by variable and reason."""
-    lines = []
+    """The checks the methods that ran could not be graded on, one line per variable and
+    reason, naming the methods."""
+    groups: dict[tuple[str, str], dict[str, set]] = {}
     for record in records:
-        groups: dict[tuple[str, str], int] = {}
         for check, why in record["ungraded"].items():
-            key = (parse_check(check)[0], why)
-            groups[key] = groups.get(key, 0) + 1
-        for (var, why), count in groups.items():
-            lines.append(f"  {record['method']}: {var} ({count} check{'s' * (count > 1)}): {why}")
+            group = groups.setdefault((parse_check(check)[0], why), {"checks": set(), "methods": []})
+            group["checks"].add(check)
+            if record["method"] not in group["methods"]:
+                group["methods"].append(record["method"])
+    lines = [f"  {var} ({len(g['checks'])} check{'s' * (len(g['checks']) > 1)}): {why}: "
+             f"{', '.join(g['methods'])}" for (var, why), g in groups.items()]
     return ["not graded:", *lines] if lines else []
 
 
