@@ -31,7 +31,7 @@ MIXTURE = "low_dim_gauss_mix-low_dim_gauss_mix"
 @pytest.fixture(scope="module")
 def mixture_draws():
     root = layout.database_root(DB)
-    return layout.reference_draws(root, layout.read_json(root / "posteriors" / f"{MIXTURE}.json"))
+    return layout.reference_draws(root, layout.posterior_info(root, MIXTURE))
 
 
 def test_diagnostics_reproduce_posteriordbs_info_file(mixture_draws):
@@ -118,6 +118,33 @@ def test_refusals(rejects, args, message):
 def test_a_changed_stan_model_is_refused(rejects, changed_db):
     rejects(["posteriordb", "verify", "Rate_1", "--db", str(changed_db)],
             "does not map to single-coin any more: its Stan code lacks 'theta~beta(1,1);'")
+
+
+def test_a_broken_db_file_is_one_line(rejects, changed_db):
+    data = changed_db / "posterior_database" / "data" / "data" / "Rate_3_data.json.zip"
+    data.write_text("not a zip")
+    rejects(["posteriordb", "verify", "Rate_3", "--db", str(changed_db)],
+            "Rate_3_data.json.zip: not a zipped JSON file")
+
+
+def test_export_writes_nothing_when_a_check_fails_or_writing_breaks(tmp_path, monkeypatch, capsys):
+    """All or nothing: a reference failing the definition's checks, or an error halfway through
+    writing, leaves no --out and no staging folder."""
+    from zoo.posteriordb import export
+
+    out = tmp_path / "db"
+    monkeypatch.setattr(export.definition, "checks", lambda found: {"ndraws_is_10k": False})
+    assert main(["posteriordb", "export", "single-coin", "--out", str(out)]) == 1
+    assert "nothing written" in capsys.readouterr().out
+    monkeypatch.undo()
+
+    def broken(path, value):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(export.layout, "write_zipped_json", broken)
+    with pytest.raises(OSError):
+        export.export([all_models()["single-coin"]], out, seed=1)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_export_refuses_a_folder_with_files(tmp_path, capsys):

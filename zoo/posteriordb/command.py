@@ -48,7 +48,7 @@ def list_posteriors(db: Path) -> int:
     root = layout.database_root(db)
     rows = [["posterior", "reference draws", "maps to"]]
     for name in layout.posterior_names(root):
-        posterior = layout.read_json(root / "posteriors" / f"{name}.json")
+        posterior = layout.posterior_info(root, name)
         draws = "yes" if posterior.get("reference_posterior_name") else "none"
         try:
             _, mapping = mapping_for(root, name)

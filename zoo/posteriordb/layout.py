@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo.errors import UsageError
+from zoo.errors import DataError, UsageError
 
 DB_FOLDER = "posterior_database"
 #: the folders every posteriordb has; a path without them is not one
@@ -40,16 +40,27 @@ def posterior_names(root: Path) -> list[str]:
 
 
 def read_json(path: Path) -> Any:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    """A db file's JSON; DataError naming the file when it is missing or not JSON."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise DataError(f"{path}: not a readable JSON file ({_reason(err)})") from None
 
 
 def read_zipped_json(path: Path) -> Any:
     """The one JSON file inside the zip archive ``path`` (posteriordb zips one file each)."""
-    with zipfile.ZipFile(path) as archive:
-        members = archive.namelist()
-        if len(members) != 1:
-            raise ValueError(f"{path}: expected one file in the archive, found {len(members)}")
-        return json.loads(archive.read(members[0]).decode("utf-8"))
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.namelist()
+            if len(members) != 1:
+                raise DataError(f"{path}: expected one file in the archive, found {len(members)}")
+            return json.loads(archive.read(members[0]).decode("utf-8"))
+    except (OSError, ValueError, zipfile.BadZipFile) as err:
+        raise DataError(f"{path}: not a zipped JSON file ({_reason(err)})") from None
+
+
+def _reason(err: Exception) -> str:
+    return getattr(err, "strerror", None) or str(err).splitlines()[0]
 
 
 def write_json(path: Path, value: Any) -> None:
@@ -68,7 +79,10 @@ def write_zipped_json(path: Path, value: Any) -> None:
 
 
 def data_values(root: Path, data_name: str) -> dict[str, Any]:
-    info = read_json(root / "data" / "info" / f"{data_name}.info.json")
+    path = root / "data" / "info" / f"{data_name}.info.json"
+    info = read_json(path)
+    if not isinstance(info.get("data_file"), str):
+        raise DataError(f"{path}: no data_file")
     return read_zipped_json(root / f"{info['data_file']}.zip")
 
 
@@ -76,7 +90,22 @@ def model_code(root: Path, model_name: str, framework: str) -> str | None:
     """The model's code in ``framework`` (``stan``, ``pymc``), None when it has none."""
     info = read_json(root / "models" / "info" / f"{model_name}.info.json")
     entry = info.get("model_implementations", {}).get(framework)
-    return (root / entry["model_code"]).read_text(encoding="utf-8") if entry else None
+    if not entry:
+        return None
+    try:
+        return (root / entry["model_code"]).read_text(encoding="utf-8")
+    except OSError as err:
+        raise DataError(f"{root / entry['model_code']}: {_reason(err)}") from None
+
+
+def posterior_info(root: Path, name: str) -> dict[str, Any]:
+    """A posterior's JSON, with the fields the zoo reads checked."""
+    path = root / "posteriors" / f"{name}.json"
+    info = read_json(path)
+    missing = [key for key in ("model_name", "data_name") if not isinstance(info.get(key), str)]
+    if missing:
+        raise DataError(f"{path}: no {' or '.join(missing)}")
+    return info
 
 
 def reference_draws(root: Path, posterior: dict[str, Any]) -> dict[str, np.ndarray] | None:
@@ -85,8 +114,12 @@ def reference_draws(root: Path, posterior: dict[str, Any]) -> dict[str, np.ndarr
     name = posterior.get("reference_posterior_name")
     if not name:
         return None
-    chains = read_zipped_json(root / DRAWS / "draws" / f"{name}.json.zip")
-    return {key: np.array([chain[key] for chain in chains], dtype=float) for key in chains[0]}
+    path = root / DRAWS / "draws" / f"{name}.json.zip"
+    chains = read_zipped_json(path)
+    try:
+        return {key: np.array([chain[key] for chain in chains], dtype=float) for key in chains[0]}
+    except (KeyError, IndexError, TypeError, ValueError) as err:
+        raise DataError(f"{path}: not one object of equally long draws per chain ({err!r})") from None
 
 
 def stan_keyed(draws: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -89,7 +89,7 @@ def mapping_for(root: Path, name: str) -> tuple[str, Mapping]:
     if mapping is None:
         raise UsageError(f"posterior {full} does not map to a zoo model: "
                          f"{NOT_MAPPED.get(full, 'no zoo model has its likelihood and priors')}")
-    posterior = layout.read_json(root / "posteriors" / f"{full}.json")
+    posterior = layout.posterior_info(root, full)
     missing = missing_statements(mapping, layout.model_code(root, posterior["model_name"], "stan"))
     if missing:
         raise UsageError(f"posterior {full} does not map to {mapping.model} any more: its Stan "
@@ -101,7 +101,7 @@ def prepare(name: str, db: Path | str) -> Prepared:
     """Everything checked before fitting: the db, the name, the mapping, data and draws."""
     root = layout.database_root(db)
     full, mapping = mapping_for(root, name)
-    posterior = layout.read_json(root / "posteriors" / f"{full}.json")
+    posterior = layout.posterior_info(root, full)
     frame = mapping.frame(layout.data_values(root, posterior["data_name"]))
     draws = layout.reference_draws(root, posterior)
     if draws is not None:
