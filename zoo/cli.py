@@ -246,14 +246,21 @@ def _dispatch(args: argparse.Namespace) -> int:
             raise UsageError("--data and --set apply to one model; name exactly one")
         chosen = [get_model(name) for name in args.models] or list(all_models().values())
         return _verify(chosen, args, config)
+    return _verify(models_asked(args, "verify"), args, config)
+
+
+def models_asked(args: argparse.Namespace, command: str) -> list:
+    """The models of a command that takes a MODEL or --all (verify, methods); UsageError for
+    both, neither, or --data / --set with --all."""
+    from zoo.registry import all_models, get_model
+
     if args.all and args.model:
-        raise UsageError("verify takes a MODEL or --all, not both")
+        raise UsageError(f"{command} takes a MODEL or --all, not both")
     if not (args.all or args.model):
-        raise UsageError("verify needs a MODEL or --all (zoo list shows the models)")
+        raise UsageError(f"{command} needs a MODEL or --all (zoo list shows the models)")
     if args.all and (args.data or args.set_pairs):
         raise UsageError("--data and --set apply to one model; they cannot go with --all")
-    chosen = list(all_models().values()) if args.all else [get_model(args.model)]
-    return _verify(chosen, args, config)
+    return list(all_models().values()) if args.all else [get_model(args.model)]
 
 
 #: what ``zoo list --settings`` adds to a setting that applies only with or without --data

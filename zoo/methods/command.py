@@ -8,7 +8,6 @@ import sys
 import time
 from pathlib import Path
 
-from zoo.errors import UsageError
 from zoo.methods.catalog import METHODS
 from zoo.sampling import DEFAULT_SEED, SamplerConfig
 
@@ -33,15 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser, positive, seed) -> None:
 
 def chosen_models(args: argparse.Namespace) -> list:
     """The models asked for; UsageError for a bad combination, before any work."""
-    from zoo.registry import all_models, get_model
+    from zoo.cli import models_asked
 
-    if args.all and args.model:
-        raise UsageError("methods takes a MODEL or --all, not both")
-    if not (args.all or args.model):
-        raise UsageError("methods needs a MODEL or --all (zoo list shows the models)")
-    if args.all and (args.data or args.set_pairs):
-        raise UsageError("--data and --set apply to one model; they cannot go with --all")
-    models = list(all_models().values()) if args.all else [get_model(args.model)]
+    models = models_asked(args, "methods")
     for model in models:  # bad settings or data are refused before the first method runs
         settings = model.parse_settings(args.set_pairs, user_data=args.data is not None)
         if args.data:
