@@ -109,6 +109,7 @@ def changed_db(tmp_path):
     (["verify", "Rate_1", "--db", "{out}"], "not a posteriordb"),
     (["export", "no-such-model", "--out", "{out}"], "unknown model 'no-such-model'"),
     (["export", "--out", "{out}"], "export takes a MODEL or --all"),
+    (["export", "single-coin", "--seed", "-1", "--out", "{out}"], "must be between 0 and"),
 ])
 def test_refusals(rejects, args, message):
     db = [] if "--db" in args or args[0] == "export" else ["--db", str(DB)]
@@ -145,6 +146,17 @@ def test_export_writes_nothing_when_a_check_fails_or_writing_breaks(tmp_path, mo
     with pytest.raises(OSError):
         export.export([all_models()["single-coin"]], out, seed=1)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_same_seed_same_draws(tmp_path):
+    """Two exports with one seed write the same bytes of reference draws (a fixed zip time)."""
+    from zoo.posteriordb.export import export
+
+    model = all_models()["single-coin"]
+    for out in ("a", "b"):
+        export([model], tmp_path / out, seed=7)
+    draws = f"posterior_database/{layout.DRAWS}/draws/{names(model)[0]}.json.zip"
+    assert (tmp_path / "a" / draws).read_bytes() == (tmp_path / "b" / draws).read_bytes()
 
 
 def test_export_refuses_a_folder_with_files(tmp_path, capsys):

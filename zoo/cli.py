@@ -152,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
                                       "on its posteriors, export zoo models as its entries")
     from zoo.posteriordb.command import add_arguments as posteriordb_arguments
 
-    posteriordb_arguments(posteriordb, _fit_options)
+    posteriordb_arguments(posteriordb, _fit_options, _seed)
     return parser
 
 

@@ -14,7 +14,10 @@ from zoo.sampling import DEFAULT_SEED, SamplerConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser,
-                  fit_options: Callable[[argparse.ArgumentParser], None]) -> None:
+                  fit_options: Callable[[argparse.ArgumentParser], None],
+                  seed: Callable[[str], int]) -> None:
+    """``fit_options`` adds verify's sampler options, ``seed`` parses export's seed, as the
+    other commands do."""
     actions = parser.add_subparsers(dest="action", required=True, parser_class=type(parser))
     listing = actions.add_parser("list", help="which posteriors of a posteriordb map to zoo models")
     listing.add_argument("--db", required=True, type=Path, help="a posteriordb folder")
@@ -29,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser,
     export.add_argument("model", nargs="?")
     export.add_argument("--all", action="store_true", help="every model")
     export.add_argument("--out", type=Path, required=True, help="a new (or empty) folder")
-    export.add_argument("--seed", type=int, default=DEFAULT_SEED,
+    export.add_argument("--seed", type=seed, default=DEFAULT_SEED,
                         help=f"seed of the reference draws (default {DEFAULT_SEED})")
 
 
