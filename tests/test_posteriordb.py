@@ -107,6 +107,7 @@ def changed_db(tmp_path):
     (["verify", "Rate_9"], "unknown posterior 'Rate_9' in the db"),
     (["verify", "eight_schools_noncentered"], "does not map to a zoo model: no zoo model has"),
     (["verify", "Rate_1", "--db", "{out}"], "not a posteriordb"),
+    (["verify", "Rate_1", "--set", "prior=beta:2,2"], "takes no --data or --set"),
     (["export", "no-such-model", "--out", "{out}"], "unknown model 'no-such-model'"),
     (["export", "--out", "{out}"], "export takes a MODEL or --all"),
     (["export", "single-coin", "--seed", "-1", "--out", "{out}"], "must be between 0 and"),

@@ -70,6 +70,9 @@ def list_posteriors(db: Path) -> int:
 def verify_command(args: argparse.Namespace, config: SamplerConfig) -> int:
     from zoo.posteriordb.verify import prepare, run_prepared
 
+    if args.data or args.set_pairs:
+        raise UsageError("posteriordb verify takes no --data or --set: the posterior's data and "
+                         "priors decide them (zoo posteriordb list shows the settings)")
     prepared = prepare(args.posterior, args.db)  # every one-line refusal before fitting
     found = run_prepared(prepared, config)
     if args.json:
