@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from conftest import FAST
@@ -196,3 +197,40 @@ def test_energy_plot_is_replaced_by_a_note_when_the_sampler_stores_no_energy(tmp
     assert "no energy" in note and not (tmp_path / "energy.png").exists()
     assert figures._energy(nuts, None, tmp_path / "energy.png") is None
     assert (tmp_path / "energy.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("laid_out", [True, False])
+def test_panel_titles_clear_the_tick_labels_above(tmp_path, laid_out):
+    """Issue 18: mint's eta[1] title overlapped the tick labels of the panel above it; the check
+    can fail (False: ArviZ's own layout, saved as before)."""
+    import arviz as az
+    import numpy as np
+    import xarray as xr
+
+    draws = np.random.default_rng(0).normal(size=(2, 100))
+    posterior = xr.Dataset({f"eta[{i}]": (("chain", "draw"), draws) for i in range(5)},
+                           coords={"chain": [0, 1], "draw": np.arange(100)})
+    plot = az.plot_dist(xr.DataTree.from_dict({"posterior": posterior}))
+    if laid_out:
+        figures.save_plot(plot, tmp_path / "dist.png")
+    else:
+        plot.savefig(tmp_path / "dist.png", dpi=figures.DPI)
+    renderer = plot.viz["figure"].item().canvas.get_renderer()
+    title = plot.viz["title"]["eta[4]"].item().get_window_extent(renderer)
+    above = plot.viz["plot"]["eta[0]"].item().get_xticklabels()
+    overlaps = any(title.overlaps(label.get_window_extent(renderer)) for label in above if label.get_text())
+    assert overlaps != laid_out
+
+
+def test_compact_tables_pick_the_main_quantities_and_the_largest_z():
+    """rat-tumors' page: alpha, beta and the like as main quantities, not its 71 theta_j; the
+    worst table by |z| from the largest, a failure or NaN first."""
+    import pandas as pd
+
+    names = ["alpha.mean", "alpha.sd", *(f"theta[{j}].mean" for j in range(71)), "log_bf"]
+    z = [0.1, -0.2, *np.linspace(-3, 2, 71), float("nan")]
+    checks = pd.DataFrame({"name": names, "z": z, "passed": [abs(v) <= 4 for v in z]})
+    result = SimpleNamespace(checks=checks)
+    assert site_module.main_checks(result) == ["alpha.mean", "alpha.sd", "log_bf"]
+    worst = site_module.worst_checks(result)
+    assert worst[:3] == ["log_bf", "theta[0].mean", "theta[1].mean"] and len(worst) == 10

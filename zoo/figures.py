@@ -63,6 +63,14 @@ def save(figure: plt.Figure, folder: Path, name: str, dpi: int = DPI) -> Path:
     return path
 
 
+def save_plot(plot, path: Path) -> None:
+    """Save an ArviZ plot laid out by matplotlib's constrained layout: ArviZ's own grid let a
+    second row's titles overlap the tick labels above them (mint's eta[1])."""
+    figure = plot.viz["figure"].item()
+    figure.set_layout_engine("constrained")
+    figure.savefig(path, dpi=DPI)
+
+
 def draw_all(result: Result, folder: Path) -> Figures:
     """The generic plots, then the model's own (its ``figures`` hook)."""
     figures = Figures()
@@ -104,7 +112,7 @@ def draw_all(result: Result, folder: Path) -> Figures:
 def _checks(result: Result, tree: xr.DataTree, path: Path) -> str | None:
     """z of every check against its index, the +-bound band shaded; failures as red crosses,
     a z that is not finite as a red triangle on the edge. Few checks are named on the axis;
-    of many, the failures and the three largest |z| are labelled."""
+    of many, the failures (or, with none, the largest |z|) are labelled."""
     checks = result.checks.reset_index(drop=True)
     if checks.empty:
         return "skipped: the model has no checks"
@@ -130,8 +138,8 @@ def _checks(result: Result, tree: xr.DataTree, path: Path) -> str | None:
         ax.set_xticks(x, names, rotation=40, ha="right", fontsize=8)
     else:
         ax.set_xlabel(f"the {len(z)} checks, in table order")
-        labelled = set(np.flatnonzero(failed)) | set(np.argsort(-np.abs(np.nan_to_num(z)))[:3])
-        for i in sorted(labelled):
+        labelled = np.flatnonzero(failed)[:10] if failed.any() else [np.argmax(np.abs(shown))]
+        for i in labelled:
             ax.annotate(names[i], (x[i], shown[i]), xytext=(3, 3), textcoords="offset points",
                         fontsize=7)
     ax.legend(fontsize=7, loc="upper right", ncols=3)
@@ -183,12 +191,12 @@ def panel_tree(result: Result, draws: dict[str, np.ndarray]) -> xr.DataTree:
 
 
 def _trace(result: Result, tree: xr.DataTree, path: Path) -> str | None:
-    az.plot_trace_dist(tree).savefig(path, dpi=DPI)
+    save_plot(az.plot_trace_dist(tree), path)
     return None
 
 
 def _rank(result: Result, tree: xr.DataTree, path: Path) -> str | None:
-    az.plot_rank(tree).savefig(path, dpi=DPI)
+    save_plot(az.plot_rank(tree), path)
     return None
 
 
@@ -201,7 +209,7 @@ def _posterior(result: Result, tree: xr.DataTree, path: Path) -> str | None:
         if sd is not None:
             axes.axvspan(mean - sd, mean + sd, color=REFERENCE_STYLE["color"], alpha=0.12)
         axes.axvline(mean, **REFERENCE_STYLE)
-    plot.savefig(path, dpi=DPI)
+    save_plot(plot, path)
     return None
 
 
@@ -222,7 +230,7 @@ def _energy(result: Result, tree: xr.DataTree, path: Path) -> str | None:
     stats = result.fit.idata.children.get("sample_stats")
     if stats is None or "energy" not in stats:
         return f"skipped: the {result.config.sampler.upper()} output has no energy statistic"
-    az.plot_energy(result.fit.idata).savefig(path, dpi=DPI)
+    save_plot(az.plot_energy(result.fit.idata), path)
     return None
 
 
@@ -242,7 +250,7 @@ def _ppc(result: Result, tree: xr.DataTree, path: Path) -> str | None:
         plot = az.plot_ppc_dist(predictive, var_names=vectors, num_samples=min(50, PPC_DRAWS))
     else:  # a single observed number: its replicated values, with the observed one marked
         plot = az.plot_ppc_tstat(_with_observation_dim(predictive), t_stat="mean", kind="ecdf")
-    plot.savefig(path, dpi=DPI)
+    save_plot(plot, path)
     return None
 
 

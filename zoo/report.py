@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from zoo.compare import round_to_mcse
 from zoo.diagnostics import ESS_BULK_MIN, R_HAT_MAX
@@ -30,13 +31,12 @@ def checks_table(result: Result, most: int | None = None,
                  names: list[str] | None = None) -> list[list[str]]:
     """Rows of the reference-vs-posterior table, numbers rounded to what their MCSE supports;
     with ``most``, only the failures and the largest |z| up to that many, in table order;
-    with ``names``, only those checks."""
+    with ``names``, only those checks, in that order."""
     checks = result.checks
     if names is not None:
-        checks = checks[checks["name"].isin(names)]
+        checks = checks.set_index("name", drop=False).loc[names]
     if most is not None and len(checks) > most:
-        order = checks.assign(key=checks["z"].abs().fillna(float("inf")) + 1e9 * ~checks["passed"])
-        checks = checks.loc[sorted(order["key"].nlargest(max(most, (~checks["passed"]).sum())).index)]
+        checks = checks.loc[sorted(worst_first(checks)[:max(most, (~checks["passed"]).sum())])]
     rows = [["check", result.reference.method, "posterior", "mcse", "z", ""]]
     for check in checks.itertuples():
         rows.append([
@@ -48,6 +48,12 @@ def checks_table(result: Result, most: int | None = None,
             "ok" if check.passed else "FAIL",
         ])
     return rows
+
+
+def worst_first(checks: pd.DataFrame) -> pd.Index:
+    """The checks' index, failures first, then by |z| from the largest (a NaN z as infinite)."""
+    key = checks["z"].abs().fillna(float("inf")) + 1e9 * ~checks["passed"]
+    return key.sort_values(ascending=False, kind="stable").index
 
 
 def alternatives_table(result: Result) -> list[list[str]]:

@@ -29,7 +29,7 @@ from zoo.figures import (LEAD_PLOTS, Figures, draw_all, formula_image, graph_mis
 from zoo.results import Result
 from zoo.outputs import staged_folder
 from zoo.report import (checks_table, diagnostics_line, markdown, markdown_table, alternatives_table,
-                        status, summary_table)
+                        status, summary_table, worst_first)
 
 DEFAULT_OUT = Path("reports") / "site"
 #: packages that draw the site, recorded beside the ones that change the numbers
@@ -188,7 +188,7 @@ def _write_model_page(result: Result, folder: Path, environment: jinja2.Environm
         "data_summary": data_summary(result),
         "settings": settings_rows(result),
         "main": checks_table(result, names=main_checks(result)),
-        "worst": checks_table(result, most=WORST_ROWS) if len(result.checks) > WORST_ROWS else None,
+        "worst": checks_table(result, names=worst_checks(result)) if len(result.checks) > WORST_ROWS else None,
         "n_checks": len(result.checks),
         **tables,
         "csv": write_csv_tables(result, tables, folder),
@@ -214,12 +214,23 @@ MAIN_SCALARS = 5
 def main_checks(result: Result) -> list[str]:
     """The checks of model-level quantities: variables checked for at most MAIN_SCALARS
     scalars (theta, omega, alpha, mu[k], log_bf), not rat-tumors' every theta_j."""
+    def variable(name: str) -> tuple[str, int | None]:
+        try:
+            return parse_check(name)[:2]
+        except ValueError:  # a name of another form is a quantity of its own
+            return name, None
+
     scalars: dict[str, set] = {}
     for name in result.checks["name"]:
-        var, index, _ = parse_check(name)
+        var, index = variable(name)
         scalars.setdefault(var, set()).add(index)
     return [name for name in result.checks["name"]
-            if len(scalars[parse_check(name)[0]]) <= MAIN_SCALARS]
+            if len(scalars[variable(name)[0]]) <= MAIN_SCALARS]
+
+
+def worst_checks(result: Result) -> list[str]:
+    """The WORST_ROWS checks of largest |z|, largest first (a failure or NaN z before any)."""
+    return result.checks.loc[worst_first(result.checks)[:WORST_ROWS], "name"].tolist()
 
 
 def write_csv_tables(result: Result, tables: dict[str, list[list[str]]], folder: Path) -> dict[str, str]:
