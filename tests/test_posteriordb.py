@@ -196,6 +196,18 @@ def test_verify_low_dim_gauss_mix_passes_both_references(fast_config):
     assert "match posteriordb's mean_value file" in found.notes[-1]
 
 
+def test_verify_reads_back_a_zoo_export(tmp_path, fast_config):
+    """The round trip: single-coin exported, then verified from the export (the model and
+    settings its info records, NUTS against its exact reference draws and its own reference)."""
+    from zoo.posteriordb.export import export
+
+    export([all_models()["single-coin"]], tmp_path / "db", seed=3)
+    found = verify("single_coin", tmp_path / "db", fast_config)
+    assert found.prepared.mapping.settings == ["prior=triangular", "grid=500"]
+    assert list(found.checks["name"]) == ["theta.mean", "theta.mean_square"]
+    assert found.passed, (found.checks, found.result.checks)
+
+
 # --- export and read back ------------------------------------------------------------------
 
 
@@ -247,14 +259,6 @@ def test_pymc_scripts_build_the_models_variables(exported):
             assert variable_size(built, name) == size, (path.name, name)
 
 
-def stan_to_zoo(name: str) -> str | None:
-    """``theta[3]`` -> ``theta[2]``; None for a matrix element (the zoo's checks name vectors)."""
-    var, _, index = name.partition("[")
-    if "," in index:
-        return None
-    return f"{var}[{int(index[:-1]) - 1}]" if index else var
-
-
 def test_exported_draws_agree_with_the_zoos_reference(exported):
     """Read back from the zipped file: each reference mean and sd of the zoo within the |z|
     bound of the draws' own MCSE (exact draws: z ~ N(0, 1)); the grid behind mint's and
@@ -268,7 +272,7 @@ def test_exported_draws_agree_with_the_zoos_reference(exported):
             continue
         settings = model.parse_settings()
         reference = model.reference(model.default_data(settings), settings)
-        draws = {stan_to_zoo(k): v for k, v in layout.reference_draws(
+        draws = {layout.zoo_scalar(k): v for k, v in layout.reference_draws(
             root, {"reference_posterior_name": posterior}).items()}
         zs = {}
         for check, value in reference.values.items():

@@ -53,6 +53,8 @@ class ModelCode:
     pymc: Callable[[dict[str, Any]], str]
     stan: Callable[[dict[str, Any]], str] | None = None
     self_contained: bool = True
+    #: the inverse of ``data``: the zoo's data frame from the data JSON (verify of an export)
+    frame: Callable[[dict[str, Any]], pd.DataFrame] | None = None
 
 
 def columns_json(frame: pd.DataFrame, settings: dict[str, Any]) -> dict[str, Any]:
@@ -62,6 +64,13 @@ def columns_json(frame: pd.DataFrame, settings: dict[str, Any]) -> dict[str, Any
         values = frame[column].to_numpy()
         data[column] = [None if _missing(v) else _plain(v) for v in values]
     return data
+
+
+def columns_frame(data: dict[str, Any]) -> pd.DataFrame:
+    """The inverse of :func:`columns_json`: every list of N values a column, null missing."""
+    return pd.DataFrame({key: [np.nan if v is None else v for v in values]
+                         for key, values in data.items()
+                         if isinstance(values, list) and len(values) == data.get("N")})
 
 
 def _missing(value) -> bool:
@@ -182,6 +191,12 @@ def mint_json(frame: pd.DataFrame, settings: dict[str, Any]) -> dict[str, Any]:
     labels = coin_counts(frame).labels
     return {"N": len(frame), "S": len(labels), "coin_labels": labels,
             "coin": (coin_index(frame, labels) + 1).tolist(), "y": frame["y"].astype(int).tolist()}
+
+
+def mint_frame(data: dict[str, Any]) -> pd.DataFrame:
+    """The inverse of :func:`mint_json`: each flip's coin label and outcome."""
+    labels = data["coin_labels"]
+    return pd.DataFrame({"coin": [labels[i - 1] for i in data["coin"]], "y": data["y"]})
 
 
 def _free_k(settings: dict[str, Any]):
@@ -328,7 +343,7 @@ def model(data):
 CODE = {
     "single-coin": ModelCode(columns_json, single_coin_pymc, single_coin_stan),
     "two-factories": ModelCode(columns_json, two_factories_pymc, two_factories_stan),
-    "mint": ModelCode(mint_json, mint_pymc, mint_stan),
+    "mint": ModelCode(mint_json, mint_pymc, mint_stan, frame=mint_frame),
     "rat-tumors": ModelCode(columns_json, rat_tumors_pymc, rat_tumors_stan),
 }
 
@@ -344,6 +359,12 @@ def model_code(model: ZooModel, data: pd.DataFrame) -> ModelCode:
         return ModelCode(columns_json, gmm)
     return CODE.get(model.name) or ModelCode(columns_json, zoo_pymc(model.name),
                                              self_contained=False)
+
+
+def data_frame(model_name: str) -> Callable[[dict[str, Any]], pd.DataFrame]:
+    """How an exported data JSON of ``model_name`` reads back as the zoo's data frame."""
+    code = CODE.get(model_name)
+    return code.frame if code and code.frame else columns_frame
 
 
 def pymc_script(model: ZooModel, code: ModelCode, settings_text: str, file: str,

@@ -36,6 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser,
                         help=f"seed of the reference draws (default {DEFAULT_SEED})")
 
 
+#: parameters ``list`` names per posterior; the rest are counted
+LISTED = 5
+
+
 def posteriordb_command(args: argparse.Namespace,
                         sampler_config: Callable[[argparse.Namespace], SamplerConfig]) -> int:
     if args.action == "list":
@@ -58,8 +62,10 @@ def list_posteriors(db: Path) -> int:
         except UsageError as why:
             rows.append([name, draws, f"no: {str(why).partition(': ')[2]}"])
             continue
-        checked = ", ".join(f"{theirs} as {ours}" for theirs, ours in mapping.parameters.items())
-        unchecked = f"; not checked: {', '.join(mapping.unmapped)}" if mapping.unmapped else ""
+        pairs = [f"{theirs} as {ours}" for theirs, ours in mapping.parameters.items()]
+        checked = (", ".join(pairs[:LISTED]) + (f", ... ({len(pairs)} in all)" if pairs[LISTED:] else "")
+                   or "the zoo's own checks only")
+        unchecked = (f"; not checked: {', '.join(mapping.unmapped)}" if mapping.unmapped else "")
         rows.append([name, draws, f"{mapping.describe()} ({checked}{unchecked})"])
     width = [max(len(r[i]) for r in rows) for i in range(2)]
     for row in rows:

@@ -137,6 +137,15 @@ def stan_keyed(draws: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return keyed
 
 
+def zoo_scalar(stan_name: str) -> str | None:
+    """``theta[3]`` -> ``theta[2]`` (the zoo's 0-based scalar), ``omega`` -> ``omega``; None for
+    a matrix element (``x[1,2]``): the zoo's checks name scalars and vector elements only."""
+    var, _, index = stan_name.partition("[")
+    if "," in index:
+        return None
+    return f"{var}[{int(index[:-1]) - 1}]" if index else var
+
+
 def chains_json(keyed: dict[str, np.ndarray]) -> list[dict[str, list[float]]]:
     """posteriordb's draws file: one object per chain, name -> that chain's draws."""
     chains = next(iter(keyed.values())).shape[0]

@@ -20,6 +20,8 @@ listed with the reason they are not checked.
   ordered, sigma ~ HalfNormal(2) (Stan's normal(0, 2) on sigma > 0), theta ~ Beta(5, 5), which is
   w ~ Dirichlet(5, 5) with theta = w[0], the weight of the lower mean (Stan's log_mix gives
   theta to mu[1]).
+- a posterior ``zoo posteriordb export`` wrote -> the zoo model it came from, under the settings
+  its model info records, every reference-draw scalar checked (the round trip).
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from zoo.errors import UsageError
+from zoo.posteriordb import layout
 
 #: reasons for the posteriors of the shared subset that map to no zoo model
 NOT_MAPPED = {
@@ -58,11 +62,6 @@ class Mapping:
     parameters: dict[str, str]
     #: posteriordb quantities not checked, with the reason
     unmapped: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def short_name(self) -> str:
-        """``Rate_1`` for ``Rate_1_data-Rate_1_model``, the model's name otherwise."""
-        return self.posterior.split("-")[1].removesuffix("_model")
 
     def describe(self) -> str:
         settings = f" --set {' --set '.join(self.settings)}" if self.settings else ""
@@ -140,6 +139,36 @@ MAPPINGS = {m.posterior: m for m in [
             {"mu[1]": "mu[0]", "mu[2]": "mu[1]", "sigma[1]": "sigma[0]",
              "sigma[2]": "sigma[1]", "theta": "w[0]"}),
 ]}
+
+
+#: the keyword ``zoo posteriordb export`` gives every posterior it writes
+ZOO_KEYWORD = "bayes zoo"
+
+
+def exported_mapping(root: Path, name: str, posterior: dict[str, Any]) -> Mapping | None:
+    """A posterior ``zoo posteriordb export`` wrote maps back to the model it came from, under
+    the settings its model info records, every reference-draw scalar checked (the round trip);
+    None for any other posterior."""
+    from zoo.posteriordb.code import data_frame
+    from zoo.registry import all_models
+
+    keywords = posterior.get("keywords") or []
+    models = [m for name, m in all_models().items() if name in keywords]
+    if ZOO_KEYWORD not in keywords or len(models) != 1:
+        return None
+    model = models[0]
+    info = layout.read_json(root / "models" / "info" / f"{posterior['model_name']}.info.json")
+    settings = [f"{key}={text}" for key, text in info.get("zoo_settings", {}).items()
+                if key in model.settings and model.settings[key].applies_to != "example"]
+    names = []
+    if posterior.get("reference_posterior_name"):
+        draws_info = layout.read_json(root / layout.DRAWS / "info"
+                                      / f"{posterior['reference_posterior_name']}.info.json")
+        names = draws_info.get("diagnostics", {}).get("diagnostic_information", {}).get("names", [])
+    return Mapping(name, model.name, settings, data_frame(model.name), (),
+                   {n: layout.zoo_scalar(n) for n in names if layout.zoo_scalar(n)},
+                   {n: "a matrix element: the zoo's checks name scalars and vector elements"
+                    for n in names if not layout.zoo_scalar(n)})
 
 
 def stan_statements(code: str) -> str:

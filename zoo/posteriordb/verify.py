@@ -24,7 +24,8 @@ from zoo.compare import compare, parse_check
 from zoo.errors import UsageError
 from zoo.posteriordb import layout
 from zoo.posteriordb.definition import moments
-from zoo.posteriordb.mapping import MAPPINGS, NOT_MAPPED, Mapping, missing_statements, resolve
+from zoo.posteriordb.mapping import (MAPPINGS, NOT_MAPPED, Mapping, exported_mapping,
+                                     missing_statements, resolve)
 from zoo.registry import get_model
 from zoo.results import Estimate, Fit, Reference, Result
 from zoo.sampling import SamplerConfig
@@ -85,11 +86,11 @@ class Verification:
 def mapping_for(root: Path, name: str) -> tuple[str, Mapping]:
     """The posterior's full name and mapping; UsageError saying why it does not map."""
     full = resolve(name, layout.posterior_names(root))
-    mapping = MAPPINGS.get(full)
+    posterior = layout.posterior_info(root, full)
+    mapping = MAPPINGS.get(full) or exported_mapping(root, full, posterior)
     if mapping is None:
         raise UsageError(f"posterior {full} does not map to a zoo model: "
                          f"{NOT_MAPPED.get(full, 'no zoo model has its likelihood and priors')}")
-    posterior = layout.posterior_info(root, full)
     missing = missing_statements(mapping, layout.model_code(root, posterior["model_name"], "stan"))
     if missing:
         raise UsageError(f"posterior {full} does not map to {mapping.model} any more: its Stan "
