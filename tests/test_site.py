@@ -234,3 +234,23 @@ def test_compact_tables_pick_the_main_quantities_and_the_largest_z():
     assert site_module.main_checks(result) == ["alpha.mean", "alpha.sd", "log_bf"]
     worst = site_module.worst_checks(result)
     assert worst[:3] == ["log_bf", "theta[0].mean", "theta[1].mean"] and len(worst) == 10
+
+
+def test_posterior_nc_reproduces_the_pages_predictive_check_and_loo(tmp_path):
+    """Issue 18.9: posterior.nc held only posterior, sample_stats and the data, while the page
+    shows a predictive check and LOO; now it holds the same replicated draws and the pointwise
+    log-likelihood."""
+    import arviz as az
+
+    from zoo.predictive import posterior_predictive
+    from zoo.report import write_run
+
+    result = demo_results()[0]
+    write_run(result, tmp_path / "run")
+    tree = az.from_netcdf(tmp_path / "run" / "posterior.nc")
+    assert {"posterior", "sample_stats", "observed_data", "posterior_predictive",
+            "log_likelihood"} <= set(tree.children)
+    on_page = posterior_predictive(result)["posterior_predictive"]["y"].values
+    np.testing.assert_array_equal(tree["posterior_predictive"]["y"].values, on_page)
+    assert tree["log_likelihood"]["y"].shape == (FAST.chains, FAST.draws, len(result.data))
+    assert np.isfinite(az.loo(tree).elpd)
