@@ -277,12 +277,15 @@ def test_two_writers_at_once_end_with_one_complete_output(tmp_path):
 def mounted_tmpfs(folder: Path, *options: str):
     """A tmpfs at ``folder`` (root only); yields False where mounting is not allowed."""
     folder.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join(options), "tmpfs", str(folder)],
-                          capture_output=True)
     try:
-        yield done.returncode == 0
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join(options), "tmpfs",
+                                  str(folder)], capture_output=True).returncode == 0
+    except FileNotFoundError:  # no mount program
+        mounted = False
+    try:
+        yield mounted
     finally:
-        if done.returncode == 0:
+        if mounted:
             subprocess.run(["umount", str(folder)], check=True)
 
 
@@ -296,13 +299,21 @@ def no_fitting(monkeypatch):
 
 
 def test_a_read_only_destination_is_refused_before_fitting(rejects, tmp_path, monkeypatch):
-    """A read-only file system (tmpfs mounted ro, as root) or, unprivileged, a folder without
-    write permission."""
+    """A read-only file system (tmpfs mounted ro, as root); unprivileged, a folder without write
+    permission; as root where mounting is not allowed, EROFS simulated."""
+    import errno
+
     no_fitting(monkeypatch)
     with mounted_tmpfs(tmp_path / "ro", "ro", "size=1m") as mounted:
-        if not mounted:
+        message = "Read-only file system"
+        if not mounted and os.geteuid() != 0:
             (tmp_path / "ro").chmod(0o555)
-        message = "Read-only file system" if mounted else "Permission denied"
+            message = "Permission denied"
+        elif not mounted:
+            def read_only(*args, **kwargs):
+                raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+            monkeypatch.setattr(tempfile, "mkdtemp", read_only)
         rejects(["run", "single-coin", "--out", str(tmp_path / "ro" / "coin")], message)
 
 
