@@ -129,7 +129,7 @@ def _timed_draws(sample: Callable[[], xr.DataTree]) -> Outcome:
 
 def run_advi(method: str):
     """ADVI (mean-field or full-rank) by ``pm.fit`` with PyMC's default optimiser; compiling is
-    the time to the first step. ``info`` gives the ELBO's relative change over the last tenth
+    the time to the first step, running the optimisation and the draws. ``info`` gives the ELBO's relative change over the last tenth
     of the steps: a large one means the optimisation had not settled."""
 
     def run(target: Target, config: SamplerConfig) -> Outcome:
@@ -144,7 +144,6 @@ def run_advi(method: str):
         with model:
             approx = pm.fit(n=ADVI_ITERATIONS, method=method, random_seed=config.seed,
                             progressbar=False, callbacks=[mark])
-        fitted = time.perf_counter()
         idata = _approx_draws(approx, model, config.seed)
         end = time.perf_counter()
         tenth = max(len(approx.hist) // 10, 1)
