@@ -97,7 +97,6 @@ def interrupts_raised() -> Iterator[None]:
     previous = signal.signal(signal.SIGINT, interrupt)
     try:
         with warnings.catch_warnings(record=True) as caught:  # about draws cut short: moot
-            warnings.simplefilter("always")
             yield
     except Exception:
         if seen:
