@@ -1,5 +1,5 @@
-"""Gaussian mixture, full Bayes (seed 000, "Gaussian Mixture Model" to "Compared to supervised
-classification and k-means").
+"""Gaussian mixture, full Bayes (lecture 000, "Gaussian Mixture Model" to "Compared to
+supervised classification and k-means").
 
     mu      ~ Normal(m, s), ordered mu_0 < ... < mu_{K-1}   default m = mean x, s = 2 sd x
     sigma_k ~ HalfNormal(t)                                 default t = 2 sd x
@@ -29,18 +29,16 @@ shown: EM (with its distance from the posterior mean in posterior sds), k-means 
 MAP-EM (the EM library's conjugate default prior, not the priors above) and NUTS.
 
 Multimodality: started from PyMC's jittered default point (``init=jitter``, the means at data
-quantiles), a chain sometimes sits in a wrong mode of this posterior for the whole run, R-hat
-~1.55 (PyMC's jitter acts on the ``ordered`` transform's log-gaps between means): 3 runs of 10
-had one stuck chain (``benchmarks/gmm_stuck_chains.py``). The chains therefore start at points
-dispersed around the EM optimum (two standard errors at most) without jitter: no stuck chain in
-10 runs. ``zoo.diagnostics`` flags any chain that still disagrees with the others (the run then
-fails), and the fit adds a note for any chain whose means sit away from EM.
+quantiles), a chain sometimes sits in a wrong mode of this posterior for the whole run (PyMC's
+jitter acts on the ``ordered`` transform's log-gaps between means). The chains therefore start
+at points dispersed around the EM optimum (two standard errors at most) without jitter.
+``zoo.diagnostics`` flags any chain that still disagrees with the others (the run then fails),
+and the fit adds a note for any chain whose means sit away from EM.
 
 Sampler: nutpie with its low-rank mass matrix (``zoo.sampling.sample_nutpie``, which gives
-each chain its own start). The means, sds and weights are correlated; with a diagonal mass
-matrix NUTS took 9 leapfrog steps per draw, with the low-rank one 4.7, and bulk ESS per second
-of sampling rose from ~120 to ~780 (4 x 1000 draws, tune 400, target_accept 0.9; PyMC's NUTS
-gave ~50-70).
+each chain its own start): the means, sds and weights are correlated, and the low-rank matrix
+roughly halves the leapfrog steps per draw. The measurements behind both decisions are in
+``benchmarks/MEASUREMENTS.md``.
 
 Report plots (``figures``): the data's histogram with EM's mixture density and NUTS's posterior
 mean density; EM's log-likelihood per iteration and its rise per iteration (never negative).
@@ -51,28 +49,26 @@ K = 3, the lecture's range), sigma_k ~ LogNormal(log 0.5, 0.35), w ~ Dirichlet(5
 simulator and
 in the fitted SBC model alike. Why: under the fit's wide prior (measured with 'auto' fixed on
 the default data, mu ~ Normal(5.78, 7.3) ordered, sigma ~ HalfNormal(7.3), w ~ Dirichlet(2))
-simulated components often overlap (e.g. true means 25.3 and 26.0); the posterior is then
-multimodal, EM and every chain, however started, settle on a mode that merges the two (R-hat
-1.00), and 200 simulations flag mu[1] and sigma[1] (p ~ 2e-4): one-mode NUTS does not
-represent such a posterior. SBC therefore calibrates the sampler where the mixture is
+simulated components often overlap; the posterior is then multimodal, EM and every chain,
+however started, settle on a mode that merges the two, and SBC flags mu[1] and sigma[1]:
+one-mode NUTS does not represent such a posterior. SBC therefore calibrates the sampler where the mixture is
 identifiable, as rat-tumors substitutes a proper prior for its improper one. Under SBC's prior
 adjacent means are 4 +- 0.7 apart and each sd lies between 0.22 and 1.13 with probability 0.98;
 each weight is under 0.1 (fewer than ~20 of the 200 points) with probability 0.009; two
 adjacent means come closer than the sum of their sds (one bump) in ~1 of 40,000 draws. The
 sds' prior is log-normal, not the fit's half-normal, because near-zero sds are a sampler
-regime of their own: under HalfNormal(0.5) one simulation in five had a component sd below
-0.05 (down to 0.001, thousands of times narrower than the gaps), and at verify's NUTS settings
-(target acceptance 0.8) 11 of 200 fits diverged, 7 of them on such a component; at 0.95, 1 of
-those 11. Data with a component that narrow needs ``--target-accept 0.95``. The ``ordered``
+regime of their own (a component thousands of times narrower than the gaps makes NUTS diverge
+at verify's target acceptance, 0.8): data with a component that narrow needs
+``--target-accept 0.95``. The ``ordered``
 transform excludes label switching; the simulator draws the means in numpy by rejecting
 unordered draws (forward sampling ignores the transform; with distinct centres sorting would
 change the law, and rejection is rare: P(mu_0 > mu_1) ~ 1e-8). Every chain starts at its own
-dispersed EM start on the simulated data (``sbc_start``, standard errors capped), as in the fit.
+dispersed EM start on the simulated data (``MixtureCalibration.start``, standard errors
+capped), as in the fit.
 """
 
 from __future__ import annotations
 
-import argparse
 import functools
 import math
 from dataclasses import dataclass
@@ -88,7 +84,7 @@ import xarray as xr
 from scipy.special import log_softmax
 
 from zoo import parsers
-from zoo.data import Column, read_csv
+from zoo.data import Column, read_csv, write_example_command
 from zoo.diagnostics import STUCK_SDS, scalar_draws
 from zoo.em import (
     MixtureFit,
@@ -101,7 +97,7 @@ from zoo.em import (
 from zoo.errors import DataError
 from zoo.figures import new_figure, save
 from zoo.importance import PARETO_K_MAX, Moments, ReferenceFailed, Target, posterior_moments
-from zoo.model import DATA_DIR, Setting, ZooModel
+from zoo.model import DATA_DIR, Calibration, Setting, ZooModel
 from zoo.results import Reference
 from zoo.sampling import sampling_time
 
@@ -586,6 +582,52 @@ def em_trace_figure(em: MixtureFit, folder: Path) -> tuple[str, Path]:
 # --- the model ----------------------------------------------------------------------------------
 
 
+class MixtureCalibration(Calibration):
+    """SBC under its own proper prior that keeps the components apart (see the module
+    docstring), from dispersed EM starts as in the fit; the prior settings do not apply to
+    SBC, only ``components``."""
+
+    def priors(self, settings: dict[str, Any]) -> Priors:
+        return Priors(sbc_centres(settings["components"]), SBC_MU_SD, SBC_SIGMA_SCALE, SBC_ALPHA,
+                      SBC_SIGMA_LOG_SD)
+
+    def notes(self) -> list[str]:
+        k = self.model.parse_settings()["components"]
+        centres = ", ".join(f"{c:g}" for c in sbc_centres(k))
+        priors = (f"SBC's own prior, not the fit's: mu_k ~ Normal(({centres}), {SBC_MU_SD:g}) "
+                  f"ordered, sigma ~ LogNormal(log {SBC_SIGMA_SCALE:g}, {SBC_SIGMA_LOG_SD:g}), "
+                  f"w ~ Dirichlet({SBC_ALPHA:g}), the same in simulator and fitted model")
+        scope = ("it keeps the simulated components apart, where the mixture is identifiable: "
+                 "under the fit's wide prior components often overlap, the posterior is then "
+                 "multimodal and the chains sample one mode (see the model's docstring)")
+        starts = ("each chain starts at its own dispersed EM start on the simulated data, as "
+                  "in the fit")
+        sorting = ("means simulated in numpy by rejection of unordered draws (forward "
+                   "sampling ignores the ordered transform)")
+        return [f"{SBC_N} observations per simulated data set (the default data has {LECTURE_N})",
+                priors, scope, sorting, starts]
+
+    def pymc_model(self, settings):
+        """The mixture under SBC's prior on SBC_N placeholder points (SBC swaps in each
+        simulated x); the means' default start is the prior's centres."""
+        priors, k = self.priors(settings), settings["components"]
+        x = self.model.default_data(settings)["x"].to_numpy()[:SBC_N]
+        return mixture_model(x, k, priors, np.asarray(priors.mu_mean))
+
+    def start(self, settings, observed):
+        """Each chain at its own dispersed EM start on the simulated data, as in the fit
+        (nutpie's jittered default where every EM start collapses)."""
+        try:
+            x = np.asarray(observed["x"])
+            return em_starts(x, maximum_likelihood(x, settings["components"]))
+        except DataError:
+            return None
+
+    def simulate(self, model, settings, rng):
+        truth, x = simulate_from_prior(self.priors(settings), settings["components"], SBC_N, rng)
+        return truth, {"x": x}
+
+
 class GaussianMixture(ZooModel):
     name = "gmm"
     title = ("1-D Gaussian mixture, labels marginalised, means ordered; NUTS from EM starts vs "
@@ -646,51 +688,8 @@ class GaussianMixture(ZooModel):
         return [density_figure(x, em, result.fit.idata, Path(folder)),
                 em_trace_figure(em, Path(folder))]
 
-    # --- simulation-based calibration ------------------------------------------------------
-    def sbc_priors(self, settings: dict[str, Any]) -> Priors:
-        """SBC's proper prior that keeps the components apart (see the module docstring); the
-        prior settings do not apply to SBC, only ``components``."""
-        return Priors(sbc_centres(settings["components"]), SBC_MU_SD, SBC_SIGMA_SCALE, SBC_ALPHA,
-                      SBC_SIGMA_LOG_SD)
-
-    @property
-    def sbc_notes(self) -> list[str]:
-        k = self.parse_settings()["components"]
-        centres = ", ".join(f"{c:g}" for c in sbc_centres(k))
-        priors = (f"SBC's own prior, not the fit's: mu_k ~ Normal(({centres}), {SBC_MU_SD:g}) "
-                  f"ordered, sigma ~ LogNormal(log {SBC_SIGMA_SCALE:g}, {SBC_SIGMA_LOG_SD:g}), "
-                  f"w ~ Dirichlet("
-                  f"{SBC_ALPHA:g}), the same in simulator and fitted model")
-        scope = ("it keeps the simulated components apart, where the mixture is identifiable: "
-                 "under the fit's wide prior components often overlap, the posterior is then "
-                 "multimodal and the chains sample one mode (see the model's docstring)")
-        starts = ("each chain starts at its own dispersed EM start on the simulated data, as "
-                  "in the fit")
-        sorting = ("means simulated in numpy by rejection of unordered draws (forward "
-                   "sampling ignores the ordered transform)")
-        return [f"{SBC_N} observations per simulated data set (the default data has {LECTURE_N})",
-                priors, scope, sorting, starts]
-
-    def sbc_model(self, settings):
-        """The mixture under SBC's prior on SBC_N placeholder points (SBC swaps in each
-        simulated x); the means' default start is the prior's centres."""
-        priors, k = self.sbc_priors(settings), settings["components"]
-        x = self.default_data(settings)["x"].to_numpy()[:SBC_N]
-        return mixture_model(x, k, priors, np.asarray(priors.mu_mean))
-
-    def sbc_start(self, settings, observed):
-        """Each chain at its own dispersed EM start on the simulated data, as in ``fit``
-        (nutpie's jittered default where every EM start collapses)."""
-        try:
-            x = np.asarray(observed["x"])
-            return em_starts(x, maximum_likelihood(x, settings["components"]))
-        except DataError:
-            return None
-
-    def sbc_simulate(self, model, settings, rng):
-        truth, x = simulate_from_prior(self.sbc_priors(settings), settings["components"], SBC_N,
-                                       rng)
-        return truth, {"x": x}
+    def calibration(self):
+        return MixtureCalibration(self)
 
     def reference(self, data, settings):
         """Posterior means and sds by importance sampling (EM, a weaker check, where its Pareto k
@@ -748,14 +747,5 @@ class GaussianMixture(ZooModel):
 MODEL = GaussianMixture()
 
 
-def main(argv: list[str] | None = None) -> None:
-    """``write-data``: (re)write data/gmm_lecture.csv."""
-    parser = argparse.ArgumentParser(prog="python -m zoo.models.gmm")
-    parser.add_argument("command", choices=["write-data"])
-    parser.parse_args(argv)
-    write_lecture_csv()
-    print(f"wrote {LECTURE_CSV}")
-
-
 if __name__ == "__main__":
-    main()
+    write_example_command("zoo.models.gmm", write_lecture_csv, LECTURE_CSV)

@@ -1,5 +1,5 @@
-"""Coins from one mint (seed 002, "a single coin from a single mint", Exercise 1, and "several
-coins from the same mint"; Kruschke DBDA2 ch. 9).
+"""Coins from one mint (lecture 002, "a single coin from a single mint", Exercise 1, and
+"several coins from the same mint"; Kruschke DBDA2 ch. 9).
 
     omega          ~ Beta(A, B)                                   the mint's bias
     theta_s        ~ Beta(omega (K-2) + 1, (1-omega)(K-2) + 1)    coin s = 1..S (mode omega)
@@ -10,14 +10,14 @@ coins from the same mint"; Kruschke DBDA2 ch. 9).
 Data: one row per flip, columns ``coin`` (any label) and ``y``; coins are indexed 0..S-1 in
 sorted label order (digits compared as numbers, so coin2 < coin10), and checks name them so:
 ``theta[0]`` is the first label. Defaults (setting ``example``): ``two-coins`` is the book's
-two-coin example, 3 heads of 15 and 4 heads of 5 (the seed says "2 heads out of 5" but centres
+two-coin example, 3 heads of 15 and 4 heads of 5 (the lecture says "2 heads out of 5" but centres
 coin 2's posterior on 4/5; Kruschke's figure uses 4 of 5); ``exercise1`` is one coin with 7 heads
-and 3 tails (the seed lists nine flips, H H T H T H H H T, but its solution uses 7 and 3).
+and 3 tails (the lecture lists nine flips, H H T H T H H H T, but its solution uses 7 and 3).
 
 References. ``exact``: each theta_s is integrated out analytically (beta-binomial), leaving a
 1-D integral over omega by adaptive quadrature (rtol 1e-9), which gives the posterior mean and sd
 of omega and, through the conjugate Beta(a + z_s, b + N_s - z_s) given omega, of every theta_s;
-for K=free a 2-D adaptive quadrature over (omega, K). ``grid``: the seed's joint grid over
+for K=free a 2-D adaptive quadrature over (omega, K). ``grid``: the lecture's joint grid over
 (omega, theta_1, ..., theta_S), points i/(n+1), prior p(theta|omega) p(omega) normalised on the
 grid, times the likelihood. Because the prior factorises given omega, the sum over the
 (S+1)-dimensional grid is done coin by coin (S n^2 work, exactly equal to summing the full
@@ -38,8 +38,8 @@ K=free, the posterior of K (the run's draws, its prior, the exact mean +- sd) in
 K is then a parameter, not an axis.
 
 Simulation-based calibration (``zoo sbc mint``): the noncentred model's Potential is invisible
-to forward sampling, so ``sbc_simulate`` draws the generative story in numpy (omega, K if
-free, theta_s, the flips of the default data's coins) and SBC ranks omega, theta (and kappa
+to forward sampling, so ``MintCalibration.simulate`` draws the generative story in numpy
+(omega, K if free, theta_s, the flips of the default data's coins) and SBC ranks omega, theta (and kappa
 when K is free) in the model as ``zoo run`` fits it, Potential included.
 """
 
@@ -59,14 +59,13 @@ from scipy.special import logsumexp
 from scipy.stats import beta as beta_dist
 from scipy.stats import gamma as gamma_dist
 
-from zoo.models.single_coin import seed_grid
 from zoo.compare import posterior_estimate
 from zoo import parsers
 from zoo.data import Column
-from zoo.exact import beta_from_mode, beta_mean_sd, log_evidence_bernoulli
+from zoo.exact import beta_from_mode, beta_mean_sd, lecture_grid, log_evidence_bernoulli
 from zoo.exact_draws import grid_draws, trimmed_box
 from zoo.figures import new_figure, save
-from zoo.model import Setting, ZooModel
+from zoo.model import Calibration, Setting, ZooModel
 from zoo.results import Reference
 
 EXAMPLES = {
@@ -228,7 +227,7 @@ def _log_k_range(free_k: FreeK) -> tuple[float, float]:
 
 def _peak(log_density, free: bool) -> np.ndarray:
     """The posterior mode in cubature coordinates: best of a coarse grid, then Nelder-Mead."""
-    omegas = seed_grid(49)
+    omegas = lecture_grid(49)
     starts = (np.array([[w, v] for w in omegas for v in np.linspace(-6, 8, 29)]) if free
               else omegas[:, None])
     start = starts[np.argmax(log_density(starts))]
@@ -279,16 +278,16 @@ def posterior_draws(heads, flips, K: float | FreeK, A: float, B: float, size, rn
     return found
 
 
-# --- grid: the seed's method ---------------------------------------------------------------
+# --- grid: the lecture's method ---------------------------------------------------------------
 def grid_posterior(heads, flips, K: float, A: float, B: float, size: int) -> dict[str, float]:
-    """The seed's joint grid over (omega, theta_1..theta_S), summed coin by coin given omega.
+    """The lecture's joint grid over (omega, theta_1..theta_S), summed coin by coin given omega.
 
     Prior mass p(theta_j | omega_i) p(omega_i) on the grid i/(n+1); the normalising constant
     of the prior cancels in the posterior, and the joint sum factorises into
     sum_i p(omega_i) prod_s sum_j p(theta_j | omega_i) L_s(theta_j).
     """
     heads, flips = np.asarray(heads, float), np.asarray(flips, float)
-    points = seed_grid(size)
+    points = lecture_grid(size)
     a, b = beta_from_mode(points[:, None], K)
     log_prior_theta = beta_dist.logpdf(points[None, :], a, b)           # [omega, theta]
     log_lik = (heads[:, None] * np.log(points) + (flips - heads)[:, None] * np.log1p(-points))
@@ -307,6 +306,29 @@ def grid_posterior(heads, flips, K: float, A: float, B: float, size: int) -> dic
 
 
 # --- the model ------------------------------------------------------------------------------
+class MintCalibration(Calibration):
+    """SBC ranks omega and theta (and kappa when K is free) and simulates in numpy: forward
+    sampling would ignore the noncentred parametrisation's Potential."""
+
+    var_names = ["omega", "theta"]
+
+    def parameters(self, settings: dict[str, Any]) -> list[str]:
+        return [*self.var_names, *(["kappa"] if isinstance(settings["K"], FreeK) else [])]
+
+    def simulate(self, model, settings, rng) -> tuple[dict[str, Any], dict[str, Any]]:
+        """omega ~ Beta(A, B), K (if free), theta_s ~ Beta(mode omega, K), one flip per row of
+        the default data."""
+        data = self.model.default_data(settings)
+        labels = coin_counts(data).labels
+        K = settings["K"]
+        truth = {"omega": rng.beta(settings["A"], settings["B"])}
+        if isinstance(K, FreeK):
+            truth["kappa"] = 2 + rng.gamma(K.shape, 1 / K.rate)
+        a, b = beta_from_mode(truth["omega"], truth.get("kappa", K))
+        truth["theta"] = rng.beta(a, b, size=len(labels))
+        return truth, {"y": rng.binomial(1, truth["theta"][coin_index(data, labels)])}
+
+
 class Mint(ZooModel):
     name = "mint"
     title = "coins from one mint: theta_s ~ Beta(mode omega, concentration K), omega ~ Beta(A, B)"
@@ -320,7 +342,7 @@ class Mint(ZooModel):
                "omega with concentration K, fixed or free under Kruschke's Gamma prior. The coins "
                "are sampled non-centred on the logit scale, so NUTS meets no funnel at large K. "
                "Checked against exact answers (each theta_s integrated out as a beta-binomial, "
-               "omega and K by quadrature); the seed's joint grid is shown beside them.")
+               "omega and K by quadrature); the lecture's joint grid is shown beside them.")
     columns = [
         Column("coin", "label", "which coin was flipped (any label; sorted order gives theta[s])"),
         Column("y", "binary", "one flip per row: 1 heads, 0 tails"),
@@ -335,7 +357,7 @@ class Mint(ZooModel):
         "param": Setting("noncentred", parsers.choice("noncentred", "centred"),
                          "how NUTS sees theta: noncentred (logit, scale-free) or centred (Beta)"),
         "grid": Setting("500", parsers.whole_number(2, "the grid size"),
-                        "points per axis of the seed's grid reference"),
+                        "points per axis of the lecture's grid reference"),
     }
 
     def default_data(self, settings: dict[str, Any]) -> pd.DataFrame:
@@ -390,26 +412,8 @@ class Mint(ZooModel):
             return [kappa_figure(result, folder)]
         return [shrinkage_figure(result, folder)]
 
-    # --- simulation-based calibration ------------------------------------------------------
-    sbc_var_names = ["omega", "theta"]
-
-    def sbc_parameters(self, settings: dict[str, Any]) -> list[str]:
-        """omega and theta, and kappa when K is free."""
-        return [*self.sbc_var_names, *(["kappa"] if isinstance(settings["K"], FreeK) else [])]
-
-    def sbc_simulate(self, model, settings, rng) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The generative story in numpy (forward sampling would ignore the Potential):
-        omega ~ Beta(A, B), K (if free), theta_s ~ Beta(mode omega, K), one flip per row of
-        the default data."""
-        data = self.default_data(settings)
-        labels = coin_counts(data).labels
-        K = settings["K"]
-        truth = {"omega": rng.beta(settings["A"], settings["B"])}
-        if isinstance(K, FreeK):
-            truth["kappa"] = 2 + rng.gamma(K.shape, 1 / K.rate)
-        a, b = beta_from_mode(truth["omega"], truth.get("kappa", K))
-        truth["theta"] = rng.beta(a, b, size=len(labels))
-        return truth, {"y": rng.binomial(1, truth["theta"][coin_index(data, labels)])}
+    def calibration(self):
+        return MintCalibration(self)
 
     def sweep_marks(self, data: pd.DataFrame, settings: dict[str, Any]) -> dict[str, tuple[str, float]]:
         """Each coin's raw proportion of heads, drawn beside its posterior in ``zoo sweep``."""

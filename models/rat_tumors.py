@@ -1,4 +1,4 @@
-"""Rat tumors (seed 000, "Hierarchical models" to "Levels of Bayes"; BDA3 section 5.3).
+"""Rat tumors (lecture 000, "Hierarchical models" to "Levels of Bayes"; BDA3 section 5.3).
 
     p(alpha, beta)  proportional to (alpha + beta)^(-5/2)       BDA3's hyperprior (improper)
     theta_j         ~ Beta(alpha, beta),             j = 1..J   (default J = 71)
@@ -9,11 +9,10 @@ alpha, beta), NUTS on (alpha, beta) alone, then for each draw every theta_j from
 conditional Beta(alpha + y_j, beta + n_j - y_j). NUTS works in BDA3's coordinates
 u = log(alpha/beta), v = log(alpha + beta), both flat, with the log density
 log p(alpha, beta) + log alpha + log beta (the Jacobian of (u, v) -> (alpha, beta)). Why not
-theta in NUTS as well: the 73-dimensional posterior has a funnel between v and the thetas; on it
-nutpie's sd of alpha, beta and v came out low (mean z of alpha.sd over 16 seeds -0.45 to -0.88
-whatever its tuning, mass matrix or target acceptance; once z = -5.1), and PyMC's NUTS, which
-was unbiased (-0.07), gave ESS ~900 in ~3 s of sampling. On (u, v) nutpie is unbiased (mean
-z -0.07 to +0.14 over 16 seeds) with ESS ~2,900 in 0.13 s. The posterior predictive check then
+theta in NUTS as well: the 73-dimensional posterior has a funnel between v and the thetas, on
+which nutpie's sds of alpha, beta and v came out biased low whatever its tuning, and PyMC's NUTS
+was unbiased but some twenty times slower; on (u, v) nutpie is unbiased and fast (the figures
+are in ``benchmarks/MEASUREMENTS.md``). The posterior predictive check then
 replicates new experiments of the same sizes (theta drawn afresh), not the same thetas.
 The last row is the "current" experiment (the lecture's 71st, 4 of 14); every earlier row is
 "historical", in user data too.
@@ -32,7 +31,7 @@ Levels of Bayes, all for the current experiment from the historical ones: ``eb_m
 (match the mean and variance, ddof 0, of y/n), ``type2_ml`` (maximise the beta-binomial
 marginal likelihood), ``type2_map`` (the same times the hyperprior, as a density in
 (alpha, beta)) and ``full_bayes`` (NUTS on every row, with the posterior predictive of a new
-experiment). The seed prints the posterior mean as (alpha + y)/(beta + n); its number, 0.2229,
+experiment). The lecture prints the posterior mean as (alpha + y)/(beta + n); its number, 0.2229,
 is (alpha + y)/(alpha + beta + n), which is what is computed here. Pooling: no pooling
 (theta_j ~ Beta(1, 1) each), complete pooling (one theta ~ Beta(1, 1)) and partial pooling
 (the hierarchical model) compared by PSIS-LOO.
@@ -71,7 +70,7 @@ from zoo.errors import DataError
 from zoo.exact import beta_mean_sd
 from zoo.exact_draws import grid_draws, trimmed_box
 from zoo.figures import save
-from zoo.model import DATA_DIR, Setting, ZooModel
+from zoo.model import DATA_DIR, Calibration, Setting, ZooModel
 from zoo.results import Estimate, Fit, Reference
 from zoo.sampling import sample_nuts
 
@@ -460,6 +459,24 @@ def _counts(data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 # --- the model --------------------------------------------------------------------------------
 
+class HyperpriorCalibration(Calibration):
+    """BDA3's hyperprior is improper: SBC calibrates the same likelihood under a proper prior
+    (see the module docstring) and ranks the hyperparameters."""
+
+    var_names = ["log_alpha_over_beta", "log_alpha_plus_beta", "alpha", "beta"]
+
+    def notes(self) -> list[str]:
+        return [f"the hyperprior is improper: SBC uses log(alpha/beta) ~ Normal{SBC_PRIOR_U}, "
+                f"log(alpha+beta) ~ Normal{SBC_PRIOR_V} with the same likelihood, on the "
+                "default data's group sizes",
+                "theta is not ranked: the fit draws it exactly from its conditional "
+                "Beta(alpha + y, beta + n - y) given each draw of (alpha, beta)"]
+
+    def pymc_model(self, settings):
+        return hierarchical_model(*_counts(self.model.default_data(settings)),
+                                  hyperprior=sbc_hyperprior)
+
+
 class RatTumors(ZooModel):
     name = "rat-tumors"
     title = "71 rat tumor experiments: hierarchical Beta-Binomial, empirical Bayes to full Bayes"
@@ -491,15 +508,6 @@ class RatTumors(ZooModel):
     }
     var_names = ["log_alpha_over_beta", "log_alpha_plus_beta", "alpha", "beta", "theta"]
     smc_ok = False
-    sbc_var_names = ["log_alpha_over_beta", "log_alpha_plus_beta", "alpha", "beta"]
-
-    @property
-    def sbc_notes(self) -> list[str]:
-        return [f"the hyperprior is improper: SBC uses log(alpha/beta) ~ Normal{SBC_PRIOR_U}, "
-                f"log(alpha+beta) ~ Normal{SBC_PRIOR_V} with the same likelihood, on the "
-                "default data's group sizes",
-                "theta is not ranked: the fit draws it exactly from its conditional "
-                "Beta(alpha + y, beta + n - y) given each draw of (alpha, beta)"]
 
     def default_data(self, settings):
         return pd.read_csv(DATA_DIR / "rat_tumors.csv")
@@ -518,9 +526,8 @@ class RatTumors(ZooModel):
     def build(self, data, settings):
         return hierarchical_model(*_counts(data))
 
-    def sbc_model(self, settings):
-        """The same likelihood under SBC's proper prior."""
-        return hierarchical_model(*_counts(self.default_data(settings)), hyperprior=sbc_hyperprior)
+    def calibration(self):
+        return HyperpriorCalibration(self)
 
     def figures(self, result, folder: Path) -> list[tuple[str, Path]]:
         """The shrinkage plot; with compare_pooling=yes also the LOO comparison of pooling levels."""

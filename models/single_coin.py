@@ -1,11 +1,11 @@
-"""Single coin (seed 002, "a single coin", Kruschke DBDA2 ch. 6).
+"""Single coin (lecture 002, "a single coin", Kruschke DBDA2 ch. 6).
 
     theta ~ prior                          triangular: p(theta) = 4 min(theta, 1 - theta)
                                            flat:       Beta(1, 1)
                                            beta:A,B:   Beta(A, B)
-    y_i   ~ Bernoulli(theta),  i = 1..N    default: 3 heads, 9 tails (the seed's first example)
+    y_i   ~ Bernoulli(theta),  i = 1..N    default: 3 heads, 9 tails (the lecture's first example)
 
-References: ``grid`` is the seed's own computation (points i/(n+1), i = 1..n, prior mass
+References: ``grid`` is the lecture's own computation (points i/(n+1), i = 1..n, prior mass
 normalised on the grid); ``exact`` is the closed-form Beta posterior for Beta priors and
 adaptive quadrature for the triangular prior. Checks: theta.mean, theta.sd against exact;
 P(D) is the evidence of the ordered flip sequence.
@@ -24,7 +24,7 @@ from scipy.stats import beta as beta_dist
 
 from zoo import parsers
 from zoo.data import Column
-from zoo.exact import beta_mean_sd, heads_tails, log_evidence_bernoulli, quadrature_moments
+from zoo.exact import beta_mean_sd, heads_tails, lecture_grid, log_evidence_bernoulli, quadrature_moments
 from zoo.exact_draws import truncated_beta
 from zoo.figures import new_figure, save
 from zoo.model import Setting, ZooModel
@@ -50,11 +50,6 @@ def parse_prior(text: str) -> tuple:
     raise ValueError("expected triangular, flat or beta:A,B")
 
 
-def seed_grid(size: int) -> np.ndarray:
-    """The seed's grid: i/(n+1) for i = 1..n, never touching 0 or 1."""
-    return np.arange(1, size + 1) / (size + 1)
-
-
 def prior_log_density(prior: tuple, theta):
     """Log prior density (normalised), the triangular one being 4 min(theta, 1 - theta)."""
     theta = np.asarray(theta, float)
@@ -65,8 +60,8 @@ def prior_log_density(prior: tuple, theta):
 
 
 def grid_posterior(heads: int, tails: int, prior: tuple, size: int) -> dict[str, Any]:
-    """The seed's grid posterior: theta values, prior and posterior mass, mean, sd, P(D)."""
-    theta = seed_grid(size)
+    """The lecture's grid posterior: theta values, prior and posterior mass, mean, sd, P(D)."""
+    theta = lecture_grid(size)
     log_prior = prior_log_density(prior, theta)
     prior_mass = np.exp(log_prior - log_prior.max())
     prior_mass /= prior_mass.sum()
@@ -123,20 +118,20 @@ def posterior_draws(heads: int, tails: int, prior: tuple, size, rng) -> np.ndarr
 
 class SingleCoin(ZooModel):
     name = "single-coin"
-    title = "one coin, Beta-Bernoulli on the seed's 500-point grid"
+    title = "one coin, Beta-Bernoulli on the lecture's 500-point grid"
     formula = [
         r"\theta \sim \mathrm{Beta}(A, B)\ \ \mathrm{or}\ \ p(\theta) = 4 \min(\theta, 1 - \theta)",
         r"y_i \sim \mathrm{Bernoulli}(\theta),\quad i = 1, \ldots, N",
     ]
-    summary = ("One coin flipped N times; theta is its probability of heads, under the seed's "
+    summary = ("One coin flipped N times; theta is its probability of heads, under the lecture's "
                "triangular prior by default (flat or any Beta with --set prior=). The posterior "
                "mean and sd of theta are checked against the closed-form Beta posterior "
-               "(quadrature for the triangular prior); the seed's grid is shown beside it.")
+               "(quadrature for the triangular prior); the lecture's grid is shown beside it.")
     columns = [Column("y", "binary", "one flip per row: 1 heads, 0 tails")]
     settings = {
         "prior": Setting("triangular", parse_prior, "triangular, flat or beta:A,B"),
         "grid": Setting("500", parsers.whole_number(2, "the grid size"),
-                        "points of the seed's grid reference"),
+                        "points of the lecture's grid reference"),
     }
 
     def default_data(self, settings):
@@ -178,7 +173,7 @@ class SingleCoin(ZooModel):
                                        "log_evidence_sd_between_chains": float(per_chain.std(ddof=1))}
 
     def figures(self, result, folder: Path) -> list[tuple[str, Path]]:
-        """Prior, likelihood and posterior on the seed's grid, stacked as the seed draws them."""
+        """Prior, likelihood and posterior on the lecture's grid, stacked as the lecture draws them."""
         heads, tails = heads_tails(result.data["y"])
         grid = grid_posterior(heads, tails, result.settings["prior"], result.settings["grid"])
         theta = grid["theta"]
@@ -199,7 +194,7 @@ class SingleCoin(ZooModel):
                             label=f"{result.config.sampler.upper()} draws")
         posterior_ax.legend(loc="upper right")
         posterior_ax.set_xlabel("theta")
-        caption = (f"Prior, likelihood and posterior on the seed's {theta.size}-point grid "
+        caption = (f"Prior, likelihood and posterior on the lecture's {theta.size}-point grid "
                    "(mass per grid point); red: the run's draws, as a histogram on the same scale")
         return [(caption, save(figure, folder, "grid"))]
 

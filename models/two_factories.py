@@ -1,4 +1,4 @@
-"""Two factories (seed 002, Exercise 2; Kruschke DBDA2 section 10.2): model comparison.
+"""Two factories (lecture 002, Exercise 2; Kruschke DBDA2 section 10.2): model comparison.
 
     m        ~ Categorical(prior)                     which factory made the coin
     theta    ~ Beta(omega_m (kappa - 2) + 1, (1 - omega_m)(kappa - 2) + 1)
@@ -14,7 +14,7 @@ the draws (Rao-Blackwell); the number of heads carries all the information about
 (b) SMC's log evidence of each factory's own model (proper priors, no Potential), whose
 difference estimates the log Bayes factor.
 
-What the seed printed: p(factory 1 | D) = 0.1415 for kappa = 6 and 0.000314 for kappa = 202.
+What the lecture printed: p(factory 1 | D) = 0.1415 for kappa = 6 and 0.000314 for kappa = 202.
 Its solution code gives 0.25 and 0.0160 (this module's ``exact``). The printed values are those
 of the exercise's hint, whose marginal likelihood has a bug, ``betaln(z + 1, N - z + b)``
 where ``betaln(z + a, N - z + b)`` is meant (tests/test_two_factories.py reproduces both).
@@ -35,7 +35,7 @@ from zoo.compare import posterior_estimate
 from zoo.data import Column
 from zoo.exact import beta_from_mode, heads_tails, log_evidence_bernoulli
 from zoo.figures import new_figure, save
-from zoo.model import Setting, ZooModel
+from zoo.model import Calibration, Setting, ZooModel
 from zoo.results import Estimate, Reference
 from zoo.sampling import SamplerConfig, sample_smc, smc_log_evidence
 
@@ -93,6 +93,24 @@ def log_bf_estimate(evidence_1: np.ndarray, evidence_2: np.ndarray) -> Estimate:
     return Estimate(float(evidence_1.mean() - evidence_2.mean()), float(mcse), float(df))
 
 
+class FactoryCalibration(Calibration):
+    """SBC of the factory the marginalised model hides, through p(factory | y)."""
+
+    discrete = {"factory": "p_factory"}
+
+    def notes(self) -> list[str]:
+        return ["factory: randomised PIT of p(factory | y) (binary calibration); theta of the "
+                "factory not chosen is drawn from its prior, the model's pseudo-prior"]
+
+    def simulate(self, model, settings, rng):
+        """The story the marginalised model hides: theta of both factories from their priors,
+        the factory m from its prior, then the heads in N flips of theta_m."""
+        truth, _ = super().simulate(model, settings, rng)
+        factory = int(rng.choice(2, p=settings["prior"]))
+        flips = len(self.model.default_data(settings))
+        return {**truth, "factory": factory}, {"heads": rng.binomial(flips, truth["theta"][factory])}
+
+
 class TwoFactories(ZooModel):
     name = "two-factories"
     title = "which of two mints made this coin: Bayes factor by exact evidence, NUTS and SMC"
@@ -110,13 +128,10 @@ class TwoFactories(ZooModel):
     settings = {
         "omega": Setting("0.25,0.75", parse_pair("omega", 0, 1), "the two factories' modes"),
         "kappa": Setting("6", parsers.at_least(2, "kappa"),
-                         "concentration of both factories (seed: 6 and 202)"),
+                         "concentration of both factories (lecture: 6 and 202)"),
         "prior": Setting("0.5,0.5", parse_pair("prior", 0, 1, total=1.0), "prior factory probabilities"),
     }
     var_names = ["theta", "p_factory"]
-    sbc_discrete = {"factory": "p_factory"}
-    sbc_notes = ["factory: randomised PIT of p(factory | y) (binary calibration); theta of the "
-                 "factory not chosen is drawn from its prior, the model's pseudo-prior"]
 
     def default_data(self, settings):
         return pd.DataFrame({"y": np.repeat([1, 0], [7, 3])})
@@ -143,13 +158,8 @@ class TwoFactories(ZooModel):
             pm.Deterministic("p_factory", pm.math.softmax(log_joint), dims="factory")
         return model
 
-    def sbc_simulate(self, model, settings, rng):
-        """The story the marginalised model hides: theta of both factories from their priors,
-        the factory m from its prior, then the heads in N flips of theta_m."""
-        truth, _ = super().sbc_simulate(model, settings, rng)
-        factory = int(rng.choice(2, p=settings["prior"]))
-        flips = len(self.default_data(settings))
-        return {**truth, "factory": factory}, {"heads": rng.binomial(flips, truth["theta"][factory])}
+    def calibration(self):
+        return FactoryCalibration(self)
 
     def factory_model(self, data, settings, factory: int) -> pm.Model:
         """One factory's model alone, for its evidence by SMC."""

@@ -41,3 +41,20 @@ def rejects(tmp_path, capsys):
         return captured.err
 
     return check
+
+
+@pytest.fixture(scope="session")
+def example_run():
+    """``example_run(name)``: the model verified on its bundled example with FAST, run once per
+    session however many test files ask for it."""
+    from zoo.pipeline import run
+    from zoo.registry import get_model
+
+    runs = {}
+
+    def get(name: str):
+        if name not in runs:
+            runs[name] = run(get_model(name), config=FAST)
+        return runs[name]
+
+    return get

@@ -38,7 +38,6 @@ from zoo.importance import Moments, Target, posterior_moments
 from zoo.model import DATA_DIR
 from zoo.results import Reference
 from zoo.pipeline import run
-from zoo.sbc import SbcConfig, run_sbc
 
 POSTERIORDB = DATA_DIR / "low_dim_gauss_mix.csv"
 POSTERIORDB_SETTINGS = ["column=y", "components=2", "mu_prior=normal:0,2",
@@ -323,7 +322,7 @@ def test_untrusted_reference_falls_back_on_em_and_says_so(monkeypatch):
 def test_sbc_simulation_keeps_each_components_parameters_together():
     """Means ordered, x simulated from the drawn components: x's mean and variance
     (n = 200,000) match the mixture's within 4 standard errors."""
-    priors = MODEL.sbc_priors(MODEL.parse_settings([]))
+    priors = MODEL.calibration().priors(MODEL.parse_settings([]))
     truth, x = simulate_from_prior(priors, 3, 200_000, np.random.default_rng(3))
     mu, sigma, w = truth["mu"], truth["sigma"], truth["w"]
     assert np.all(np.diff(mu) > 0) and w.sum() == pytest.approx(1.0)
@@ -340,7 +339,7 @@ def test_sbc_prior_keeps_components_apart():
     means is under 1.5 times the sum of their sds in ~0.5% of draws, under once, where two
     equal normals merge into one bump, in ~1 in 40,000), and no sd is near 0 (under 0.1 in
     ~1e-5 of draws: NUTS diverges on components thousands of times narrower than the gaps)."""
-    priors = MODEL.sbc_priors(MODEL.parse_settings([]))
+    priors = MODEL.calibration().priors(MODEL.parse_settings([]))
     rng = np.random.default_rng(0)
     truths = [simulate_from_prior(priors, 3, 1, rng)[0] for _ in range(4000)]
     mu, sigma = (np.array([t[v] for t in truths]) for v in ("mu", "sigma"))
@@ -353,16 +352,7 @@ def test_sbc_prior_keeps_components_apart():
 
 def test_sbc_model_and_simulation_have_sbc_size():
     settings = MODEL.parse_settings([])
-    model = MODEL.sbc_model(settings)
-    truth, observed = MODEL.sbc_simulate(model, settings, np.random.default_rng(1))
+    model = MODEL.calibration().pymc_model(settings)
+    truth, observed = MODEL.calibration().simulate(model, settings, np.random.default_rng(1))
     assert observed["x"].shape == model["x"].shape.eval() == (SBC_N,)
     assert {v.name for v in model.free_RVs} == set(truth) == {"mu", "sigma", "w"}
-
-
-def test_sbc_is_calibrated(tmp_path):
-    """A small run under SBC's separating prior, which passes (as do 200 simulations; see the
-    model's docstring for why SBC does not use the fit's wide prior)."""
-    summary = run_sbc(MODEL, SbcConfig(sims=32, seed=5, draws=300, tune=300, chains=2), tmp_path)
-    assert summary["passed"], {k: p["p_value"] for k, p in summary["parameters"].items()}
-    assert set(summary["parameters"]) == {f"{v}[{j}]" for v in ("mu", "sigma", "w")
-                                          for j in range(3)}

@@ -1,4 +1,4 @@
-"""mint: the seed's grid and the exact quadrature against each other and against independent
+"""mint: the lecture's grid and the exact quadrature against each other and against independent
 Monte Carlo, the posterior against exact (two defaults, user data with K free), zoo sweep, the
 report's plot and simulation-based calibration."""
 
@@ -9,12 +9,10 @@ from scipy.stats import beta as beta_dist
 
 from zoo.models.mint import (MODEL, FreeK, coin_counts, exact_k_sweep, exact_posterior,
                          free_k_from_mode_sd, grid_posterior, natural_key, parse_k)
-from zoo.models.single_coin import seed_grid
 from zoo.cli import main
 from zoo.errors import UsageError
-from zoo.exact import beta_from_mode
+from zoo.exact import beta_from_mode, lecture_grid
 from zoo.pipeline import run
-from zoo.sbc import SbcConfig, run_sbc
 
 TWO_COINS = (np.array([3, 4]), np.array([15, 5]))
 KRUSCHKE_K = free_k_from_mode_sd(1.0, 10.0)
@@ -22,8 +20,8 @@ FAST = ["--draws", "500", "--tune", "500", "--seed", "11", "--quiet"]
 
 
 def literal_joint_grid(heads, flips, K, A, B, size):
-    """The seed's method written out: the full (omega, theta_1, theta_2) array, normalised."""
-    points = seed_grid(size)
+    """The lecture's method written out: the full (omega, theta_1, theta_2) array, normalised."""
+    points = lecture_grid(size)
     a, b = beta_from_mode(points, K)
     cond = beta_dist.pdf(points[None, :], a[:, None], b[:, None])         # [omega, theta]
     prior = beta_dist.pdf(points, A, B)[:, None, None] * cond[:, :, None] * cond[:, None, :]
@@ -50,7 +48,7 @@ def test_grid_summed_coin_by_coin_is_the_literal_3d_grid(K):
 @pytest.mark.parametrize("heads, flips, tolerance", [
     (*TWO_COINS, 2e-6), ([7], [10], 2e-6),
     # coin 3 is all heads: with K = 5 the posterior density of theta_3 stays high at 1, where
-    # the seed's grid (no point beyond n/(n+1)) misses a sliver, so the error is O(h), not O(h^2)
+    # the lecture's grid (no point beyond n/(n+1)) misses a sliver, so the error is O(h), not O(h^2)
     ([2, 9, 5], [10, 12, 5], 1e-4)])
 @pytest.mark.parametrize("K", [5.0, 75.0, 200.0])
 def test_grid_agrees_with_exact_to_discretisation_error(heads, flips, tolerance, K):
@@ -146,9 +144,9 @@ def user_csv(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def results(fast_config, user_csv):
+def results(fast_config, user_csv, example_run):
     return {
-        "two-coins": run(MODEL, None, [], fast_config),
+        "two-coins": example_run("mint"),
         "exercise1": run(MODEL, None, ["example=exercise1"], fast_config),
         "user, K free": run(MODEL, user_csv, ["K=free"], fast_config),
     }
@@ -241,16 +239,7 @@ def test_sbc_ranks_kappa_only_when_free_and_simulates_the_default_shape():
     rng = np.random.default_rng(0)
     for pairs, names in [([], ["omega", "theta"]), (["K=free"], ["omega", "theta", "kappa"])]:
         settings = MODEL.parse_settings(pairs)
-        assert MODEL.sbc_parameters(settings) == names
-        truth, observed = MODEL.sbc_simulate(None, settings, rng)
+        assert MODEL.calibration().parameters(settings) == names
+        truth, observed = MODEL.calibration().simulate(None, settings, rng)
         assert set(truth) == set(names) and truth["theta"].shape == (2,)
         assert observed["y"].shape == (20,) and set(np.unique(observed["y"])) <= {0, 1}
-
-
-def test_sbc_is_calibrated(tmp_path):
-    """The noncentred model as zoo run fits it, Potential included, recovers numpy's draws."""
-    summary = run_sbc(MODEL, SbcConfig(sims=40, seed=21, draws=300, tune=300, chains=2), tmp_path)
-    assert set(summary["parameters"]) == {"omega", "theta[0]", "theta[1]"}
-    assert summary["passed"], {k: v["p_value"] for k, v in summary["parameters"].items()}
-    assert summary["divergences"] == 0
-    assert (tmp_path / "sbc-omega.png").stat().st_size > 0

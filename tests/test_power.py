@@ -71,10 +71,11 @@ def test_a_faults_exact_answer_is_the_faulty_posterior():
 def test_sbc_simulates_from_the_correct_model():
     coin = faulty_model("single-coin", "flat-prior")
     settings = coin.parse_settings()
-    fitted = coin.sbc_model(settings)
+    plan = coin.calibration()
+    fitted = plan.pymc_model(settings)
     assert "beta" in str(fitted["theta"].owner.op).lower()  # the fault: Beta(1, 1) is fitted
-    truth, _ = coin.sbc_simulate(fitted, settings, np.random.default_rng(0))
-    draws = [coin.sbc_simulate(fitted, settings, np.random.default_rng(i))[0]["theta"]
+    truth, _ = plan.simulate(fitted, settings, np.random.default_rng(0))
+    draws = [plan.simulate(fitted, settings, np.random.default_rng(i))[0]["theta"]
              for i in range(400)]
     assert 0 < truth["theta"] < 1 and np.std(draws) < 0.25  # triangular: sd 0.20; flat: 0.29
 

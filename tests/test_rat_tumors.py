@@ -21,7 +21,6 @@ from zoo.compare import compare
 from zoo.results import Reference
 from zoo.pipeline import run
 from zoo.sampling import SamplerConfig
-from zoo.sbc import SbcConfig, run_sbc
 
 FAST = ["--draws", "500", "--tune", "500", "--seed", "7", "--quiet"]
 
@@ -239,20 +238,11 @@ def test_report_without_pooling_says_the_comparison_did_not_run(pooled_run, tmp_
 
 
 def test_sbc_model_is_the_same_likelihood_under_a_proper_prior(counts):
-    model = MODEL.sbc_model({})
+    model = MODEL.calibration().pymc_model({})
     assert not model.potentials and [rv.name for rv in model.observed_RVs] == ["tumors"]
     assert {rv.name for rv in model.free_RVs} == {"log_alpha_over_beta", "log_alpha_plus_beta"}
-    truth, observed = MODEL.sbc_simulate(model, {}, np.random.default_rng(1))
+    truth, observed = MODEL.calibration().simulate(model, {}, np.random.default_rng(1))
     assert np.all(observed["tumors"] <= counts[1]) and set(truth) >= {"alpha", "beta"}
-
-
-def test_sbc_is_calibrated(tmp_path):
-    summary = run_sbc(MODEL, SbcConfig(sims=40, seed=21, draws=300, tune=300, chains=2), tmp_path)
-    assert set(summary["parameters"]) == {"log_alpha_over_beta", "log_alpha_plus_beta", "alpha",
-                                          "beta"}
-    assert summary["passed"], {k: v["p_value"] for k, v in summary["parameters"].items()}
-    assert summary["divergences"] == 0
-    assert any("Normal" in note for note in summary["notes"])
 
 
 def test_theta_is_drawn_from_its_exact_conditional():

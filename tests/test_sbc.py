@@ -10,6 +10,7 @@ import pytensor.tensor as pt
 import pytest
 import xarray as xr
 
+from zoo.model import Calibration
 from zoo.models.single_coin import SingleCoin
 from zoo.cli import main
 from zoo.errors import UsageError
@@ -23,6 +24,19 @@ from zoo.sbc import (ESS_MIN, MAX_BAD_SHARE, R_HAT_MAX, SbcConfig, console, cont
 CI = SbcConfig(sims=40, seed=11)
 
 
+class TailsBlindCalibration(Calibration):
+    def pymc_model(self, settings):
+        with pm.Model() as model:
+            theta = pm.Beta("theta", 1, 1)
+            pm.CustomDist("y", theta, logp=lambda flips, p: flips * pt.log(p),
+                          observed=np.zeros(12, dtype="int64"))
+        return model
+
+    def simulate(self, model, settings, rng):
+        theta = rng.beta(1, 1)
+        return {"theta": theta}, {"y": rng.binomial(1, theta, 12)}
+
+
 class TailsBlindCoin(SingleCoin):
     """A deliberately broken single coin: its likelihood ignores the tails, about half the
     flips, so the posterior overestimates theta. (Ignoring a fixed half of the flips would
@@ -30,16 +44,19 @@ class TailsBlindCoin(SingleCoin):
 
     name = "tails-blind-coin"
 
-    def sbc_model(self, settings):
-        with pm.Model() as model:
-            theta = pm.Beta("theta", 1, 1)
-            pm.CustomDist("y", theta, logp=lambda flips, p: flips * pt.log(p),
-                          observed=np.zeros(12, dtype="int64"))
-        return model
+    def calibration(self):
+        return TailsBlindCalibration(self)
 
-    def sbc_simulate(self, model, settings, rng):
-        theta = rng.beta(1, 1)
-        return {"theta": theta}, {"y": rng.binomial(1, theta, 12)}
+
+class FunnelCalibration(Calibration):
+    var_names = ["v"]
+
+    def pymc_model(self, settings):
+        with pm.Model() as model:
+            v = pm.Normal("v", 0, 3)
+            x = pm.Normal("x", 0, pm.math.exp(v / 2), shape=9)
+            pm.Normal("y", x, 100, observed=np.zeros(9))
+        return model
 
 
 class CentredFunnel(SingleCoin):
@@ -47,14 +64,9 @@ class CentredFunnel(SingleCoin):
     neck (6 of 8 fits at seed 1), while the ranks of v stay roughly uniform."""
 
     name = "centred-funnel"
-    sbc_var_names = ["v"]
 
-    def sbc_model(self, settings):
-        with pm.Model() as model:
-            v = pm.Normal("v", 0, 3)
-            x = pm.Normal("x", 0, pm.math.exp(v / 2), shape=9)
-            pm.Normal("y", x, 100, observed=np.zeros(9))
-        return model
+    def calibration(self):
+        return FunnelCalibration(self)
 
 
 @pytest.fixture(scope="module")

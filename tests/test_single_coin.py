@@ -1,18 +1,18 @@
-"""single-coin: the seed's grid against exact answers, and the posterior against exact."""
+"""single-coin: the lecture's grid against exact answers, and the posterior against exact."""
 
 import numpy as np
 import pytest
 from scipy import integrate
 
-from zoo.models.single_coin import MODEL, exact_posterior, grid_posterior, parse_prior, seed_grid
+from zoo.exact import lecture_grid
+from zoo.models.single_coin import MODEL, exact_posterior, grid_posterior, parse_prior
 from zoo.errors import UsageError
-from zoo.pipeline import run
 
 PRIORS = [("triangular",), ("beta", 1.0, 1.0), ("beta", 2.0, 5.0)]
 
 
-def test_seed_grid_is_the_seeds():
-    theta = seed_grid(500)
+def test_lecture_grid_is_the_lectures():
+    theta = lecture_grid(500)
     assert theta[0] == pytest.approx(1 / 501) and theta[-1] == pytest.approx(500 / 501)
     assert np.allclose(np.diff(theta), 1 / 501)
 
@@ -59,8 +59,8 @@ def test_bad_prior_setting(text):
 
 
 @pytest.fixture(scope="module")
-def triangular_run(fast_config):
-    return run(MODEL, config=fast_config)
+def triangular_run(example_run):
+    return example_run("single-coin")
 
 
 def test_posterior_matches_exact(triangular_run):

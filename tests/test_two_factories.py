@@ -1,4 +1,4 @@
-"""two-factories: exact evidence, the seed's printed numbers explained, NUTS and SMC agreement."""
+"""two-factories: exact evidence, the lecture's printed numbers explained, NUTS and SMC agreement."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,6 @@ from scipy.special import betaln
 
 from zoo.models.two_factories import MODEL, exact_comparison
 from zoo.exact import beta_from_mode
-from zoo.pipeline import run
 
 
 @pytest.mark.parametrize("kappa", [6.0, 202.0])
@@ -23,7 +22,7 @@ def test_exact_evidence_against_quadrature(kappa):
 
 
 def test_seed_prints_the_hints_buggy_numbers():
-    """The seed's 0.1415 / 0.000314 follow from its hint's betaln(z+1, ...), not its solution."""
+    """The lecture's 0.1415 / 0.000314 follow from its hint's betaln(z+1, ...), not its solution."""
 
     def hint_p1(kappa):
         z, n = 7, 10
@@ -37,8 +36,8 @@ def test_seed_prints_the_hints_buggy_numbers():
 
 
 @pytest.fixture(scope="module")
-def default_run(fast_config):
-    return run(MODEL, config=fast_config)
+def default_run(example_run):
+    return example_run("two-factories")
 
 
 def test_nuts_and_smc_match_exact(default_run):

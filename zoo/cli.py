@@ -55,7 +55,7 @@ _probability = _option(float, "a number", lambda v: 0 < v < 1, "lie between 0 an
 
 
 def _fit_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", help="CSV file with the model's columns (default: the seed example)")
+    parser.add_argument("--data", help="CSV file with the model's columns (default: the lecture's example)")
     parser.add_argument("--set", dest="set_pairs", action="append", default=[], metavar="KEY=VALUE",
                         help="a model setting; repeat for several (see `zoo list --settings`)")
     parser.add_argument("--draws", type=_positive, default=1000, help="draws per chain (default 1000)")
@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     verify = commands.add_parser("verify", help="fit and compare; exit 0 only if every check passes")
     verify.add_argument("model", nargs="?")
-    verify.add_argument("--all", action="store_true", help="every model, on its seed example")
+    verify.add_argument("--all", action="store_true", help="every model, on its lecture example")
     verify.add_argument("--json", action="store_true", help="print exactly one JSON document")
     verify.add_argument("--report", action="store_true", help="also build the HTML report (reports/site)")
     verify.set_defaults(out=None)
@@ -207,8 +207,6 @@ def _dispatch(args: argparse.Namespace) -> int:
     if out is not None:  # every command below writes where args.out says
         args.out = writable_folder(out)
         require_free_space(args.out)
-    if getattr(args, "data", None) and Path(args.data).is_dir():  # read_csv would say "no such file"
-        raise UsageError(f"--data {args.data}: is a folder; give a CSV file")
     if getattr(args, "data", None) and Path(args.data).is_dir():  # read_csv would say "no such file"
         raise UsageError(f"--data {args.data}: is a folder; give a CSV file")
     if args.command == "sbc":

@@ -1,4 +1,5 @@
-"""Exact answers that several models share: beta-binomial evidence and 1-D quadrature."""
+"""Exact answers that several models share: beta-binomial evidence, 1-D quadrature and the
+lecture's grid."""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ def beta_from_mode(omega, kappa):
     """Beta shape parameters with mode ``omega`` and concentration ``kappa`` (Kruschke's form):
     a = omega (kappa - 2) + 1, b = (1 - omega)(kappa - 2) + 1."""
     return omega * (kappa - 2) + 1, (1 - omega) * (kappa - 2) + 1
+
+
+def lecture_grid(size: int) -> np.ndarray:
+    """The lecture's grid on (0, 1): i/(n+1) for i = 1..n, never touching 0 or 1."""
+    return np.arange(1, size + 1) / (size + 1)
 
 
 def heads_tails(flips) -> tuple[int, int]:

@@ -13,7 +13,7 @@ How a fault enters the model. A fault either
   log-likelihood).
 
 Both act in ``build`` (so ``zoo.pipeline.run`` fits the faulty model) and in ``sbc_model`` (so
-``zoo.sbc`` fits it too), while ``sbc_simulate`` keeps simulating from the correct model: SBC
+``zoo.sbc`` fits it too), while SBC keeps simulating from the correct model: SBC
 asks whether the faulty fit recovers what the correct story generated. A fault that ignores a
 fixed row of the data is invisible to SBC by construction (the posterior given less data is
 still calibrated); ``sbc_note`` says so.
@@ -57,7 +57,7 @@ from zoo.models.single_coin import exact_posterior as coin_exact
 from zoo.models.two_factories import TwoFactories
 from zoo.errors import UsageError
 from zoo.exact import heads_tails, quadrature_moments
-from zoo.model import ZooModel
+from zoo.model import Calibration, ZooModel
 
 #: weight of every likelihood row in the tempering faults
 TEMPER = 0.9
@@ -101,21 +101,47 @@ class Fault:
         return model
 
     def sbc_model(self, settings):
-        model = self.correct.sbc_model(self.altered(settings))
+        """The model SBC fits: the correct model's, with the fault."""
+        model = self.correct.calibration().pymc_model(self.altered(settings))
         with model:
             self.inject(model, self.default_data(settings), settings)
         return model
 
-    def sbc_simulate(self, model, settings, rng):
-        """Simulate from the correct model, never the faulty one being fitted."""
-        correct = _correct_sbc_model(type(self), tuple(sorted(self.setting_texts().items())))
-        return self.correct.sbc_simulate(correct, settings, rng)
+    def calibration(self) -> Calibration:
+        return FaultyCalibration(self)
 
     def faulty_reference(self, data: pd.DataFrame, settings: dict[str, Any]) -> dict[str, float] | None:
         """The faulty model's own exact answer, by check name, or None when it has none."""
         if self.changes:
             return self.correct.reference(data, self.altered(settings)).values
         return None
+
+
+class FaultyCalibration(Calibration):
+    """The correct model's calibration, except that the faulty model is fitted: SBC asks
+    whether the faulty fit recovers what the correct story generated."""
+
+    def __init__(self, faulty: Fault):
+        super().__init__(faulty)
+        self.correct = faulty.correct.calibration()
+        self.discrete = self.correct.discrete
+
+    def notes(self) -> list[str]:
+        return self.correct.notes()
+
+    def parameters(self, settings):
+        return self.correct.parameters(settings)
+
+    def pymc_model(self, settings):
+        return self.model.sbc_model(settings)
+
+    def simulate(self, model, settings, rng):
+        """Simulate from the correct model, never the faulty one being fitted."""
+        texts = tuple(sorted(self.model.setting_texts().items()))
+        return self.correct.simulate(_correct_sbc_model(type(self.model), texts), settings, rng)
+
+    def start(self, settings, observed):
+        return self.correct.start(settings, observed)
 
 
 @cache
@@ -128,7 +154,8 @@ def _correct(cls: type) -> ZooModel:
 def _correct_sbc_model(cls: type, setting_texts: tuple) -> pm.Model:
     """The correct model's SBC model, built once per process (its forward sampler compiles once)."""
     correct = _correct(cls)
-    return correct.sbc_model(correct.parse_settings([f"{k}={v}" for k, v in setting_texts]))
+    settings = correct.parse_settings([f"{k}={v}" for k, v in setting_texts])
+    return correct.calibration().pymc_model(settings)
 
 
 # --- generic kinds of fault -----------------------------------------------------------------

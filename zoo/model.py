@@ -68,7 +68,7 @@ class ZooModel(ABC):
 
     # --- data -----------------------------------------------------------------------------
     def load(self, path: Path | str | None, settings: dict[str, Any]) -> pd.DataFrame:
-        """The user's CSV, checked, or the seed's example when ``path`` is None."""
+        """The user's CSV, checked, or the lecture's example when ``path`` is None."""
         if path is None:
             return self.default_data(settings)
         frame = read_csv(path, self.columns)
@@ -77,7 +77,7 @@ class ZooModel(ABC):
 
     @abstractmethod
     def default_data(self, settings: dict[str, Any]) -> pd.DataFrame:
-        """The example from the seeds."""
+        """The example from the lecture."""
 
     def validate(self, frame: pd.DataFrame, path: Path) -> None:
         """Checks across columns (e.g. tumors <= rats); raise DataError via zoo.data.fail_rows."""
@@ -183,45 +183,62 @@ class ZooModel(ABC):
         return None
 
     # --- simulation-based calibration (`zoo sbc`, see zoo/sbc.py) --------------------------
-    #: discrete parameters SBC calibrates through a posterior probability variable:
-    #: {name in sbc_simulate's truth: posterior variable of p(category | y), one per category}
-    sbc_discrete: ClassVar[dict[str, str]] = {}
-    #: free or deterministic variables whose every scalar SBC ranks (None: the free variables)
-    sbc_var_names: ClassVar[list[str] | None] = None
-    #: what SBC calibrates differently from ``zoo run`` (e.g. a proper prior substituted)
-    sbc_notes: ClassVar[list[str]] = []
+    def calibration(self) -> Calibration:
+        """How ``zoo sbc`` calibrates this model: :class:`Calibration`'s defaults, or a subclass
+        of it where the model needs its own prior, simulator or starts."""
+        return Calibration(self)
 
-    def sbc_model(self, settings: dict[str, Any]) -> pm.Model:
-        """The model SBC fits to each simulated data set: the seed example's shape by default.
+    # --- a parameter sweep (`zoo sweep`, see zoo/sweep.py) --------------------------------
+    def sweep_marks(self, data: pd.DataFrame, settings: dict[str, Any]) -> dict[str, tuple[str, float]]:
+        """Reference lines a sweep's plot draws beside a check: {check: (label, value)}, e.g.
+        the raw proportion a shrunken estimate moves away from. None by default."""
+        return {}
 
+
+class Calibration:
+    """What simulation-based calibration needs of a model. The defaults serve any model with a
+    proper prior that PyMC can sample forward; a model overrides what differs in a subclass,
+    which its :meth:`ZooModel.calibration` returns."""
+
+    #: discrete parameters calibrated through a posterior probability variable:
+    #: {name in simulate's truth: posterior variable of p(category | y), one per category}
+    discrete: ClassVar[dict[str, str]] = {}
+    #: free or deterministic variables whose every scalar is ranked (None: the free variables)
+    var_names: ClassVar[list[str] | None] = None
+
+    def __init__(self, model: ZooModel):
+        self.model = model
+
+    def notes(self) -> list[str]:
+        """What SBC calibrates differently from ``zoo run`` (e.g. a proper prior substituted)."""
+        return []
+
+    def parameters(self, settings: dict[str, Any]) -> list[str] | None:
+        """The variables ranked under ``settings``: ``var_names`` unless a setting adds or
+        removes one (a concentration that is a parameter only when free)."""
+        return self.var_names
+
+    def pymc_model(self, settings: dict[str, Any]) -> pm.Model:
+        """The model fitted to each simulated data set: the example's shape by default.
         Override where the default prior is improper: calibrate the same likelihood under a
-        proper prior, and say so in ``sbc_notes``.
-        """
-        return self.build(self.default_data(settings), settings)
+        proper prior, and say so in :meth:`notes`."""
+        return self.model.build(self.model.default_data(settings), settings)
 
-    def sbc_parameters(self, settings: dict[str, Any]) -> list[str] | None:
-        """The variables SBC ranks under ``settings``: ``sbc_var_names`` unless a setting adds
-        or removes one (a concentration that is a parameter only when free)."""
-        return self.sbc_var_names
-
-    def sbc_simulate(self, model: pm.Model, settings: dict[str, Any],
-                     rng) -> tuple[dict[str, Any], dict[str, Any]]:
+    def simulate(self, model: pm.Model, settings: dict[str, Any],
+                 rng) -> tuple[dict[str, Any], dict[str, Any]]:
         """One prior-predictive draw: (true parameter values, observed values), both by name.
 
         The default forward-samples every free, deterministic and observed variable. Override
-        to add discrete parameters the model marginalises (see ``sbc_discrete``) or where
-        forward sampling ignores a transform (an ``ordered`` prior must be sorted).
+        to add discrete parameters the model marginalises (see ``discrete``) or where forward
+        sampling ignores a transform (an ``ordered`` prior must be sorted).
         """
         from zoo.sbc import forward_draw
 
         return forward_draw(model, rng)
 
-    def sbc_start(self, settings: dict[str, Any],
-                  observed: dict[str, Any]) -> Callable[[int], dict[str, Any]] | None:
-        """Where SBC's chains start on one simulated data set: a function from a chain's seed to
+    def start(self, settings: dict[str, Any],
+              observed: dict[str, Any]) -> Callable[[int], dict[str, Any]] | None:
+        """Where the chains start on one simulated data set: a function from a chain's seed to
         untransformed initial values by name, or None for nutpie's jittered default point.
-
-        Override when the model's fit starts from the data (gmm starts at EM: a jittered start
-        can leave a chain in a wrong mode of a mixture, and SBC would flag the start).
-        """
+        Override when the model's fit starts from the data (gmm starts at EM)."""
         return None

@@ -44,7 +44,7 @@ def run(
         data=data,
         settings=settings,
         config=config,
-        data_source=str(data_path) if data_path else "seed example",
+        data_source=str(data_path) if data_path else "bundled example",
         reference=reference,
         fit=fit,
         checks=checks,

@@ -1,7 +1,7 @@
 """Simulation-based calibration (Talts et al. 2018): does the fit recover what was simulated?
 
 For simulation i: draw parameters from the prior and data of the model's default shape
-(``ZooModel.sbc_simulate``), fit with NUTS, and turn the true value of every scalar parameter
+(``Calibration.simulate``), fit with NUTS, and turn the true value of every scalar parameter
 into a probability integral transform u = (rank among L thinned draws + U) / (L + 1),
 U ~ Uniform(0, 1) breaking ties. A discrete parameter the model marginalises (the factory of
 ``two-factories``) gets the randomised PIT of its posterior probabilities,
@@ -125,19 +125,20 @@ def simulate_and_fit(model: ZooModel, set_pairs: list[str], config: SbcConfig, i
                      cores: int = 1) -> dict[str, Any]:
     """Simulation ``index``: simulate, fit, and each parameter's PIT; a JSON-ready record."""
     compiled = _compiled(model, tuple(set_pairs))
+    plan = model.calibration()
     rng = simulation_rng(config.seed, index)
-    truth, observed = model.sbc_simulate(compiled.model, compiled.settings, rng)
-    starts = model.sbc_start(compiled.settings, observed)
+    truth, observed = plan.simulate(compiled.model, compiled.settings, rng)
+    starts = plan.start(compiled.settings, observed)
     start = time.perf_counter()
     idata = _fit(compiled, observed, config, int(rng.integers(2**31)), cores, starts)
     seconds = time.perf_counter() - start
     posterior = idata.posterior
     pits, probabilities = {}, {}
-    names = model.sbc_parameters(compiled.settings) or [v.name for v in compiled.model.free_RVs]
+    names = plan.parameters(compiled.settings) or [v.name for v in compiled.model.free_RVs]
     for name in names:
         pits.update(continuous_pits(name, np.asarray(posterior[name]), truth[name],
                                     config.thin_to, rng))
-    for name, variable in model.sbc_discrete.items():
+    for name, variable in plan.discrete.items():
         probs = np.asarray(posterior[variable]).mean(axis=(0, 1)).ravel()
         pits[name] = discrete_pit(probs, int(truth[name]), rng)
         probabilities[name] = probs.tolist()
@@ -172,7 +173,7 @@ def forward_draw(model, rng: np.random.Generator) -> tuple[dict, dict]:
 
     if model.potentials:
         raise UsageError("SBC cannot forward-sample a model with a Potential (forward sampling "
-                         "ignores it); the model must override sbc_simulate or sbc_model")
+                         "ignores it); the model's Calibration must override simulate or pymc_model")
     if id(model) not in _FORWARD:
         names = [v.name for v in model.free_RVs + model.deterministics + model.observed_RVs]
         outputs = [model[name] for name in names]
@@ -196,7 +197,7 @@ def _compiled(model: ZooModel, set_pairs: tuple[str, ...]) -> _Compiled:
 
         quiet_pymc()
         settings = model.parse_settings(list(set_pairs))
-        sbc_model = model.sbc_model(settings)
+        sbc_model = model.calibration().pymc_model(settings)
         shared = {}
         for rv in sbc_model.observed_RVs:
             value = np.asarray(sbc_model.rvs_to_values[rv].data)
@@ -382,12 +383,13 @@ def summarise(model: ZooModel, records: list[dict[str, Any]], config: SbcConfig)
         "alpha": ALPHA,
         "threshold": threshold,
         "parameters": parameters,
-        "binary_calibration": {name: reliability(records, name) for name in model.sbc_discrete},
+        "binary_calibration": {name: reliability(records, name)
+                               for name in model.calibration().discrete},
         "divergences": sum(r["divergences"] for r in records),
         **health,
         "fit_seconds": fit_seconds,
         "fits_per_second": len(records) / fit_seconds if fit_seconds else None,
-        "notes": list(model.sbc_notes),
+        "notes": model.calibration().notes(),
         "calibrated": calibrated,
         "passed": calibrated and not health["diverged"]["too_many"]
         and not health["not_converged"]["too_many"],
