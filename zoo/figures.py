@@ -150,7 +150,7 @@ def _checks(result: Result, tree: xr.DataTree, path: Path) -> str | None:
 def formula_image(model, folder: Path) -> Path | None:
     """The model's ``formula`` (TeX lines) drawn with matplotlib's mathtext as ``formula.png``;
     None when the model gives none. Nothing is fetched: the page stays offline."""
-    lines = list(getattr(model, "formula", None) or [])
+    lines = list(model.formula)
     if not lines:
         return None
     figure = plt.figure(figsize=(7.0, 0.45 * len(lines) + 0.1))
