@@ -6,7 +6,9 @@ and the column, so that a user can open the file and fix it.
 
 from __future__ import annotations
 
+import argparse
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -21,12 +23,18 @@ from zoo.errors import DataError
 class Column:
     """What a column must hold: ``kind`` is 'binary' (0/1), 'count' (integer >= 0),
     'real' (any finite number) or 'label' (any non-empty text). ``maximum``: the largest value
-    the model takes, where its numerics need one (counts never exceed MAX_COUNT)."""
+    the model takes, where its numerics need one (counts never exceed MAX_COUNT). ``nullable``:
+    an empty cell is a lost value, read as NaN (real columns only; the model handles NaN)."""
 
     name: str
     kind: str
     help: str
     maximum: float | None = None
+    nullable: bool = False
+
+    def __post_init__(self):
+        if self.nullable and self.kind != "real":
+            raise ValueError(f"column {self.name!r}: only a real column can be nullable")
 
 
 def read_csv(path: Path | str, columns: list[Column]) -> pd.DataFrame:
@@ -64,6 +72,17 @@ def read_csv(path: Path | str, columns: list[Column]) -> pd.DataFrame:
     return frame
 
 
+def write_example_command(module: str, write: Callable[[], None], path: Path,
+                          argv: list[str] | None = None) -> None:
+    """``python -m MODULE write-data``: write a model's bundled example again from its
+    simulation (seeded, so the file comes out the same), and say where."""
+    parser = argparse.ArgumentParser(prog=f"python -m {module}")
+    parser.add_argument("command", choices=["write-data"])
+    parser.parse_args(argv)
+    write()
+    print(f"wrote {path}")
+
+
 def fail_rows(path: Path | str, bad: np.ndarray | pd.Series, message: str) -> None:
     """Raise DataError naming the first data line where ``bad`` is True (a row-level check).
 
@@ -97,6 +116,9 @@ def _convert(path: Path, column: Column, cells: list[tuple[int, str]]) -> np.nda
         return np.array([cell for _, cell in cells], dtype=object)
     values = np.empty(len(cells))
     for i, (line, cell) in enumerate(cells):
+        if not cell and column.nullable:
+            values[i] = np.nan
+            continue
         if not cell:
             raise DataError(f"{where(line)}: empty cell, expected {_KIND_TEXT[column.kind]}")
         try:
