@@ -486,7 +486,7 @@ class MissingData(ZooModel):
 
     def figures(self, result, folder: Path) -> list[tuple[str, Path]]:
         """EM's answer minus the posterior mean, in posterior sds, against the share lost."""
-        example = result.data_source == "bundled example"
+        example = result.data.equals(self.default_data(result.settings))
         own = float(result.data["x2"].isna().mean())
         shares = [s for s in FIGURE_SHARES if example or s >= own - 1e-12]
         frames = [self.default_data({"missing": s}) if example else hide_more(result.data, s)
