@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import glob
 import os
 import shutil
 import uuid
@@ -110,7 +111,7 @@ def _exchange(a: Path, b: Path) -> bool:
 
 def _remove_abandoned(out: Path) -> None:
     """Staging folders of ``out`` whose process is gone (a run killed with -9)."""
-    for path in out.parent.glob(f".{out.name}-*-*-*"):
+    for path in out.parent.glob(f".{glob.escape(out.name)}-*-*-*"):
         kind, pid = path.name[len(out.name) + 2:].split("-")[:2]
         if kind in ("new", "old") and pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(path, ignore_errors=True)
