@@ -68,7 +68,9 @@ def mint_error(pairs: list[str]) -> tuple[float, str]:
 
     def log_density(omega, v=None):
         kappa = 2 + np.exp(v) if free else np.full_like(omega, K)
-        return mint.log_joint(omega, kappa, heads, flips, A, B, K if free else None) + (v if free else 0)
+        log_prior = mint.omega_coordinate(A, B)[1](omega)  # the settings measured have A, B >= 1
+        return (log_prior + mint.log_given_omega(omega, kappa, heads, flips, K if free else None)
+                + (v if free else 0))
 
     def features(omega, v=None):
         kappa = 2 + np.exp(v) if free else K

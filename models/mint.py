@@ -46,6 +46,7 @@ when K is free) in the model as ``zoo run`` fits it, Potential included.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -146,15 +147,13 @@ def example_frame(example: str) -> pd.DataFrame:
 
 
 # --- exact: beta-binomial marginal and adaptive quadrature ---------------------------------
-def log_joint(omega, kappa, heads, flips, A: float, B: float, free_k: FreeK | None = None):
-    """log p(omega, K, data) with every theta_s integrated out (up to a constant if K is fixed).
-
-    ``omega`` and ``kappa`` broadcast against each other; coins run along a new last axis.
-    """
+def log_given_omega(omega, kappa, heads, flips, free_k: FreeK | None = None):
+    """log p(K, data | omega) with every theta_s integrated out (up to a constant if K is fixed;
+    with K's prior if free); ``omega`` and ``kappa`` broadcast, coins along a new last axis.
+    omega's Beta prior enters through :func:`omega_coordinate`."""
     omega, kappa = np.asarray(omega, float), np.asarray(kappa, float)
     a, b = beta_from_mode(omega[..., None], kappa[..., None])
-    log_p = beta_dist.logpdf(omega, A, B) + np.sum(
-        log_evidence_bernoulli(heads, flips - heads, a, b), axis=-1)
+    log_p = np.sum(log_evidence_bernoulli(heads, flips - heads, a, b), axis=-1)
     if free_k is not None:
         log_p = log_p + gamma_dist.logpdf(kappa - 2, free_k.shape, scale=1 / free_k.rate)
     return log_p
@@ -183,7 +182,9 @@ def _moments_to_checks(total: np.ndarray, n_coins: int, free: bool) -> dict[str,
 def exact_posterior(heads, flips, K: float | FreeK, A: float, B: float) -> dict[str, float]:
     """Posterior mean and sd of omega, every theta_s (and K if free) by adaptive cubature.
 
-    The variables are omega on [0, 1] and, if K is free, v = log(K - 2) (smooth where the Gamma
+    The variables are omega on [0, 1] (or, when A or B < 1 makes omega's prior density
+    infinite at 0 or 1, omega's prior quantile u, so the density cancels against the Jacobian
+    and the integrand stays bounded) and, if K is free, v = log(K - 2) (smooth where the Gamma
     density of K - 2 is not) over its prior's central 1 - 2e-30; each axis is split at the
     posterior peak.
     """
@@ -191,14 +192,14 @@ def exact_posterior(heads, flips, K: float | FreeK, A: float, B: float) -> dict[
     free = isinstance(K, FreeK)
 
     def log_density(x: np.ndarray) -> np.ndarray:  # x: (points, 1 or 2)
-        omega, kappa, log_jacobian = _unpack(x, K)
-        return log_joint(omega, kappa, heads, flips, A, B, K if free else None) + log_jacobian
+        omega, kappa, log_jacobian = _unpack(x, K, A, B)
+        return log_given_omega(omega, kappa, heads, flips, K if free else None) + log_jacobian
 
     peak = _peak(log_density, free)
     shift = float(log_density(peak[None, :])[0])
 
     def integrand(x: np.ndarray) -> np.ndarray:
-        omega, kappa, _ = _unpack(x, K)
+        omega, kappa, _ = _unpack(x, K, A, B)
         return np.exp(log_density(x) - shift)[:, None] * _features(omega, kappa, heads, flips)
 
     edges = [(0.0, peak[0], 1.0)] + ([(*_log_k_range(K), peak[1])] if free else [])
@@ -211,12 +212,26 @@ def exact_posterior(heads, flips, K: float | FreeK, A: float, B: float) -> dict[
     return _moments_to_checks(total, len(heads), free)
 
 
-def _unpack(x: np.ndarray, K: float | FreeK) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """omega, K and log |d(omega, K) / dx| from cubature points x = (omega[, log(K - 2)])."""
-    omega = x[:, 0]
+def omega_coordinate(A: float, B: float) -> tuple[Callable, Callable]:
+    """How omega is integrated over or gridded: (x -> omega, x -> log of omega's Beta(A, B)
+    prior density times d omega / dx). omega itself while that density is bounded; its prior
+    quantile u when A or B < 1 makes the density infinite at 0 or 1 (the density then cancels
+    against the Jacobian, and what is left is bounded)."""
+    if min(A, B) < 1:
+        return (lambda u: beta_dist.ppf(u, A, B)), (lambda u: np.zeros(np.shape(u)))
+    return (lambda omega: omega), (lambda omega: beta_dist.logpdf(omega, A, B))
+
+
+def _unpack(x: np.ndarray, K: float | FreeK, A: float,
+            B: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """omega, K and the log of omega's prior density times |d(omega, K) / dx| from cubature
+    points x = (omega's coordinate[, log(K - 2)]) (see :func:`omega_coordinate`)."""
+    to_omega, log_factor = omega_coordinate(A, B)
+    omega = to_omega(x[:, 0])
+    log_factor = log_factor(x[:, 0])
     if isinstance(K, FreeK):
-        return omega, 2 + np.exp(x[:, 1]), x[:, 1]
-    return omega, np.full_like(omega, K), np.zeros_like(omega)
+        return omega, 2 + np.exp(x[:, 1]), log_factor + x[:, 1]
+    return omega, np.full_like(omega, K), log_factor
 
 
 def _log_k_range(free_k: FreeK) -> tuple[float, float]:
@@ -261,14 +276,18 @@ def posterior_draws(heads, flips, K: float | FreeK, A: float, B: float, size, rn
     heads, flips = np.asarray(heads, float), np.asarray(flips, float)
     free = isinstance(K, FreeK)
 
-    def log_density(omega, v=None):
+    to_omega, log_factor = omega_coordinate(A, B)
+
+    def log_density(x, v=None):
+        omega = to_omega(x)
         kappa = 2 + np.exp(v) if free else np.full_like(omega, K)
-        return log_joint(omega, kappa, heads, flips, A, B, K if free else None) + (v if free else 0)
+        return (log_given_omega(omega, kappa, heads, flips, K if free else None) + log_factor(x)
+                + (v if free else 0))
 
     bounds = [(0.0, 1.0)] + ([_log_k_range(K)] if free else [])
     box = trimmed_box(log_density, bounds)
     point = grid_draws(log_density, box, DRAW_CELLS[len(bounds)], size, rng)
-    omega = point[..., 0]
+    omega = to_omega(point[..., 0])
     kappa = 2 + np.exp(point[..., 1]) if free else K
     a, b = beta_from_mode(omega, kappa)
     found = {"omega": omega,

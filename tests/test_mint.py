@@ -8,7 +8,8 @@ import pytest
 from scipy.stats import beta as beta_dist
 
 from zoo.models.mint import (MODEL, FreeK, coin_counts, exact_k_sweep, exact_posterior,
-                         free_k_from_mode_sd, grid_posterior, natural_key, parse_k)
+                         free_k_from_mode_sd, grid_posterior, natural_key, parse_k,
+                         posterior_draws)
 from zoo.cli import main
 from zoo.errors import UsageError
 from zoo.exact import beta_from_mode, lecture_grid
@@ -62,13 +63,14 @@ def test_grid_agrees_with_exact_to_discretisation_error(heads, flips, tolerance,
     assert max(abs(coarse[k] - exact[k]) for k in exact) > 1e-4
 
 
-def test_exact_at_K_2_is_independent_uniform_coins():
+@pytest.mark.parametrize("A, B", [(2.0, 5.0), (0.5, 0.5)])  # the second prior's density is infinite at 0 and 1
+def test_exact_at_K_2_is_independent_uniform_coins(A, B):
     """K = 2 makes every theta_s Beta(1, 1) whatever omega: omega keeps its prior and each coin
     gets the conjugate Beta(1 + z, 1 + N - z) posterior."""
     heads, flips = [3, 4, 0], [15, 5, 2]
-    exact = exact_posterior(heads, flips, 2.0, 2.0, 5.0)
-    assert exact["omega.mean"] == pytest.approx(beta_dist.mean(2, 5), abs=1e-9)
-    assert exact["omega.sd"] == pytest.approx(beta_dist.std(2, 5), abs=1e-9)
+    exact = exact_posterior(heads, flips, 2.0, A, B)
+    assert exact["omega.mean"] == pytest.approx(beta_dist.mean(A, B), abs=1e-9)
+    assert exact["omega.sd"] == pytest.approx(beta_dist.std(A, B), abs=1e-9)
     for s, (h, n) in enumerate(zip(heads, flips)):
         assert exact[f"theta[{s}].mean"] == pytest.approx(beta_dist.mean(1 + h, 1 + n - h), abs=1e-9)
         assert exact[f"theta[{s}].sd"] == pytest.approx(beta_dist.std(1 + h, 1 + n - h), abs=1e-9)
@@ -99,12 +101,22 @@ def _weighted(x, w, stat):
     return mean if stat == "mean" else np.sqrt(np.sum(w * (x - mean) ** 2) / np.sum(w))
 
 
-@pytest.mark.parametrize("K", [5.0, 75.0, KRUSCHKE_K])
-def test_exact_against_independent_monte_carlo(K):
-    exact = exact_posterior(*TWO_COINS, K, 2.0, 2.0)
-    estimates, errors = monte_carlo(*TWO_COINS, K, 2.0, 2.0)
+@pytest.mark.parametrize("K, A, B", [(5.0, 2.0, 2.0), (75.0, 2.0, 2.0), (KRUSCHKE_K, 2.0, 2.0),
+                                     (5.0, 0.5, 3.0)])
+def test_exact_against_independent_monte_carlo(K, A, B):
+    exact = exact_posterior(*TWO_COINS, K, A, B)
+    estimates, errors = monte_carlo(*TWO_COINS, K, A, B)
     for name, value in exact.items():
         assert abs(estimates[name] - value) < 4.5 * errors[name], name
+
+
+def test_reference_draws_under_a_prior_infinite_at_0_agree_with_exact():
+    """A < 1: the grid behind the draws runs over omega's prior quantile, as the quadrature does."""
+    exact = exact_posterior(*TWO_COINS, 5.0, 0.5, 3.0)
+    draws = posterior_draws(*TWO_COINS, 5.0, 0.5, 3.0, (4, 20_000), np.random.default_rng(2))
+    omega = draws["omega"].ravel()
+    assert abs(omega.mean() - exact["omega.mean"]) < 4 * omega.std() / np.sqrt(omega.size)
+    assert omega.std() == pytest.approx(exact["omega.sd"], rel=0.02)
 
 
 def test_kruschke_gamma_has_mode_1_and_sd_10():
