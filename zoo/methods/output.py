@@ -303,7 +303,8 @@ def site_section(folder: Path) -> dict[str, Any] | None:
         answers = {**entry["methods"], **entry["alternatives"]}
         rows.append([model, *(cell_text(answers.get(m)) for m in methods)])
     load = ", ".join(f"{x:.1f}" for x in summary.get("load_average", []))
-    notes = [f"Each cell: grade, worst |bias| in posterior sds, wall time. {THRESHOLDS}.",
+    notes = [f"Each cell: grade, worst |bias| in posterior sds, worst sd ratio, wall time. "
+             f"{THRESHOLDS}.",
              f"From methods/{SUMMARY} (zoo methods), {summary.get('date', '')}, "
              f"load average {load} on {summary.get('cpus')} CPUs."]
     images = [{"caption": caption, "src": data_uri(Path(folder) / name)}
@@ -329,11 +330,10 @@ def cell_text(entry: dict | None) -> str:
         return ""
     if entry["grade"] == "failed":
         return "not installed" if "not installed" in (entry["error"] or "") else "failed"
-    bias = entry.get("worst_bias")
-    seconds = entry.get("total_s")
-    parts = [entry["grade"], f"{abs(bias):.2f} sd" if bias is not None and math.isfinite(bias)
-             else "", f"{seconds:.1f} s" if seconds else ""]
-    return " ".join(p for p in parts if p)
+    bias, ratio, seconds = entry.get("worst_bias"), entry.get("worst_sd_ratio"), entry.get("total_s")
+    parts = [entry["grade"], f"{abs(bias):.2f} sd" if bias is not None else "",
+             f"sd x{ratio:.2f}" if ratio is not None else "", f"{seconds:.0f} s" if seconds else ""]
+    return ", ".join(p for p in parts if p)
 
 
 def site_images(summary: dict[str, Any]) -> list[tuple[str, str]]:
