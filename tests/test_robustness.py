@@ -347,3 +347,10 @@ def test_a_disk_that_fills_while_writing_keeps_the_previous_output(tmp_path):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     assert "\n" not in str(raised.value) and "previous output" in str(raised.value)
     assert complete_version(out) == 1 and [p.name for p in tmp_path.iterdir()] == ["out"]
+    # h5py's message for the same (posterior.nc on a full disk) spans lines, errno in the text
+    h5py_message = ("Unable to synchronously create file (file write failed: time = Mon\n, "
+                    "errno = 28, error message = 'No space left on device')")
+    with pytest.raises(UsageError) as raised:
+        with staged_folder(out):
+            raise OSError(h5py_message)
+    assert str(raised.value).count("No space left on device") == 1 and "\n" not in str(raised.value)

@@ -14,6 +14,7 @@ import ctypes
 import errno
 import glob
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -66,10 +67,22 @@ def staged_folder(out: Path) -> Iterator[Path]:
             interrupts.check()  # a Ctrl-C someone swallowed: keep the previous output
             _replace(staging, out)
         except OSError as err:
-            raise UsageError(f"cannot write {out}: {err.strerror or err}; "
+            raise UsageError(f"cannot write {out}: {_reason(err)}; "
                              "the previous output, if any, is kept") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _reason(err: OSError) -> str:
+    """An OSError in a few words on one line: h5py's (NetCDF) messages span lines and hide
+    the errno in their text, "errno = 28" for a full disk."""
+    if err.errno:
+        return os.strerror(err.errno)
+    found = re.search(r"errno = (\d+)", str(err))
+    if found:
+        return os.strerror(int(found[1]))
+    text = " ".join(str(err).split())
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def _sibling(out: Path, kind: str) -> Path:
