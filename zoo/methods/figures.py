@@ -100,7 +100,7 @@ def heat_map(summary: dict[str, Any], path: Path) -> None:
                     if math.isfinite(bias) else BIAS_RANGE[1]
                 labels[i][j] = f"{INITIALS[answer['grade']]}\n{abs(bias):.2g}"
             else:
-                labels[i][j] = "x" if answer["grade"] == "failed" else answer["grade"][:5]
+                labels[i][j] = "x" if answer["grade"] == "failed" else "n/g"
     figure, ax = plt.subplots(figsize=(1.0 * len(methods) + 2.5, 0.6 * len(models) + 2),
                               constrained_layout=True)
     cmap = plt.get_cmap("RdYlGn_r").copy()
@@ -115,6 +115,7 @@ def heat_map(summary: dict[str, Any], path: Path) -> None:
     bar = figure.colorbar(image, ax=ax, label="worst |bias| (posterior sds)")
     for level in (ACCURATE_BIAS, USABLE_BIAS):
         bar.ax.axhline(level, color="black", linewidth=0.8)
-    ax.set_title("A accurate, U usable, M misleading, NC not converged; x did not run")
+    ax.set_title("A accurate, U usable, M misleading, NC not converged; x did not run, "
+                 "n/g not graded")
     figure.savefig(path, dpi=90)
     plt.close(figure)
