@@ -249,36 +249,3 @@ def test_sweep_writes_whole_settings_as_integers_and_labels_only_the_swept_value
     axes = plot(frame, "K", {}, "test").axes[0]
     assert axes.get_xscale() == "log" and not axes.xaxis.get_minorticklocs().size
     assert [label.get_text() for label in axes.get_xticklabels()] == ["5", "200"]
-
-
-def test_data_that_is_a_folder_is_named_so(rejects, tmp_path):
-    """Issue 18: --data DIR said "no such file"."""
-    rejects(["verify", "single-coin", "--data", str(tmp_path), *FAST], "is a folder; give a CSV file")
-
-
-def test_a_wide_table_is_folded_to_the_terminal_width():
-    """Issue 18: rat-tumors' alternatives table was 166 characters wide on an 80-column terminal."""
-    from zoo.report import folded_columns
-
-    rows = [["quantity", *(f"method_{i}" for i in range(12))],
-            *([f"theta[{j}]", *(f"{0.123456 * i:.6g}" for i in range(12))] for j in range(3))]
-    text = folded_columns(rows, 60)
-    assert max(map(len, text.splitlines())) <= 60
-    assert all(f"method_{i}" in text for i in range(12)) and text.count("quantity") > 1
-    assert folded_columns(rows, 500).count("quantity") == 1
-
-
-def test_sweep_writes_whole_settings_as_integers_and_labels_only_the_swept_values():
-    """Issue 18: the CSV wrote K as 5.0, and sweep.png's log axis labelled its minor ticks."""
-    import pandas as pd
-
-    from zoo.sweep import CELL_LEGEND, _value, plot
-
-    assert (_value("5"), _value("0.5"), _value("1e3")) == (5, 0.5, 1000)
-    assert isinstance(_value("5"), int) and "(reference) z" in CELL_LEGEND
-    frame = pd.DataFrame({"K": [5, 200], "check": ["omega.mean"] * 2, "reference": [0.4, 0.4],
-                          "estimate": [0.41, 0.39], "eti89_lb": [0.3, 0.3], "eti89_ub": [0.5, 0.5]})
-    assert frame.to_csv(index=False).splitlines()[1].startswith("5,")
-    axes = plot(frame, "K", {}, "test").axes[0]
-    assert axes.get_xscale() == "log" and not axes.xaxis.get_minorticklocs().size
-    assert [label.get_text() for label in axes.get_xticklabels()] == ["5", "200"]
