@@ -2,11 +2,13 @@
 
 import numpy as np
 import pymc as pm
-from baseline_common import options, report
 
-sample_options, timer = options()
-flips = np.repeat([1, 0], [3, 9])
-with pm.Model() as model:
-    theta = pm.Triangular("theta", lower=0.0, c=0.5, upper=1.0)
-    pm.Bernoulli("y", p=theta, observed=flips)
-report("single-coin", timer.sample(model, sample_options), timer)
+from zoo.benchmarks.baseline_common import Timer, report
+
+
+def fit(timer: Timer) -> dict:
+    flips = np.repeat([1, 0], [3, 9])
+    with pm.Model() as model:
+        theta = pm.Triangular("theta", lower=0.0, c=0.5, upper=1.0)
+        pm.Bernoulli("y", p=theta, observed=flips)
+    return report("single-coin", timer.sample(model), timer)

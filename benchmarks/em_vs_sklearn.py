@@ -26,7 +26,6 @@ them); scikit-learn's matrix products may use every core, zoo's sweep uses one.
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -34,7 +33,6 @@ import numpy as np
 import sklearn
 from sklearn.mixture import GaussianMixture
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from zoo.em import MixtureFit, fit_gmm, gmm_loglik
 
 WEIGHTS = np.array([0.4, 0.2, 0.4])
