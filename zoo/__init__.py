@@ -3,34 +3,34 @@ classical answer: data -> model -> sampling -> reference -> comparison -> report
 
 The public API is what this module exports (see :mod:`zoo.api` and the README); each model
 subclasses :class:`ZooModel` in a module of ``zoo.models`` or of another installed package
-(entry-point group ``zoo.models``).
+(entry-point group ``zoo.models``). The names load on first use, so that ``import zoo`` (and
+the ``zoo`` command's start, before it can catch a Ctrl-C) does not wait for PyMC.
 """
 
-from zoo.api import calibrate, list_models, make_site, verify, verify_many, write
-from zoo.data import Column
-from zoo.errors import DataError, UsageError, ZooError
-from zoo.model import Setting, ZooModel
-from zoo.registry import get_model
-from zoo.results import Estimate, Fit, Reference, Result
-from zoo.sampling import SamplerConfig
+import importlib
 
-__all__ = [
-    "Column",
-    "DataError",
-    "Estimate",
-    "Fit",
-    "Reference",
-    "Result",
-    "SamplerConfig",
-    "Setting",
-    "UsageError",
-    "ZooError",
-    "ZooModel",
-    "calibrate",
-    "get_model",
-    "list_models",
-    "make_site",
-    "verify",
-    "verify_many",
-    "write",
-]
+#: each public name and the module that defines it
+_EXPORTS = {
+    "calibrate": "zoo.api", "list_models": "zoo.api", "make_site": "zoo.api",
+    "verify": "zoo.api", "verify_many": "zoo.api", "write": "zoo.api",
+    "get_model": "zoo.registry",
+    "Column": "zoo.data",
+    "DataError": "zoo.errors", "UsageError": "zoo.errors", "ZooError": "zoo.errors",
+    "Setting": "zoo.model", "ZooModel": "zoo.model",
+    "Estimate": "zoo.results", "Fit": "zoo.results", "Reference": "zoo.results",
+    "Result": "zoo.results",
+    "SamplerConfig": "zoo.sampling",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'zoo' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
