@@ -25,6 +25,7 @@ from typing import Any
 
 from zoo.errors import UsageError
 from zoo.model import ZooModel
+from zoo.outputs import require_free_space
 from zoo.registry import all_models, get_model
 from zoo.results import Result
 from zoo.sampling import SamplerConfig
@@ -116,7 +117,8 @@ def sampler_config(config: SamplerConfig | None, options: Mapping[str, Any]) -> 
 
 
 def writable_folder(out: str | Path) -> Path:
-    """``out`` if the zoo can write a folder there, else UsageError (checked before any work).
+    """``out`` if the zoo can write a folder there, with room for it, else UsageError (checked
+    before any work).
 
     ``out`` must be a folder or not exist yet, and the folder that will receive it (itself or
     its nearest existing ancestor) must take a new folder: one is made there and removed at
@@ -135,6 +137,7 @@ def writable_folder(out: str | Path) -> Path:
             shutil.rmtree(tempfile.mkdtemp(prefix=".zoo-probe-", dir=folder))
         except OSError as err:
             raise UsageError(f"--out {out}: cannot write in {folder} ({err.strerror})") from None
+    require_free_space(out)
     return out
 
 

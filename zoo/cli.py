@@ -17,7 +17,6 @@ from typing import Any
 from zoo import api
 from zoo.api import writable_folder
 from zoo import interrupts
-from zoo.outputs import require_free_space
 from zoo.errors import UsageError, ZooError
 from zoo.sampling import DEFAULT_SEED, DEFAULT_TARGET_ACCEPT, DEFAULT_TUNE, SamplerConfig
 
@@ -206,7 +205,6 @@ def _dispatch(args: argparse.Namespace) -> int:
     out = _default_out(args)
     if out is not None:  # every command below writes where args.out says
         args.out = writable_folder(out)
-        require_free_space(args.out)
     if getattr(args, "data", None) and Path(args.data).is_dir():  # read_csv would say "no such file"
         raise UsageError(f"--data {args.data}: is a folder; give a CSV file")
     if args.command == "sbc":
