@@ -141,16 +141,16 @@ def grid_box(tumors, rats, points: int = 800) -> tuple[tuple[float, float], tupl
     mode_u, mode_v = posterior_mode_uv(tumors, rats)
     u = np.linspace(mode_u - SEARCH_HALF_WIDTH_U, mode_u + SEARCH_HALF_WIDTH_U, points)
     v = np.linspace(mode_v - SEARCH_BELOW_V, mode_v + SEARCH_ABOVE_V, points)
-    weights = _normalised(log_posterior_uv(u[:, None], v[None, :], tumors, rats))
-    return _central_range(u, weights.sum(axis=1)), _central_range(v, weights.sum(axis=0))
+    weights = normalised(log_posterior_uv(u[:, None], v[None, :], tumors, rats))
+    return central_range(u, weights.sum(axis=1)), central_range(v, weights.sum(axis=0))
 
 
-def _normalised(log_density: np.ndarray) -> np.ndarray:
+def normalised(log_density: np.ndarray) -> np.ndarray:
     weights = np.exp(log_density - log_density.max())
     return weights / weights.sum()
 
 
-def _central_range(x: np.ndarray, mass: np.ndarray) -> tuple[float, float]:
+def central_range(x: np.ndarray, mass: np.ndarray) -> tuple[float, float]:
     """The smallest [x_lo, x_hi] leaving at most TAIL_MASS of ``mass`` on either side."""
     cumulative = np.cumsum(mass)
     low = np.searchsorted(cumulative, TAIL_MASS)
@@ -181,7 +181,7 @@ def grid_posterior(tumors, rats, size: int = 500, box=None) -> GridPosterior:
     (u_lo, u_hi), (v_lo, v_hi) = box or grid_box(tumors, rats)
     u = u_lo + (np.arange(size) + 0.5) * (u_hi - u_lo) / size
     v = v_lo + (np.arange(size) + 0.5) * (v_hi - v_lo) / size
-    mass = _normalised(log_posterior_uv(u[:, None], v[None, :], tumors, rats))
+    mass = normalised(log_posterior_uv(u[:, None], v[None, :], tumors, rats))
     edge = mass[0].sum() + mass[-1].sum() + mass[1:-1, 0].sum() + mass[1:-1, -1].sum()
     return GridPosterior(u, v, mass, float(edge))
 

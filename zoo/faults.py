@@ -35,6 +35,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from zoo.models.gmm import GaussianMixture
+from zoo.models.missing_data import MissingData, default_prior
 from zoo.models.mint import Mint, coin_counts
 from zoo.models.mint import exact_posterior as mint_exact
 from zoo.models.rat_tumors import (
@@ -43,8 +44,8 @@ from zoo.models.rat_tumors import (
     SEARCH_ABOVE_V,
     GridPosterior,
     RatTumors,
-    _central_range,
-    _normalised,
+    central_range,
+    normalised,
     alpha_beta,
     grid_moments,
     grid_predictive,
@@ -199,9 +200,9 @@ class Reweighted(Fault):
         return weights
 
     def inject(self, model, data, settings):
-        rv = observed(model)
-        shape = np.shape(model.rvs_to_values[rv].data)
-        add_delta("weights", (self.weights(shape) - 1.0) * pm.logp(rv, rv))
+        for rv in model.observed_RVs if self.rows == "all" else [observed(model)]:
+            shape = np.shape(model.rvs_to_values[rv].data)
+            add_delta(f"weights_{rv.name}", (self.weights(shape) - 1.0) * pm.logp(rv, rv))
 
     def reweighted_data(self, data: pd.DataFrame) -> pd.DataFrame | None:
         """The data whose correct reference is this fault's, when rows are dropped or doubled."""
@@ -421,11 +422,11 @@ def _faulty_grid(log_density, mode, size: int, coarse: int = 800) -> GridPosteri
     grid around ``mode`` as ``zoo.models.rat_tumors.grid_box`` does."""
     u = np.linspace(mode[0] - SEARCH_HALF_WIDTH_U, mode[0] + SEARCH_HALF_WIDTH_U, coarse)
     v = np.linspace(mode[1] - SEARCH_BELOW_V, mode[1] + SEARCH_ABOVE_V, coarse)
-    weights = _normalised(log_density(u[:, None], v[None, :]))
-    (u_lo, u_hi), (v_lo, v_hi) = _central_range(u, weights.sum(1)), _central_range(v, weights.sum(0))
+    weights = normalised(log_density(u[:, None], v[None, :]))
+    (u_lo, u_hi), (v_lo, v_hi) = central_range(u, weights.sum(1)), central_range(v, weights.sum(0))
     u = u_lo + (np.arange(size) + 0.5) * (u_hi - u_lo) / size
     v = v_lo + (np.arange(size) + 0.5) * (v_hi - v_lo) / size
-    mass = _normalised(log_density(u[:, None], v[None, :]))
+    mass = normalised(log_density(u[:, None], v[None, :]))
     edge = mass[0].sum() + mass[-1].sum() + mass[1:-1, 0].sum() + mass[1:-1, -1].sum()
     return GridPosterior(u, v, mass, float(edge))
 
@@ -546,6 +547,55 @@ class GmmTempered(Tempered, GaussianMixture):
 
 # --- catalogue ----------------------------------------------------------------------------------
 
+# --- missing-data: 40 points, 20 second coordinates lost ---------------------------------------
+
+
+class MissingCompleteCase(Fault, MissingData):
+    fault = "complete-case"
+    description = ("complete-case analysis: x1's likelihood only over the rows whose x2 was kept "
+                   "(the incomplete rows' x1 ignored)")
+    quick = True
+
+    def inject(self, model, data, settings):
+        lost = data["x2"].isna().to_numpy()
+        rv = model["x1"]
+        add_delta("complete_case", -pm.logp(rv, rv)[np.flatnonzero(lost)])
+
+
+class MissingSdAsVariance(Fault, MissingData):
+    fault = "sd-as-variance"
+    description = "the regression of x2 on x1 given its variance s22.1 where its sd belongs"
+
+    def inject(self, model, data, settings):
+        rv = model["x2"]
+        mean, sd = rv.owner.inputs[-2:]
+        add_delta("sd_as_variance", pm.logp(pm.Normal.dist(mean, sd**2), rv) - pm.logp(rv, rv))
+
+
+class MissingShapeOff(Fault, MissingData):
+    fault = "prior-shape-20pct"
+    description = "x1's variance prior InvGamma with its shape 20 % too large"
+
+    def inject(self, model, data, settings):
+        prior, var = default_prior(data), model["var_x1"]
+        faulty = pm.InverseGamma.dist(alpha=OFF * prior.shape_x1, beta=prior.scale_x1)
+        correct = pm.InverseGamma.dist(alpha=prior.shape_x1, beta=prior.scale_x1)
+        add_delta("prior", pm.logp(faulty, var) - pm.logp(correct, var))
+
+
+class MissingTempered(Tempered, MissingData):
+    pass
+
+
+class MissingDuplicateX1(Fault, MissingData):
+    fault = "duplicate-last-x1"
+    description = "the last row's x1 counted twice"
+
+    def inject(self, model, data, settings):
+        rv = model["x1"]
+        add_delta("duplicate", pm.logp(rv, rv)[-1])
+
+
 FAULTS: dict[str, list[type[Fault]]] = {
     "single-coin": [CoinFlatPrior, CoinMode, CoinNoJacobian, CoinDropLast, CoinDuplicateLast,
                     CoinTempered],
@@ -556,6 +606,8 @@ FAULTS: dict[str, list[type[Fault]]] = {
     "rat-tumors": [RatExponent, RatNoJacobian, RatRatsPlusOne, RatDropLast, RatDuplicateLast,
                    RatTempered],
     "gmm": [GmmSigmaAsVariance, GmmNoWeights, GmmSigmaPrior, GmmDropLast, GmmTempered],
+    "missing-data": [MissingCompleteCase, MissingSdAsVariance, MissingShapeOff, MissingTempered,
+                     MissingDuplicateX1],
 }
 
 
