@@ -103,8 +103,7 @@ def heat_map(summary: dict[str, Any], path: Path) -> None:
                 labels[i][j] = "x" if answer["grade"] == "failed" else "n/g"
     figure, ax = plt.subplots(figsize=(1.0 * len(methods) + 2.5, 0.6 * len(models) + 2),
                               constrained_layout=True)
-    cmap = plt.get_cmap("RdYlGn_r").copy()
-    cmap.set_bad("0.8")
+    cmap = plt.get_cmap("RdYlGn_r").with_extremes(bad="0.8")
     image = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, aspect="auto",
                       norm=matplotlib.colors.LogNorm(*BIAS_RANGE))
     for i in range(len(models)):
