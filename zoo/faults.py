@@ -545,8 +545,6 @@ class GmmTempered(Tempered, GaussianMixture):
     pass
 
 
-# --- catalogue ----------------------------------------------------------------------------------
-
 # --- missing-data: 40 points, 20 second coordinates lost ---------------------------------------
 
 
@@ -595,6 +593,8 @@ class MissingDuplicateX1(Fault, MissingData):
         rv = model["x1"]
         add_delta("duplicate", pm.logp(rv, rv)[-1])
 
+
+# --- catalogue ----------------------------------------------------------------------------------
 
 FAULTS: dict[str, list[type[Fault]]] = {
     "single-coin": [CoinFlatPrior, CoinMode, CoinNoJacobian, CoinDropLast, CoinDuplicateLast,
