@@ -9,8 +9,8 @@ NEEDS_312 := import sys; sys.exit(sys.version_info < (3, 12))
 verify: $(STAMP)  ## every model on its seed example, checked against its reference
 	$(VENV)/bin/zoo verify --all
 
-test: $(STAMP)    ## the test suite (what CI runs)
-	$(VENV)/bin/python -m pytest -q
+test: $(STAMP)    ## the test suite (what CI runs): two workers, one test file each at a time
+	$(VENV)/bin/python -m pytest -q -n 2 --dist loadfile
 
 # A Python older than 3.12 is refused before anything is made; a venv left by one is replaced.
 $(STAMP): pyproject.toml

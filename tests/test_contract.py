@@ -15,7 +15,7 @@ from zoo.sbc import SbcConfig, run_sbc
 
 MODELS = sorted(all_models())
 #: a small SBC per model (the per-model files used to carry a copy each)
-TINY_SBC = SbcConfig(sims=24, seed=3, draws=300, tune=300, chains=2)
+TINY_SBC = SbcConfig(sims=16, seed=3, draws=200, tune=200, chains=2)
 CHECK_KEYS = {"name", "reference", "estimate", "mcse", "z", "passed", "reference_error"}
 
 
