@@ -17,7 +17,7 @@ import arviz as az
 from zoo.compare import compare
 from zoo.diagnostics import diagnose
 from zoo.model import ZooModel
-from zoo.results import Fit, Result
+from zoo.results import BUNDLED_EXAMPLE, Fit, Result
 from zoo.sampling import SamplerConfig, sampling_time
 
 def run(
@@ -44,7 +44,7 @@ def run(
         data=data,
         settings=settings,
         config=config,
-        data_source=str(data_path) if data_path else "bundled example",
+        data_source=str(data_path) if data_path else BUNDLED_EXAMPLE,
         reference=reference,
         fit=fit,
         checks=checks,

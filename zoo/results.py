@@ -21,6 +21,8 @@ from zoo.sampling import SamplerConfig
 if TYPE_CHECKING:
     from zoo.model import ZooModel
 
+#: a run's ``data_source`` when it fitted the model's own example (else the CSV's path)
+BUNDLED_EXAMPLE = "bundled example"
 #: every package that can change the numbers; a run's record gives their versions
 PACKAGES = ["pymc", "pytensor", "nutpie", "arviz", "arviz-base", "arviz-stats", "numpy", "scipy",
             "pandas", "xarray"]
@@ -100,9 +102,14 @@ class Result:
         return bool(self.checks["passed"].all()) and self.diagnostics.converged
 
     def config_dict(self) -> dict[str, Any]:
+        """What the run used: a setting that does not apply to its data (one that only shapes
+        the bundled example, under --data) is left out rather than shown as if it had."""
+        unused = "data" if self.data_source == BUNDLED_EXAMPLE else "example"
+        settings = {key: text for key, text in self.model.setting_texts(self.set_pairs).items()
+                    if self.model.settings[key].applies_to != unused}
         return {
             "data": self.data_source,
-            "settings": self.model.setting_texts(self.set_pairs),
+            "settings": settings,
             **self.config.as_dict(),
             "nuts_sampler": self.config.nuts_sampler or self.model.nuts_sampler,
             "versions": versions(),
