@@ -20,6 +20,7 @@ import pymc as pm
 import xarray as xr
 
 from zoo.diagnostics import diagnose
+from zoo.sampling import sampling_time
 from zoo.sampling import smc_log_evidence as zoo_smc_log_evidence
 
 
@@ -39,7 +40,7 @@ class Timer:
         with model:
             idata = pm.sample(chains=4, progressbar=False, **self.options)
         self.calls += time.perf_counter() - begin
-        self.sampling += float(idata.posterior.attrs["sampling_time"])
+        self.sampling += sampling_time(idata)
         return idata
 
     def sample_smc(self, model: pm.Model) -> xr.DataTree:
@@ -48,7 +49,7 @@ class Timer:
         with model:
             idata = pm.sample_smc(random_seed=self.options["random_seed"], progressbar=False)
         self.calls += time.perf_counter() - begin
-        self.sampling += float(idata.sample_stats.attrs["_t_sampling"])
+        self.sampling += sampling_time(idata)
         return idata
 
 
@@ -61,7 +62,7 @@ def gradient_evaluations(idata: xr.DataTree) -> int:
 def report(name: str, idata: xr.DataTree, timer: Timer, **extra: float) -> dict[str, Any]:
     """The baseline's figures: timings and diagnostics of the main posterior."""
     diag = diagnose(idata)
-    main_sampling = float(idata.posterior.attrs["sampling_time"])
+    main_sampling = sampling_time(idata)
     gradients = gradient_evaluations(idata)
     return {
         "model": name,
