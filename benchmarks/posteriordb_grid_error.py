@@ -66,13 +66,10 @@ def mint_error(pairs: list[str]) -> tuple[float, str]:
     K, A, B = settings["K"], settings["A"], settings["B"]
     free = isinstance(K, mint.FreeK)
 
-    def log_density(omega, v=None):
-        kappa = 2 + np.exp(v) if free else np.full_like(omega, K)
-        log_prior = mint.omega_coordinate(A, B)[1](omega)  # the settings measured have A, B >= 1
-        return (log_prior + mint.log_given_omega(omega, kappa, heads, flips, K if free else None)
-                + (v if free else 0))
+    grid = mint.draw_grid(heads, flips, K, A, B)
 
-    def features(omega, v=None):
+    def features(x, v=None):
+        omega = grid.to_omega(x)
         kappa = 2 + np.exp(v) if free else K
         a, b = beta_from_mode(omega, kappa)
         found = {"omega": (omega, omega**2)}
@@ -83,11 +80,8 @@ def mint_error(pairs: list[str]) -> tuple[float, str]:
             found[f"theta[{s}]"] = (mean, sd**2 + mean**2)
         return found
 
-    bounds = [(0.0, 1.0)] + ([mint._log_k_range(K)] if free else [])
-    box = trimmed_box(log_density, bounds)
-    cells = mint.DRAW_CELLS[len(bounds)]
     exact = mint.exact_posterior(counts.heads, counts.flips, K, A, B)
-    return in_mcse_units(cell_moments(log_density, box, cells, features), exact)
+    return in_mcse_units(cell_moments(grid.log_density, grid.box, grid.cells, features), exact)
 
 
 def rat_tumors_error() -> tuple[float, str]:

@@ -264,18 +264,19 @@ def exact_k_sweep(heads, flips, kappas, A: float, B: float) -> dict[str, np.ndar
 DRAW_CELLS = {1: 20_000, 2: 1_000}
 
 
-def posterior_draws(heads, flips, K: float | FreeK, A: float, B: float, size, rng) -> dict:
-    """iid draws of omega (and K if free) and every theta_s, keyed by the model's names.
+class DrawGrid(NamedTuple):
+    """The law :func:`posterior_draws` grids: the log density of (omega's coordinate[, v]),
+    that coordinate's map to omega (:func:`omega_coordinate`), the trimmed box, cells per axis."""
+    log_density: Callable
+    to_omega: Callable
+    box: list[tuple[float, float]]
+    cells: int
 
-    (omega[, v = log(K - 2)]) comes from :func:`zoo.exact_draws.grid_draws` over the box that
-    holds all but 1e-12 of the posterior per edge, DRAW_CELLS cells per axis: the midpoint
-    rule's error moves no mean or sd by more than 0.014 of a 10,000-draw Monte Carlo error
-    (benchmarks/posteriordb_grid_error.py, against the quadrature reference). theta_s given
-    omega and K is Beta(a + z_s, b + N_s - z_s) exactly. The noncentred model's eta is a reparametrisation, not drawn.
-    """
+
+def draw_grid(heads, flips, K: float | FreeK, A: float, B: float) -> DrawGrid:
+    """The grid behind the exact draws (also measured by benchmarks/posteriordb_grid_error.py)."""
     heads, flips = np.asarray(heads, float), np.asarray(flips, float)
     free = isinstance(K, FreeK)
-
     to_omega, log_factor = omega_coordinate(A, B)
 
     def log_density(x, v=None):
@@ -285,8 +286,25 @@ def posterior_draws(heads, flips, K: float | FreeK, A: float, B: float, size, rn
                 + (v if free else 0))
 
     bounds = [(0.0, 1.0)] + ([_log_k_range(K)] if free else [])
-    box = trimmed_box(log_density, bounds)
-    point = grid_draws(log_density, box, DRAW_CELLS[len(bounds)], size, rng)
+    return DrawGrid(log_density, to_omega, trimmed_box(log_density, bounds),
+                    DRAW_CELLS[len(bounds)])
+
+
+def posterior_draws(heads, flips, K: float | FreeK, A: float, B: float, size, rng) -> dict:
+    """iid draws of omega (and K if free) and every theta_s, keyed by the model's names.
+
+    (omega[, v = log(K - 2)]) comes from :func:`zoo.exact_draws.grid_draws` over the box that
+    holds all but 1e-12 of the posterior per edge, DRAW_CELLS cells per axis: the midpoint
+    rule's error moves no mean or sd by more than 0.014 of a 10,000-draw Monte Carlo error
+    (benchmarks/posteriordb_grid_error.py, against the quadrature reference). theta_s given
+    omega and K is Beta(a + z_s, b + N_s - z_s) exactly. The noncentred model's eta is a
+    reparametrisation, not drawn.
+    """
+    heads, flips = np.asarray(heads, float), np.asarray(flips, float)
+    free = isinstance(K, FreeK)
+    grid = draw_grid(heads, flips, K, A, B)
+    point = grid_draws(grid.log_density, grid.box, grid.cells, size, rng)
+    to_omega = grid.to_omega
     omega = to_omega(point[..., 0])
     kappa = 2 + np.exp(point[..., 1]) if free else K
     a, b = beta_from_mode(omega, kappa)
