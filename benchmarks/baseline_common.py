@@ -1,10 +1,10 @@
 """What every baseline shares: timing of PyMC's calls and the figures of one fit.
 
 A baseline is the zoo's model written the plain PyMC way, with PyMC's defaults: ``pm.sample``
-chooses the sampler (nutpie here), its tuning and draws; only ``chains=4`` is fixed (the default
-on a 2-CPU machine is 2, too few to tell a stuck chain), the progress bar is off, and ``cores``
-is the zoo's unless the bench asks for PyMC's own default (``cores = cpu_count() // 2``: one
-thread for four chains on two CPUs). The bench runs every baseline in one process
+chooses the sampler (nutpie here) and its tuning; ``chains=4`` is fixed (the default on a
+2-CPU machine is 2, too few to tell a stuck chain), the draws are the zoo model's (the same
+work on both sides), the progress bar is off, and ``cores`` is the zoo's unless the bench asks
+for PyMC's own default (``cores = cpu_count() // 2``: one thread for four chains on two CPUs). The bench runs every baseline in one process
 (``zoo.benchmarks.one_process``); each reports the split of its own PyMC calls: sampling time
 (PyMC's ``sampling_time``, SMC's ``_t_sampling``) and everything else in those calls
 (compilation and initialisation), and the gradient evaluations its NUTS draws took.
@@ -26,7 +26,7 @@ from zoo.sampling import smc_log_evidence as zoo_smc_log_evidence
 
 class Timer:
     """Adds up the wall time of PyMC calls and the sampling time each reports; holds the
-    ``pm.sample`` keywords the bench chose (seed, cores, and --draws/--tune when given)."""
+    ``pm.sample`` keywords the bench chose (seed, draws, cores, and --tune when given)."""
 
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = options

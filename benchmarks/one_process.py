@@ -55,10 +55,10 @@ def zoo_fit(name: str, args: argparse.Namespace) -> dict:
 
 
 def baseline_fit(name: str, args: argparse.Namespace) -> dict:
-    """The plain-PyMC script's fit; ``--cores default`` leaves ``cores`` to PyMC."""
-    options = {"random_seed": args.seed}
-    options.update({k: v for k, v in (("draws", args.draws), ("tune", args.tune),
-                                      ("cores", args.cores)) if v})
+    """The plain-PyMC script's fit, with the draws the zoo's model takes (the same work on both
+    sides); ``--cores default`` leaves ``cores`` to PyMC."""
+    options = {"random_seed": args.seed, "draws": args.draws or get_model(name).draws}
+    options.update({k: v for k, v in (("tune", args.tune), ("cores", args.cores)) if v})
     module = importlib.import_module(f"zoo.benchmarks.baseline_{name.replace('-', '_')}")
     data = [pd.read_csv(args.data)] if args.data else []
     return module.fit(Timer(options), *data)

@@ -1,12 +1,21 @@
 """Shared fixtures: small, fixed-seed sampler settings so that each model compiles and
 samples once per test session."""
 
+import atexit
+import os
+import shutil
+import tempfile
+
 import matplotlib
 import pytest
 
 from zoo.sampling import SamplerConfig
 
 matplotlib.use("Agg")
+
+# references are cached in a folder of this session's (and its subprocesses'), never the user's
+os.environ["ZOO_CACHE_DIR"] = tempfile.mkdtemp(prefix="zoo-test-cache-")
+atexit.register(shutil.rmtree, os.environ["ZOO_CACHE_DIR"], ignore_errors=True)
 
 #: 4 chains x 500 draws: enough for bulk ESS >= 400 on these models, and fast
 FAST = SamplerConfig(draws=500, tune=500, chains=4, cores=2, seed=1234, progressbar=False)

@@ -130,6 +130,7 @@ def test_failing_check_exits_1(capsys, monkeypatch):
         return {**answer, "mean": answer["mean"] + 0.05}
 
     monkeypatch.setattr(single_coin, "exact_posterior", shifted)
+    monkeypatch.setenv("ZOO_CACHE_DIR", "off")  # the cache cannot see a monkeypatch
     assert main(["verify", "single-coin", *FAST]) == 1
     assert "FAIL" in capsys.readouterr().out
 

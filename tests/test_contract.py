@@ -44,7 +44,8 @@ def test_reference_is_finite_and_named_as_checks(name):
 def test_run_gives_a_complete_json_document(name, example_run):
     document = json.loads(example_run(name).to_json())
     assert document["model"] == name
-    assert {"config", "checks", "alternatives", "diagnostics", "notes", "seconds", "passed"} <= set(document)
+    assert {"config", "checks", "alternatives", "diagnostics", "notes", "seconds", "reference_source",
+            "passed"} <= set(document)
     assert document["checks"] and all(set(c) == CHECK_KEYS for c in document["checks"])
     assert {"r_hat_max", "ess_bulk_min", "divergences", "converged"} <= set(document["diagnostics"])
     assert document["config"]["seed"] == example_run(name).config.seed and document["config"]["versions"]

@@ -18,7 +18,7 @@ from zoo import api
 from zoo.api import writable_folder
 from zoo import interrupts
 from zoo.errors import UsageError, ZooError
-from zoo.sampling import DEFAULT_SEED, DEFAULT_TARGET_ACCEPT, DEFAULT_TUNE, SamplerConfig
+from zoo.sampling import DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TARGET_ACCEPT, DEFAULT_TUNE, SamplerConfig
 
 REPORTS = Path("reports")
 
@@ -57,7 +57,9 @@ def _fit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", help="CSV file with the model's columns (default: the lecture's example)")
     parser.add_argument("--set", dest="set_pairs", action="append", default=[], metavar="KEY=VALUE",
                         help="a model setting; repeat for several (see `zoo list --settings`)")
-    parser.add_argument("--draws", type=_positive, default=1000, help="draws per chain (default 1000)")
+    parser.add_argument("--draws", type=_positive, default=None,
+                        help=f"draws per chain (default: the model's, {DEFAULT_DRAWS} unless "
+                             "`zoo list --settings` says otherwise)")
     parser.add_argument("--tune", type=_positive, default=None,
                         help="tuning steps (default: " + ", ".join(
                             f"{n} with {s}" for s, n in DEFAULT_TUNE.items()) + ")")
@@ -71,6 +73,9 @@ def _fit_options(parser: argparse.ArgumentParser) -> None:
                         help="NUTS's target acceptance (default: " + ", ".join(
                             f"{a} with {s}" for s, a in DEFAULT_TARGET_ACCEPT.items()) + ")")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="compute the reference anew, neither reading nor writing the "
+                             "reference cache (also: ZOO_CACHE_DIR=off)")
 
 
 def _jobs_option(parser: argparse.ArgumentParser) -> None:
@@ -205,6 +210,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     out = _default_out(args)
     if out is not None:  # every command below writes where args.out says
         args.out = writable_folder(out)
+    if getattr(args, "no_cache", False):  # read by zoo.reference_cache, here and in workers
+        os.environ["ZOO_CACHE_DIR"] = "off"
     if getattr(args, "data", None) and Path(args.data).is_dir():  # read_csv would say "no such file"
         raise UsageError(f"--data {args.data}: is a folder; give a CSV file")
     if args.command == "sbc":
@@ -277,6 +284,8 @@ def _list(models, origins, with_settings: bool) -> int:
             for key, setting in model.settings.items():
                 print(f"{'':<{width}}    --set {key}={setting.default}: {setting.help}"
                       f"{_ONLY.get(setting.applies_to, '')}")
+            if model.draws != DEFAULT_DRAWS:
+                print(f"{'':<{width}}    --draws {model.draws} by default")
     return 0
 
 

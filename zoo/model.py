@@ -22,7 +22,7 @@ import pymc as pm
 from zoo.data import Column, read_csv
 from zoo.errors import UsageError
 from zoo.results import Fit, Reference
-from zoo.sampling import SamplerConfig, sample_nuts, sample_smc
+from zoo.sampling import DEFAULT_DRAWS, SamplerConfig, sample_nuts, sample_smc
 
 if TYPE_CHECKING:
     from zoo.results import Result
@@ -62,6 +62,9 @@ class ZooModel(ABC):
     #: which NUTS implementation runs by default: nutpie samples 10-50x faster than PyMC's
     #: own, and after the first model of a process its compile costs about a second
     nuts_sampler: ClassVar[str] = "nutpie"
+    #: draws per chain unless the command says: enough that every check detects a bias of
+    #: 0.15 posterior sd (README, "Power of the checks"); more only costs time
+    draws: ClassVar[int] = DEFAULT_DRAWS
     #: variables whose R-hat and ESS decide convergence (None: all posterior variables)
     var_names: ClassVar[list[str] | None] = None
     smc_ok: ClassVar[bool] = True

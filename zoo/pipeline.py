@@ -14,6 +14,7 @@ from pathlib import Path
 
 import arviz as az
 
+from zoo import reference_cache
 from zoo.compare import compare
 from zoo.diagnostics import diagnose
 from zoo.model import ZooModel
@@ -29,9 +30,9 @@ def run(
     """Fit ``model`` on the data and settings given, and compare it with its reference."""
     settings = model.parse_settings(set_pairs, user_data=data_path is not None)
     data = model.load(data_path, settings)
-    config = config.resolved(model.nuts_sampler)
+    config = config.resolved(model.nuts_sampler, model.draws)
     start = time.perf_counter()
-    reference = model.reference(data, settings)
+    reference, source = reference_cache.reference(model, data, settings)
     after_reference = time.perf_counter()
     fit = model.fit(data, settings, config)
     after_fit = time.perf_counter()
@@ -51,6 +52,7 @@ def run(
         summary=summary,
         diagnostics=diagnostics,
         set_pairs=list(set_pairs or []),
+        reference_source=source.describe(),
         seconds={"reference": after_reference - start, "fit": after_fit - after_reference,
                  "diagnostics": time.perf_counter() - after_fit, **sampling_seconds(fit)},
     )

@@ -103,8 +103,8 @@ def console(result: Result) -> str:
         *(f"  problem: {p}" for p in result.diagnostics.problems),
         *(f"  note: {n}" for n in result.notes()),
         f"{status(result)}: {int(result.checks['passed'].sum())}/{len(result.checks)} checks "
-        f"within |z| <= {result.z_bound:.2g}; reference {result.seconds['reference']:.2f} s, "
-        f"fit {result.seconds['fit']:.1f} s",
+        f"within |z| <= {result.z_bound:.2g}; reference {result.seconds['reference']:.2f} s "
+        f"({result.reference_source}), fit {result.seconds['fit']:.1f} s",
     ]
     return "\n".join(lines)
 
@@ -151,7 +151,8 @@ def markdown(result: Result) -> str:
         f"- sampler: {c['sampler']} ({c['nuts_sampler']}), chains {c['chains']}, draws "
         f"{c['draws']}, tune {c['tune']}, target_accept {c['target_accept']}, seed {c['seed']}",
         f"- versions: {versions}",
-        f"- wall time: reference {result.seconds['reference']:.2f} s, fit {result.seconds['fit']:.1f} s",
+        f"- wall time: reference {result.seconds['reference']:.2f} s ({result.reference_source}), "
+        f"fit {result.seconds['fit']:.1f} s",
         "",
     ])
 

@@ -86,6 +86,8 @@ class Result:
     diagnostics: Diagnostics
     set_pairs: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    #: "computed", or read from the reference cache (zoo.reference_cache) and when
+    reference_source: str = "computed"
 
     @property
     def z_bound(self) -> float:
@@ -137,6 +139,7 @@ class Result:
             "diagnostics": self.diagnostics.as_dict(),
             "notes": self.notes(),
             "seconds": self.seconds,
+            "reference_source": self.reference_source,
             "passed": self.passed,
         }
 

@@ -24,6 +24,8 @@ import xarray as xr
 from zoo import interrupts
 
 DEFAULT_SEED = 20261125
+#: draws per chain when neither the command nor the model (``ZooModel.draws``) says otherwise
+DEFAULT_DRAWS = 1000
 #: tuning steps when none are asked for: each NUTS implementation's default in PyMC
 DEFAULT_TUNE = {"nutpie": 400, "pymc": 1000}
 #: target acceptance when none is asked for: nutpie's (and PyMC's) default; 0.9 for PyMC's
@@ -35,7 +37,7 @@ DEFAULT_TARGET_ACCEPT = {"nutpie": 0.8, "pymc": 0.9}
 class SamplerConfig:
     """Everything that decides the draws; recorded in every report."""
 
-    draws: int = 1000
+    draws: int | None = None  # None: the model's ``draws`` (DEFAULT_DRAWS for most)
     tune: int | None = None  # None: DEFAULT_TUNE of the NUTS implementation
     chains: int = 4
     cores: int = 2
@@ -48,11 +50,13 @@ class SamplerConfig:
     def as_dict(self) -> dict:
         return asdict(self)
 
-    def resolved(self, nuts_sampler: str) -> SamplerConfig:
-        """The settings a run uses: ``nuts_sampler`` (the model's choice) unless one was asked
-        for, and that sampler's default tuning and target acceptance unless they were given."""
+    def resolved(self, nuts_sampler: str, draws: int = DEFAULT_DRAWS) -> SamplerConfig:
+        """The settings a run uses: ``nuts_sampler`` and ``draws`` (the model's choices) unless
+        others were asked for, and that sampler's default tuning and target acceptance unless
+        they were given."""
         chosen = self.nuts_sampler or nuts_sampler
-        return replace(self, nuts_sampler=chosen, tune=self.tune or DEFAULT_TUNE[chosen],
+        return replace(self, nuts_sampler=chosen, draws=self.draws or draws,
+                       tune=self.tune or DEFAULT_TUNE[chosen],
                        target_accept=self.target_accept or DEFAULT_TARGET_ACCEPT[chosen])
 
 

@@ -285,6 +285,7 @@ def provenance_rows(result: Result, figures: Figures, report_seconds: float,
                     f"{c['tune']}, target_accept {c['target_accept']}, cores {c['cores']}"],
         ["seed", str(c["seed"])],
         ["wall time", seconds],
+        ["reference", result.reference_source],
         ["plot time", plot_seconds],
         *_version_rows(result),
     ]

@@ -1,0 +1,96 @@
+"""The reference cache: read only for exactly the same inputs, and never a cause of failure."""
+
+import os
+
+import pytest
+
+from zoo import reference_cache
+from zoo.registry import get_model
+
+MODEL = get_model("single-coin")
+
+
+@pytest.fixture
+def counted(monkeypatch, tmp_path):
+    """single-coin with a counter on its reference, and the cache in a fresh folder."""
+    monkeypatch.setenv("ZOO_CACHE_DIR", str(tmp_path))
+    calls = []
+    original = type(MODEL).reference
+
+    def reference(self, data, settings):
+        calls.append(1)
+        return original(self, data, settings)
+
+    monkeypatch.setattr(type(MODEL), "reference", reference)
+    settings = MODEL.parse_settings([])
+    return calls, MODEL.default_data(settings), settings
+
+
+def test_the_same_inputs_read_the_stored_reference(counted):
+    calls, data, settings = counted
+    first, source = reference_cache.reference(MODEL, data, settings)
+    again, cached = reference_cache.reference(MODEL, data, settings)
+    assert len(calls) == 1 and not source.cached and cached.cached
+    assert again == first and "read from the cache" in cached.describe()
+
+
+def test_other_data_settings_or_code_compute_anew(counted, monkeypatch):
+    calls, data, settings = counted
+    reference_cache.reference(MODEL, data, settings)
+    changed = data.copy()
+    changed.iloc[0, 0] = 1 - changed.iloc[0, 0]
+    reference_cache.reference(MODEL, changed, settings)
+    reference_cache.reference(MODEL, data, MODEL.parse_settings(["prior=flat"]))
+    monkeypatch.setattr(reference_cache, "code_fingerprint", lambda module: "edited")
+    reference_cache.reference(MODEL, data, settings)
+    assert len(calls) == 4
+
+
+def test_a_damaged_entry_is_computed_again_and_replaced(counted, tmp_path):
+    calls, data, settings = counted
+    first, _ = reference_cache.reference(MODEL, data, settings)
+    (entry,) = (tmp_path / "references").iterdir()
+    entry.write_bytes(b"not a pickle")
+    again, source = reference_cache.reference(MODEL, data, settings)
+    assert not source.cached and again == first and len(calls) == 2
+    assert reference_cache.reference(MODEL, data, settings)[1].cached
+
+
+def test_an_unwritable_cache_costs_time_not_the_run(counted, tmp_path, monkeypatch):
+    calls, data, settings = counted
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    monkeypatch.setenv("ZOO_CACHE_DIR", str(blocked))  # its references/ cannot be made
+    for _ in range(2):
+        assert not reference_cache.reference(MODEL, data, settings)[1].cached
+    assert len(calls) == 2
+
+
+def test_off_neither_reads_nor_writes(counted, tmp_path, monkeypatch):
+    calls, data, settings = counted
+    monkeypatch.setenv("ZOO_CACHE_DIR", "off")
+    for _ in range(2):
+        assert not reference_cache.reference(MODEL, data, settings)[1].cached
+    assert len(calls) == 2 and not any(tmp_path.iterdir())
+
+
+def test_a_run_says_where_its_reference_came_from(capsys, monkeypatch):
+    from zoo.cli import main
+
+    monkeypatch.setenv("ZOO_CACHE_DIR", os.environ["ZOO_CACHE_DIR"])  # restored: --no-cache sets it
+
+    quick = ["--draws", "200", "--tune", "200", "--json"]
+    for extra in ([], []):
+        assert main(["verify", "single-coin", *quick, *extra]) in (0, 1)
+    assert '"reference_source": "read from the cache' in capsys.readouterr().out
+    assert main(["verify", "single-coin", *quick, "--no-cache"]) in (0, 1)
+    assert '"reference_source": "computed"' in capsys.readouterr().out
+
+
+def test_a_model_defined_in_main_is_never_cached(counted, monkeypatch):
+    """Its code can change without a file changing (a notebook's cell)."""
+    calls, data, settings = counted
+    monkeypatch.setattr(type(MODEL), "__module__", "__main__")
+    for _ in range(2):
+        assert not reference_cache.reference(MODEL, data, settings)[1].cached
+    assert len(calls) == 2
