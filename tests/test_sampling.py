@@ -72,11 +72,13 @@ def test_a_result_records_the_settings_it_ran_with(fast_config):
 
 
 def test_parallel_runs_give_the_same_numbers_in_the_same_order(fast_config):
-    models = [get_model("single-coin"), get_model("mint")]
+    """With two jobs a worker takes the first two models and this process the third."""
+    names = ["single-coin", "mint", "missing-data"]
+    models = [get_model(name) for name in names]
     config = replace(fast_config, draws=300, tune=300)
     alone = [r.checks for r in run_all(models, config=config, jobs=1)]
     together = list(run_all(models, config=config, jobs=2))
-    assert [r.model.name for r in together] == ["single-coin", "mint"]
+    assert [r.model.name for r in together] == names
     for one, two in zip(alone, together):
         assert one[["name", "estimate", "mcse"]].equals(two.checks[["name", "estimate", "mcse"]])
 

@@ -26,13 +26,14 @@ class Capped(ZooError):
 
 
 def cache_env(cache: Path | None) -> dict[str, str]:
-    """The environment with PyTensor's compile directory and Numba's cache under ``cache``
-    (None: the user's own, warm caches)."""
+    """The environment with PyTensor's compile directory, Numba's cache and the zoo's
+    reference cache under ``cache`` (None: the user's own, warm caches)."""
     env = dict(os.environ)
     if cache is not None:
         flags = [env.get("PYTENSOR_FLAGS", ""), f"base_compiledir={cache / 'pytensor'}"]
         env["PYTENSOR_FLAGS"] = ",".join(f for f in flags if f)
         env["NUMBA_CACHE_DIR"] = str(cache / "numba")
+        env["ZOO_CACHE_DIR"] = str(cache / "zoo")
     return env
 
 

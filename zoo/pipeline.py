@@ -63,22 +63,26 @@ def run_all(models: list[ZooModel], data_path: str | Path | None = None,
             jobs: int = 1) -> Iterator[Result]:
     """:func:`run` for each model, yielded in the order given.
 
-    With ``jobs`` > 1 the models run in that many worker processes, started fresh ("spawn":
-    forking a process in which nutpie's threads already ran can hang). Compiling, single-
-    threaded, is most of a run's time, so two workers nearly halve ``verify --all`` on two
-    cores. Each run is seeded on its own: the numbers do not depend on ``jobs``. Workers show
-    no progress bars.
+    With ``jobs`` > 1 this process and ``jobs`` - 1 worker processes share the models: the
+    workers (started fresh, "spawn": forking a process in which nutpie's threads already ran
+    can hang) take them from the front, this process, whose imports are already paid for,
+    from the back. Each run is seeded on its own: the numbers do not depend on ``jobs``.
+    No progress bars then.
     """
     if jobs <= 1 or len(models) <= 1:
         for model in models:
             yield run(model, data_path, set_pairs, config)
         return
     quiet = replace(config, progressbar=False)
-    pool = ProcessPoolExecutor(min(jobs, len(models)), mp_context=get_context("spawn"))
+    pool = ProcessPoolExecutor(min(jobs, len(models)) - 1, mp_context=get_context("spawn"))
     try:
         futures = [pool.submit(run, model, data_path, set_pairs, quiet) for model in models]
-        for future in futures:
-            yield future.result()
+        here = {}
+        for index in reversed(range(len(models))):
+            if futures[index].cancel():  # not yet taken by a worker
+                here[index] = run(models[index], data_path, set_pairs, quiet)
+        for index, future in enumerate(futures):
+            yield here[index] if index in here else future.result()
     except BaseException:  # an error or Ctrl-C: stop the other workers now
         workers = list((pool._processes or {}).values())  # Python 3.14: terminate_workers()
         pool.shutdown(wait=False, cancel_futures=True)
