@@ -645,7 +645,7 @@ class GaussianMixture(ZooModel):
                "posterior; EM, k-means and MAP-EM are shown beside it.")
     columns = [Column("x", "real", "one observation per row (see --set column=)")]
     settings = {
-        "components": Setting("3", parsers.whole_number(2, "a mixture's number of components"),
+        "components": Setting("3", parsers.whole_number(2, "a mixture's number of components", 20),
                               "number of mixture components K"),
         "mu_prior": Setting("auto", parse_mu_prior,
                             "normal:M,S for every mean; auto: Normal(mean x, 2 sd x)"),

@@ -393,7 +393,7 @@ class Mint(ZooModel):
         "B": Setting("2", parsers.positive, "omega ~ Beta(A, B)"),
         "param": Setting("noncentred", parsers.choice("noncentred", "centred"),
                          "how NUTS sees theta: noncentred (logit, scale-free) or centred (Beta)"),
-        "grid": Setting("500", parsers.whole_number(2, "the grid size"),
+        "grid": Setting("500", parsers.whole_number(2, "the grid size", 2_000),
                         "points per axis of the lecture's grid reference"),
     }
 

@@ -501,9 +501,9 @@ class RatTumors(ZooModel):
         "compare_pooling": Setting("no", parsers.yes_no, "yes: also fit no and complete "
                                    "pooling and compare all three by PSIS-LOO (about 9 s "
                                    "more); no: skip that comparison"),
-        "grid": Setting("500", parsers.whole_number(50, "the grid size"),
+        "grid": Setting("500", parsers.whole_number(50, "the grid size", 1_000),
                         "points per axis of BDA3's grid reference"),
-        "new_rats": Setting("14", parsers.whole_number(1, "new_rats"),
+        "new_rats": Setting("14", parsers.whole_number(1, "new_rats", 10_000),
                             "rats in the new experiment to predict"),
     }
     var_names = ["log_alpha_over_beta", "log_alpha_plus_beta", "alpha", "beta", "theta"]

@@ -130,7 +130,7 @@ class SingleCoin(ZooModel):
     columns = [Column("y", "binary", "one flip per row: 1 heads, 0 tails")]
     settings = {
         "prior": Setting("triangular", parse_prior, "triangular, flat or beta:A,B"),
-        "grid": Setting("500", parsers.whole_number(2, "the grid size"),
+        "grid": Setting("500", parsers.whole_number(2, "the grid size", 10**7),
                         "points of the lecture's grid reference"),
     }
 

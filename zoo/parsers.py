@@ -52,16 +52,26 @@ def positive(text: str) -> float:
     return value
 
 
-def whole_number(minimum: int, what: str = "the value") -> Callable[[str], int]:
-    """A whole number >= ``minimum``."""
+def whole_number(minimum: int, what: str = "the value",
+                 maximum: int | None = None) -> Callable[[str], int]:
+    """A whole number from ``minimum`` to ``maximum`` (a size past which memory or time runs
+    out), written plainly or as an exact power like 1e4."""
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise ValueError(f"{text!r} is not a whole number") from None
+            try:
+                number = float(text)
+            except ValueError:
+                number = math.nan
+            if not (math.isfinite(number) and number.is_integer()):
+                raise ValueError(f"{text!r} is not a whole number") from None
+            value = int(number)
         if value < minimum:
             raise ValueError(f"{what} must be at least {minimum}")
+        if maximum is not None and value > maximum:
+            raise ValueError(f"{what} must be at most {maximum:,}")
         return value
 
     return parse

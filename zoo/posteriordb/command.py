@@ -101,9 +101,11 @@ def console(found) -> str:
                          f"{row.z:+.2f}", "ok" if row.passed else "FAIL"])
         lines += ["against posteriordb's reference draws (their MCSE by ArviZ from their "
                   f"chains), |z| <= {checks.attrs['z_bound']:.2g}:", align_columns(rows), ""]
+    unconverged = "" if found.result.diagnostics.converged else "; the chains did not converge"
     lines += [zoo_console(found.result), "", *(f"note: {n}" for n in found.notes),
               f"{'PASS' if found.passed else 'FAIL'}: worst |z| {found.worst_z():.2f} "
-              f"over {len(found.result.checks) + (0 if checks is None else len(checks))} checks"]
+              f"over {len(found.result.checks) + (0 if checks is None else len(checks))} checks"
+              f"{unconverged}"]
     return "\n".join(lines)
 
 
