@@ -29,6 +29,21 @@ _RENAME_EXCHANGE = 2
 _RENAMEAT2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)  # glibc >= 2.28
 
 
+def write_atomically(path: Path, content: str | bytes) -> None:
+    """Write beside ``path`` and rename: a reader never sees half a file, and a failed write
+    (a full disk) leaves no temporary behind."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        if isinstance(content, bytes):
+            temporary.write_bytes(content)
+        else:
+            temporary.write_text(content)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
 #: free space below which a destination is refused before any work: a run's largest output
 #: (gmm's posterior.nc with its predictive draws and log-likelihood) is about 30 MB
 MIN_FREE_BYTES = 64 * 2**20

@@ -40,7 +40,8 @@ from typing import Any
 
 from zoo.errors import UsageError
 from zoo.sampling import DEFAULT_SEED, SamplerConfig
-from zoo.sbc import SbcConfig, SimulationStore, simulation_path, write_atomically
+from zoo.outputs import write_atomically
+from zoo.sbc import SbcConfig, SimulationStore, simulation_path
 from zoo.workers import execute
 
 #: default models, gmm last: it is by far the slowest

@@ -23,7 +23,6 @@ import hashlib
 import os
 import pickle
 import sys
-import tempfile
 import time
 from contextlib import suppress
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from zoo.outputs import write_atomically
 from zoo.results import Reference, versions
 
 if TYPE_CHECKING:
@@ -134,16 +134,6 @@ def _read(path: Path) -> tuple[Reference, float] | None:
 def _write(path: Path, entry: tuple[Reference, float]) -> None:
     """Store atomically (a reader sees the whole entry or none); a cache that cannot be
     written (read-only, full disk) is skipped: it costs time, never a run."""
-    staged = None
-    try:
+    with suppress(OSError, pickle.PicklingError, TypeError, AttributeError):
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".part", delete=False) as handle:
-            staged = Path(handle.name)
-            pickle.dump(entry, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(staged, path)
-    except (OSError, pickle.PicklingError, TypeError, AttributeError):
-        pass
-    finally:
-        if staged is not None:
-            with suppress(OSError):
-                staged.unlink(missing_ok=True)
+        write_atomically(path, pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL))

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
 import re
 import sys
 import time
@@ -61,6 +60,7 @@ from scipy.stats import binom
 from zoo.diagnostics import r_hat_and_ess, scalar_draws, worst
 from zoo.errors import UsageError
 from zoo.model import ZooModel
+from zoo.outputs import write_atomically
 from zoo.sampling import DEFAULT_SEED, SamplerConfig, nutpie_starts, quiet_pymc, sample_nutpie
 from zoo.workers import dask_client, execute
 
@@ -283,13 +283,6 @@ def ecdf_band(n: int, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 # --- storage and running --------------------------------------------------------------------
-def write_atomically(path: Path, text: str) -> None:
-    """Write beside ``path`` and rename: a reader never sees half a file."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
-
-
 def simulation_path(folder: Path, index: int) -> Path:
     """Where a store in ``folder`` keeps simulation ``index``."""
     return Path(folder) / "sims" / f"sim-{index:05d}.json"
