@@ -4,10 +4,11 @@ A baseline is the zoo's model written the plain PyMC way, with PyMC's defaults: 
 chooses the sampler (nutpie here) and its tuning; ``chains=4`` is fixed (the default on a
 2-CPU machine is 2, too few to tell a stuck chain), the draws are the zoo model's (the same
 work on both sides), the progress bar is off, and ``cores`` is the zoo's unless the bench asks
-for PyMC's own default (``cores = cpu_count() // 2``: one thread for four chains on two CPUs). The bench runs every baseline in one process
-(``zoo.benchmarks.one_process``); each reports the split of its own PyMC calls: sampling time
-(PyMC's ``sampling_time``, SMC's ``_t_sampling``) and everything else in those calls
-(compilation and initialisation), and the gradient evaluations its NUTS draws took.
+for PyMC's own default (``cores = cpu_count() // 2``: one thread for four chains on two CPUs).
+The bench runs every baseline in one process (``zoo.benchmarks.one_process``); each reports
+the split of its own PyMC calls: sampling time (PyMC's ``sampling_time``, SMC's
+``_t_sampling``) and everything else in those calls (compilation and initialisation), and the
+gradient evaluations its NUTS draws took.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from zoo.diagnostics import diagnose
+from zoo.diagnostics import Diagnostics, diagnose
 from zoo.sampling import sampling_time
 from zoo.sampling import smc_log_evidence as zoo_smc_log_evidence
 
@@ -59,26 +60,33 @@ def gradient_evaluations(idata: xr.DataTree) -> int:
     return int(idata.sample_stats["n_steps"].sum())
 
 
+def efficiency(idata: xr.DataTree, diag: Diagnostics, sampling: float) -> dict[str, Any]:
+    """The figures both sides of the bench report for a fit: min bulk ESS per second of
+    ``sampling`` and per gradient evaluation, and the diagnostics beside them."""
+    gradients = gradient_evaluations(idata)
+    return {
+        "ess_bulk_min": diag.ess_bulk_min,
+        "gradients": gradients,
+        "ess_per_second": diag.ess_bulk_min / sampling,
+        "ess_per_gradient": diag.ess_bulk_min / gradients,
+        "r_hat_max": diag.r_hat_max,
+        "divergences": diag.divergences,
+        "stuck_chains": len(diag.stuck_chains),
+    }
+
+
 def report(name: str, idata: xr.DataTree, timer: Timer, var_names: list[str] | None = None,
            **extra: float) -> dict[str, Any]:
     """The baseline's figures: timings and diagnostics of the main posterior (of ``var_names``
     only, when given)."""
-    diag = diagnose(idata, var_names)
     main_sampling = sampling_time(idata)
-    gradients = gradient_evaluations(idata)
     return {
         "model": name,
         "sampler": idata.posterior.attrs.get("inference_library"),
         "compile": timer.calls - timer.sampling,
         "sampling": main_sampling,
         "sampling_total": timer.sampling,
-        "ess_bulk_min": diag.ess_bulk_min,
-        "gradients": gradients,
-        "ess_per_second": diag.ess_bulk_min / main_sampling,
-        "ess_per_gradient": diag.ess_bulk_min / gradients,
-        "r_hat_max": diag.r_hat_max,
-        "divergences": diag.divergences,
-        "stuck_chains": len(diag.stuck_chains),
+        **efficiency(idata, diagnose(idata, var_names), main_sampling),
         **extra,
     }
 

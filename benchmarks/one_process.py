@@ -22,7 +22,7 @@ import json  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
-from zoo.benchmarks.baseline_common import Timer, gradient_evaluations  # noqa: E402
+from zoo.benchmarks.baseline_common import Timer, efficiency  # noqa: E402
 from zoo.pipeline import run  # noqa: E402
 from zoo.registry import all_models, get_model  # noqa: E402
 from zoo.sampling import DEFAULT_SEED, SamplerConfig  # noqa: E402
@@ -35,21 +35,14 @@ def zoo_fit(name: str, args: argparse.Namespace) -> dict:
     sizes = {k: v for k, v in (("draws", args.draws), ("tune", args.tune)) if v}
     config = SamplerConfig(seed=args.seed, cores=args.cores or SamplerConfig.cores, **sizes)
     result = run(get_model(name), args.data, config=config)
-    seconds, diag = result.seconds, result.diagnostics
-    gradients = gradient_evaluations(result.fit.idata)
+    seconds = result.seconds
     return {
         "reference": seconds["reference"],
         "compile": seconds["fit"] - seconds["sampling_total"],
         "sampling": seconds["sampling"],
         "sampling_total": seconds["sampling_total"],
         "diagnostics": seconds["diagnostics"],
-        "ess_bulk_min": diag.ess_bulk_min,
-        "gradients": gradients,
-        "ess_per_second": diag.ess_bulk_min / seconds["sampling"],
-        "ess_per_gradient": diag.ess_bulk_min / gradients,
-        "r_hat_max": diag.r_hat_max,
-        "divergences": diag.divergences,
-        "stuck_chains": len(diag.stuck_chains),
+        **efficiency(result.fit.idata, result.diagnostics, seconds["sampling"]),
         "passed": result.passed,
     }
 
