@@ -240,7 +240,7 @@ def test_kill_9_at_random_moments_leaves_the_previous_or_the_new_output(tmp_path
 
     out, rng, seen = tmp_path / "out", random.Random(18), set()
     write_version(out, 0)
-    for trial in range(20):
+    for _ in range(20):
         previous = complete_version(out)
 
         def rewrite_forever(start=previous + 1):
