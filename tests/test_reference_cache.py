@@ -1,6 +1,9 @@
 """The reference cache: read only for exactly the same inputs, and never a cause of failure."""
 
+import importlib
 import os
+import sys
+from dataclasses import replace
 
 import pytest
 
@@ -94,3 +97,67 @@ def test_a_model_defined_in_main_is_never_cached(counted, monkeypatch):
     for _ in range(2):
         assert not reference_cache.reference(MODEL, data, settings)[1].cached
     assert len(calls) == 2
+
+
+class ShiftedCoin(type(MODEL)):
+    """single-coin whose reference moves by a constructor argument: its state decides it."""
+
+    def __init__(self, shift):
+        self.shift = shift
+
+    def reference(self, data, settings):
+        found = super().reference(data, settings)
+        return replace(found, values={k: v + self.shift for k, v in found.values.items()})
+
+
+def test_instances_differing_only_in_a_constructor_argument_get_their_own_reference(counted):
+    _, data, settings = counted
+    one, _ = reference_cache.reference(ShiftedCoin(0.0), data, settings)
+    other, source = reference_cache.reference(ShiftedCoin(0.5), data, settings)
+    assert not source.cached
+    assert other.values["theta.mean"] == pytest.approx(one.values["theta.mean"] + 0.5)
+    again, source = reference_cache.reference(ShiftedCoin(0.5), data, settings)
+    assert source.cached and again == other
+
+
+def test_an_instance_whose_state_cannot_be_hashed_is_not_cached_and_says_why(counted):
+    calls, data, settings = counted
+    coin = ShiftedCoin(0.0)
+    coin.prior = lambda theta: 1.0  # a function's behaviour is not in its name
+    for _ in range(2):
+        _, source = reference_cache.reference(coin, data, settings)
+        assert not source.cached
+    assert len(calls) == 2
+    assert "ShiftedCoin's attributes hold a function" in source.describe()
+
+
+def test_a_reference_that_cannot_be_pickled_is_not_cached_and_says_why(counted, monkeypatch):
+    _, data, settings = counted
+    original = ShiftedCoin.reference
+    monkeypatch.setattr(ShiftedCoin, "reference", lambda self, d, s: replace(
+        original(self, d, s), alternatives={"x": lambda: 0}))
+    _, source = reference_cache.reference(ShiftedCoin(0.0), data, settings)
+    assert "not cached: the reference cannot be pickled" in source.describe()
+
+
+def test_a_model_file_edited_and_reloaded_gets_a_fresh_reference(counted, tmp_path, monkeypatch):
+    _, data, settings = counted
+    folder = tmp_path / "usercode"
+    folder.mkdir()
+    source = folder / "edited_coin.py"
+    text = ("from tests.test_reference_cache import ShiftedCoin\n"
+            "class EditedCoin(ShiftedCoin):\n"
+            "    def __init__(self):\n"
+            "        self.shift = 0.0\n"
+            "    def reference(self, data, settings):\n"
+            "        return super().reference(data, settings)\n")
+    source.write_text(text)
+    monkeypatch.syspath_prepend(str(folder))
+    module = importlib.import_module("edited_coin")
+    monkeypatch.setitem(sys.modules, "edited_coin", module)  # removed again after the test
+    before, _ = reference_cache.reference(module.EditedCoin(), data, settings)
+    source.write_text(text.replace("settings)\n", "settings).__class__(\n"
+                                   "            'edited', {'theta.mean': 0.25})\n"))
+    module = importlib.reload(module)
+    after, where = reference_cache.reference(module.EditedCoin(), data, settings)
+    assert not where.cached and after.values == {"theta.mean": 0.25} != before.values
