@@ -2,15 +2,23 @@
 end to end through the CLI, reruns resume, and bad input is refused."""
 
 import json
+import re
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import integrate, special
 
-from zoo.models.single_coin import exact_posterior
+from zoo import power
 from zoo.cli import main
 from zoo.faults import FAULTS, Fault, faulty_model
+from zoo.models.single_coin import SingleCoin
 from zoo.pipeline import run
-from zoo.registry import get_model
+from zoo.registry import all_models, get_model
+
+README = Path(__file__).parents[1] / "README.md"
+COMMITTED = Path(__file__).parents[1] / "benchmarks" / "results" / "power.json"
 
 
 @pytest.fixture(scope="module")
@@ -59,13 +67,49 @@ def test_every_model_has_five_faults_and_each_builds():
             assert model.potentials or faulty.changes or type(faulty).build is not Fault.build
 
 
+def _quadrature_mean(density, lower=0.0, upper=1.0, points=None):
+    """The mean of an unnormalised density on (lower, upper), by scipy's adaptive quadrature."""
+    mass = integrate.quad(density, lower, upper, points=points, limit=200)[0]
+    return integrate.quad(lambda x: x * density(x), lower, upper, points=points, limit=200)[0] / mass
+
+
 def test_a_faults_exact_answer_is_the_faulty_posterior():
+    """Tempered single-coin, computed apart from the fault: the triangular prior times the
+    likelihood to the power 0.9, integrated numerically."""
     coin = faulty_model("single-coin", "tempered-0.9")
     settings = coin.parse_settings()
-    values = coin.faulty_reference(coin.default_data(settings), settings)
-    expected = exact_posterior(0.9 * 3, 0.9 * 9, settings["prior"])
-    assert np.isclose(values["theta.mean"], expected["mean"])
+    data = coin.default_data(settings)
+    values = coin.faulty_reference(data, settings)
+    heads = int(data["y"].sum())
+    tails = len(data) - heads
+
+    def density(theta):
+        return min(theta, 1 - theta) * (theta**heads * (1 - theta) ** tails) ** 0.9
+
+    assert values["theta.mean"] == pytest.approx(_quadrature_mean(density, points=[0.5]), rel=1e-6)
     assert faulty_model("mint", "no-jacobian").faulty_reference(None, {}) is None
+
+
+def test_a_shared_helper_fault_moves_the_reference_by_its_exact_effect():
+    """mint with beta_from_mode's shapes swapped: the reference moves with the fit (both call
+    the helper), to omega's posterior mean under swapped shapes, integrated numerically."""
+    faulty = faulty_model("mint", "beta-shapes-swapped")
+    settings = faulty.parse_settings()
+    data = faulty.default_data(settings)
+    counts = data.groupby("coin")["y"].agg(["sum", "count"])
+    heads, flips = counts["sum"].to_numpy(), counts["count"].to_numpy()
+    K, A, B = settings["K"], settings["A"], settings["B"]
+
+    def density(omega):
+        b, a = omega * (K - 2) + 1, (1 - omega) * (K - 2) + 1  # the swap
+        return np.exp((A - 1) * np.log(omega) + (B - 1) * np.log1p(-omega)
+                      + np.sum(special.betaln(a + heads, b + flips - heads) - special.betaln(a, b)))
+
+    moved = faulty.faulty_reference(data, settings)["omega.mean"]
+    assert moved == pytest.approx(_quadrature_mean(density), rel=1e-5)
+    correct = get_model("mint").reference(data, settings).values
+    assert abs(moved - correct["omega.mean"]) > 0.3 * correct["omega.sd"]
+    assert faulty.reference(data, settings).values["omega.mean"] == moved
 
 
 def test_sbc_simulates_from_the_correct_model():
@@ -89,8 +133,11 @@ def test_quick_runs_end_to_end_and_writes_its_json(quick):
         assert model["false_alarm_seeds"] == 2
         for fault in model["faults"].values():
             assert fault["seeds"] == 2 and fault["sbc"]["simulations"] == 10
-    assert document["models"]["single-coin"]["faults"]["flat-prior"]["verify_caught"] == 2
+    flat = document["models"]["single-coin"]["faults"]["flat-prior"]
+    assert flat["verify_caught"] == 2 and flat["caught_by"]["moment checks"] == 2
+    assert flat["how"] == "exact" and flat["errors"] == 0 and len(flat["per_seed"]) == 2
     assert len(document["targets"]) == 3
+    assert document["code"]["keys"]["single-coin/flat-prior"] == power.code_of("single-coin", "flat-prior")
 
 
 def test_a_rerun_skips_stored_units(quick):
@@ -100,6 +147,72 @@ def test_a_rerun_skips_stored_units(quick):
     assert status == 0 and again["computed"] == 0
     assert again["models"] == first["models"]
     assert (out / "single-coin" / "correct" / "verify" / "seed-0000.json").stat().st_mtime_ns == stamp
+
+
+def test_a_stored_unit_made_by_other_code_is_computed_again(quick):
+    out, _, first = quick
+    stored = [out / "single-coin" / "correct" / "verify" / "seed-0000.json",
+              out / "single-coin" / "flat-prior" / "effect.json"]
+    for path in stored:
+        record = json.loads(path.read_text())
+        path.write_text(json.dumps({**record, "code": "made by other code"}))
+    status, again = _power(["--quick", "--out", str(out), "--json"])
+    assert status == 0 and again["computed"] == 2
+    assert all(json.loads(p.read_text())["code"] == power.code_of("single-coin", c)
+               for p, c in zip(stored, ["correct", "flat-prior"]))
+    assert again["models"] == first["models"]  # same seeds, same numbers
+
+
+class BrokenCoin(Fault, SingleCoin):
+    """A fault whose own code raises."""
+
+    fault = "broken"
+    description = "a bug in the fault's injection"
+
+    def inject(self, model, data, settings):
+        raise RuntimeError("the fault's own bug")
+
+
+def test_a_fault_whose_code_raises_is_an_error_not_a_catch(monkeypatch, tmp_path):
+    monkeypatch.setitem(FAULTS, "single-coin", [*FAULTS["single-coin"], BrokenCoin])
+    config = replace(power.QUICK, sbc=replace(power.QUICK.sbc, sims=1))
+    plan = power.Plan(["single-coin"], {"single-coin": ["broken"]}, seeds=2, false_alarm_seeds=1)
+    summary = power.run_power(plan, config, tmp_path / "out")
+    broken = summary["models"]["single-coin"]["faults"]["broken"]
+    assert broken["verify_caught"] == 0 and broken["errors"] == 2 and broken["seeds"] == 2
+    assert broken["error_messages"] == ["RuntimeError: the fault's own bug"]
+    assert broken["how"] == "error" and broken["target"] == "n/a"
+    assert broken["sbc"]["errors"] == 1 and broken["sbc"]["simulations"] == 0
+    assert "0/2" in power.console(summary)
+
+
+@pytest.mark.parametrize("record, caught_by", [
+    ({"density_passed": False, "checks_passed": True, "converged": True}, ["log density"]),
+    ({"checks_passed": True, "converged": True}, []),  # no density check: not run, no catch
+    ({"density_passed": True, "checks_passed": False, "converged": True}, ["moment checks"]),
+    ({"density_passed": None, "checks_passed": True, "converged": False}, ["diagnostics"]),
+    ({"density_passed": False, "checks_passed": False, "converged": False}, list(power.CATCHERS)),
+])
+def test_each_seed_says_which_check_caught_it(record, caught_by):
+    outcome = power.seed_outcome({"seed": 1, "checks": [], **record})
+    assert outcome["caught_by"] == caught_by
+    assert power.tally([outcome])["verify_caught"] == bool(caught_by)
+
+
+def test_no_model_named_means_every_registered_model():
+    args = power.argparse.Namespace(models=[], all=False, seeds=1, false_alarm_seeds=1, sims=1,
+                                    jobs=1, quick=False, results=None)
+    plan, _ = power.plan_from(args)
+    assert plan.models == list(all_models())
+    assert plan.faults["missing-data"] and plan.faults["mint"]
+
+
+def test_the_readme_power_table_is_generated_from_the_committed_results():
+    summary = json.loads(COMMITTED.read_text())
+    found = re.search(r"<!-- power-table -->\n(.*?)\n<!-- /power-table -->", README.read_text(), re.S)
+    assert found, "README has no generated power table"
+    assert found.group(1) == power.readme_table(summary)
+    assert summary["code"]["git_commit"] and summary["code"]["keys"]
 
 
 def test_a_folder_of_another_configuration_is_refused(quick, capsys):
@@ -112,9 +225,11 @@ def test_a_folder_of_another_configuration_is_refused(quick, capsys):
     (["power", "no-such-model", "--out", "{out}"], "unknown model"),
     (["power", "single-coin", "--seeds", "0", "--out", "{out}"], "--seeds must be at least 1"),
     (["power", "--sims", "x", "--out", "{out}"], "invalid int value"),
+    (["power", "single-coin", "--all", "--out", "{out}"], "models or --all, not both"),
+    (["power", "single-coin", "--results", "{csv}", "--out", "{out}"], "not a zoo power summary"),
 ])
 def test_bad_input_is_exit_2(rejects, args, message):
-    rejects(args, message)
+    rejects(args, message, csv_text="x\n1\n")  # --results names a file zoo power did not write
 
 
 def test_report_index_shows_the_power_table(quick, tmp_path):

@@ -18,15 +18,24 @@ asks whether the faulty fit recovers what the correct story generated. A fault t
 fixed row of the data is invisible to SBC by construction (the posterior given less data is
 still calibrated); ``sbc_note`` says so.
 
+A third kind (:class:`SharedHelperFault`) is a mistake in a helper that ``build`` and
+``reference`` share (mint's ``beta_from_mode``, gmm's ``resolve_priors``, missing-data's
+``default_prior``): both see it, so the reference moves with the fit and no moment check can
+catch it; only a check written apart from both (the log-density cross-check) can.
+
 Each fault knows its exact answer where it has one (``faulty_reference``): the model's own
-reference under the changed settings or data, or the same exact method applied to the faulty
-density (tempered counts, a prior or hyperprior off, a missing Jacobian). Otherwise None, and
-``zoo power`` estimates the fault's effect from the faulty fits.
+reference under the changed settings, data or helper, or the same exact method applied to the
+faulty density (tempered counts, a prior or hyperprior off, a missing Jacobian). Otherwise
+None, and ``zoo power`` takes the fault's effect from a separate long run of the faulty model,
+never from the fits it judges.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from dataclasses import replace
 from functools import cache
+from types import ModuleType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -34,8 +43,11 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
+from zoo.models import gmm as gmm_module
+from zoo.models import mint as mint_module
+from zoo.models import missing_data as missing_module
 from zoo.models.gmm import GaussianMixture
-from zoo.models.missing_data import MissingData, default_prior
+from zoo.models.missing_data import PRIOR_K, PRIOR_NU, MissingData, default_prior, niw_prior
 from zoo.models.mint import Mint, coin_counts
 from zoo.models.mint import exact_posterior as mint_exact
 from zoo.models.rat_tumors import (
@@ -172,6 +184,44 @@ def setting_fault(base: type, fault: str, changes: dict[str, str], description: 
     globals()[name] = cls  # findable by pickle
     return cls
 
+
+
+class SharedHelperFault(Fault):
+    """A mistake in a helper of the model's module that ``build`` and ``reference`` both call:
+    the module's ``helper`` is replaced by ``faulty_helper(original)`` for the length of each
+    call of either (and of SBC's fitted model), so both see it; SBC still simulates from the
+    correct model. Its exact answer is the model's reference with the faulty helper."""
+
+    module: ClassVar[ModuleType]
+    helper: ClassVar[str]
+
+    @staticmethod
+    def faulty_helper(original):
+        raise NotImplementedError
+
+    @contextmanager
+    def patched(self):
+        original = getattr(self.module, self.helper)
+        setattr(self.module, self.helper, self.faulty_helper(original))
+        try:
+            yield
+        finally:
+            setattr(self.module, self.helper, original)
+
+    def build(self, data, settings):
+        with self.patched():
+            return super().build(data, settings)
+
+    def reference(self, data, settings):
+        with self.patched():
+            return super().reference(data, settings)
+
+    def sbc_model(self, settings):
+        with self.patched():
+            return super().sbc_model(settings)
+
+    def faulty_reference(self, data, settings):
+        return self.reference(data, settings).values
 
 
 def observed(model: pm.Model):
@@ -359,6 +409,17 @@ MintA = setting_fault(Mint, "A-20pct", {"A": "2.4"},
 MintK = setting_fault(Mint, "K-20pct", {"K": "6"}, "concentration K = 6 instead of 5 (20 % off)")
 
 
+class MintSwappedShapes(SharedHelperFault, Mint):
+    fault = "beta-shapes-swapped"
+    description = ("beta_from_mode returns its shapes swapped, (b, a): theta's prior mode at "
+                   "1 - omega, in the model and its reference alike")
+    module, helper = mint_module, "beta_from_mode"
+
+    @staticmethod
+    def faulty_helper(original):
+        return lambda omega, kappa: original(omega, kappa)[::-1]
+
+
 class MintNoJacobian(Fault, Mint):
     fault = "no-jacobian"
     description = "the noncentred Potential without the Jacobian term log s (s = sqrt(1/a + 1/b))"
@@ -537,6 +598,22 @@ class GmmSigmaPrior(Fault, GaussianMixture):
                   - pm.logp(pm.HalfNormal.dist(scale), sigma))
 
 
+class GmmSigmaScaleFromVariance(SharedHelperFault, GaussianMixture):
+    fault = "sigma-scale-variance"
+    description = ("resolve_priors: sigma's 'auto' HalfNormal scale 2 var(x) instead of the "
+                   "documented 2 sd(x), in the model and its reference alike")
+    module, helper = gmm_module, "resolve_priors"
+
+    @staticmethod
+    def faulty_helper(original):
+        def resolve(x, settings):
+            priors = original(x, settings)
+            if settings["sigma_prior"]:
+                return priors
+            return replace(priors, sigma_scale=2.0 * float(np.var(x, ddof=1)))
+        return resolve
+
+
 class GmmDropLast(DropLast, GaussianMixture):
     pass
 
@@ -581,6 +658,21 @@ class MissingShapeOff(Fault, MissingData):
         add_delta("prior", pm.logp(faulty, var) - pm.logp(correct, var))
 
 
+class MissingPriorFromSds(SharedHelperFault, MissingData):
+    fault = "prior-psi-sds"
+    description = ("default_prior: Psi the diagonal of the sds instead of the documented "
+                   "variances, in the model and its reference alike")
+    module, helper = missing_module, "default_prior"
+
+    @staticmethod
+    def faulty_helper(original):
+        def prior(frame):
+            x1, x2 = frame["x1"].to_numpy(float), frame["x2"].dropna().to_numpy(float)
+            return niw_prior((x1.mean(), x2.mean()), PRIOR_K, PRIOR_NU,
+                             np.diag([x1.std(ddof=1), x2.std(ddof=1)]))
+        return prior
+
+
 class MissingTempered(Tempered, MissingData):
     pass
 
@@ -601,13 +693,14 @@ FAULTS: dict[str, list[type[Fault]]] = {
                     CoinTempered],
     "two-factories": [FactoriesKappa, FactoriesOmega, FactoriesPrior, FactoriesFlipsPlusOne,
                       FactoriesTempered],
-    "mint": [MintA, MintK, MintNoJacobian, MintNoNormalTerm, MintDropLast, MintDuplicateLast,
-             MintTempered],
+    "mint": [MintA, MintK, MintSwappedShapes, MintNoJacobian, MintNoNormalTerm, MintDropLast,
+             MintDuplicateLast, MintTempered],
     "rat-tumors": [RatExponent, RatNoJacobian, RatRatsPlusOne, RatDropLast, RatDuplicateLast,
                    RatTempered],
-    "gmm": [GmmSigmaAsVariance, GmmNoWeights, GmmSigmaPrior, GmmDropLast, GmmTempered],
-    "missing-data": [MissingCompleteCase, MissingSdAsVariance, MissingShapeOff, MissingTempered,
-                     MissingDuplicateX1],
+    "gmm": [GmmSigmaAsVariance, GmmNoWeights, GmmSigmaPrior, GmmSigmaScaleFromVariance,
+            GmmDropLast, GmmTempered],
+    "missing-data": [MissingCompleteCase, MissingSdAsVariance, MissingShapeOff,
+                     MissingPriorFromSds, MissingTempered, MissingDuplicateX1],
 }
 
 
