@@ -262,7 +262,8 @@ def run_power(plan: Plan, config: PowerConfig, out: Path, *, jobs: int = 1,
     """Run the units not yet stored under ``out`` by this code, then summarise all of them."""
     store = PowerStore(out, config)
     store.check()
-    codes = plan.code_keys()
+    code = {"git_commit": git_commit(), "keys": plan.code_keys()}  # the code the units run
+    codes = code["keys"]
     pending = [u for u in plan.units(config.sbc.sims)
                if not store.has(u, codes[f"{u.model}/{u.fault}"])]
     start = time.perf_counter()
@@ -273,7 +274,7 @@ def run_power(plan: Plan, config: PowerConfig, out: Path, *, jobs: int = 1,
     wall = time.perf_counter() - start
     summary = summarise(plan, config, store)
     summary.update(computed=len(pending), jobs=jobs, scheduler=scheduler, wall_seconds=wall,
-                   code={"git_commit": git_commit(), "keys": codes})
+                   code=code)
     write_atomically(Path(out) / "summary.json", json.dumps(summary, indent=1, default=float))
     return summary
 
@@ -546,8 +547,7 @@ def readme_table(summary: dict[str, Any]) -> str:
     lines += ["", *[f"- {line}" for line in false_alarm_lines(summary)],
               f"- From code {code['git_commit'] or 'outside git'}; {summary['seeds']} verify seeds "
               f"per fault, {summary['false_alarm_seeds']} per correct model; {sampler['chains']} "
-              f"chains x {sampler['draws'] or 'the default'} draws; "
-              f"{summary['config']['sbc']['sims']} SBC simulations per fault."]
+              f"chains x {sampler['draws'] or 'the default'} draws."]
     return "\n".join(lines)
 
 
