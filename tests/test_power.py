@@ -227,6 +227,7 @@ def test_a_folder_of_another_configuration_is_refused(quick, capsys):
     (["power", "--sims", "x", "--out", "{out}"], "invalid int value"),
     (["power", "single-coin", "--all", "--out", "{out}"], "models or --all, not both"),
     (["power", "single-coin", "--results", "{csv}", "--out", "{out}"], "not a zoo power summary"),
+    (["power", "single-coin", "--results", "{csv}/inside.json", "--out", "{out}"], "cannot write in"),
 ])
 def test_bad_input_is_exit_2(rejects, args, message):
     rejects(args, message, csv_text="x\n1\n")  # --results names a file zoo power did not write

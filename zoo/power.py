@@ -611,11 +611,17 @@ def read_summary(path: Path) -> dict[str, Any]:
 
 
 def check_results_file(path: Path | None) -> None:
-    """``--results FILE`` may replace only an earlier summary of zoo power's."""
-    if path is not None and path.exists():
-        if path.is_dir():
-            raise UsageError(f"--results {path}: is a folder; give a file name")
+    """``--results FILE`` may replace only an earlier summary of zoo power's, and must be
+    writable (checked before the run, not after it)."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise UsageError(f"--results {path}: is a folder; give a file name")
+    if path.exists():
         read_summary(path)
+    folder = next((p for p in [path.parent, *path.parent.parents] if p.exists()), Path("."))
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise UsageError(f"--results {path}: cannot write in {folder}")
 
 
 def power_command(args: argparse.Namespace) -> int:
