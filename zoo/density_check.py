@@ -35,6 +35,7 @@ from pytensor.gradient import jacobian
 from pytensor.tensor import flatten
 
 from zoo.model import Density, ZooModel
+from zoo.results import DensityCheck
 
 #: the deviation allowed, as a fraction of 1 + the largest |log density| (module docstring)
 RELATIVE_TOLERANCE = 1e-9
@@ -49,23 +50,6 @@ MIN_FINITE_POINTS = 10
 #: Python thunks, no compiler: compiling the log density for NUTS (numba) takes seconds to
 #: minutes, this milliseconds to a few seconds, and a few dozen evaluations cost milliseconds
 CHECK_MODE = Mode(linker="py", optimizer="fast_compile")
-
-
-@dataclass(frozen=True)
-class DensityCheck:
-    """The verdict: the largest deviation from a constant difference against its tolerance,
-    over every PyMC model the fit samples (the worst one's when there are several)."""
-
-    passed: bool
-    max_deviation: float
-    tolerance: float
-    points: int
-    seconds: float
-    notes: tuple[str, ...] = ()
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"passed": self.passed, "max_deviation": self.max_deviation,
-                "tolerance": self.tolerance, "points": self.points, "seconds": self.seconds}
 
 
 @dataclass(frozen=True)
