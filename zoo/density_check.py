@@ -17,8 +17,10 @@ about eps = 2.2e-16; the sum's absolute error is at most about n eps times the s
 magnitude, and the magnitude is bounded by the absolute values of the sides. For the zoo's
 largest data (1e4 to 1e6 rows) n eps is 2e-12 to 2e-10, so RELATIVE_TOLERANCE = 1e-9 times
 (1 + the largest |log density| of either side) leaves a margin of 5 or more for floating
-point, while any fault that changes one term of the log density by more than that fraction
-of the whole is caught (the smallest fault in ``zoo.faults`` moves it by ~1e-3 of the whole).
+point, while any fault that changes the log density by more than that fraction of the whole
+is caught. Every fault in ``zoo.faults`` moves it by 3e-5 of the whole or more (gmm's
+drop-last, one row in 10,000), some 3e4 times the tolerance; measured, a correct model stays
+below 1e-14 of the whole.
 """
 
 from __future__ import annotations
