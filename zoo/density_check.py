@@ -108,8 +108,9 @@ def compare(density: Density) -> Comparison:
 
 
 def deviation(label: str, pymc_values: np.ndarray, independent: np.ndarray) -> Comparison:
-    """How far PyMC's minus the independent log density is from constant, where either is
-    finite; a point where only one of them is finite (or either is NaN) fails the check."""
+    """How far PyMC's minus the independent log density is from constant (from its median),
+    leaving out points where both are -inf (outside the support on both sides); a point where
+    only one of them is finite, or either is NaN or +inf, fails the check."""
     both_minus_inf = (pymc_values == -np.inf) & (independent == -np.inf)
     pymc_values, independent = pymc_values[~both_minus_inf], independent[~both_minus_inf]
     if not (np.isfinite(pymc_values) & np.isfinite(independent)).all():
