@@ -81,7 +81,8 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
-from scipy.special import log_softmax
+from scipy.special import gammaln, log_softmax, logsumexp
+from scipy.stats import halfnorm, norm
 
 from zoo import parsers
 from zoo.data import Column, read_csv, write_example_command
@@ -693,6 +694,24 @@ class GaussianMixture(ZooModel):
 
     def calibration(self):
         return MixtureCalibration(self)
+
+    def log_posterior(self, data, settings):
+        """The module docstring's formulas on (mu, sigma, w), the labels summed out as in the
+        PyMC model; 'auto' priors recomputed here from the documented formula (not by
+        ``resolve_priors``), and nothing taken from the reference's ``mixture_log_posterior``."""
+        x = data["x"].to_numpy(float)
+        spread = np.std(x, ddof=1)
+        mu_mean, mu_sd = settings["mu_prior"] or (np.mean(x), 2 * spread)
+        sigma_scale, alpha = settings["sigma_prior"] or 2 * spread, settings["w_prior"]
+
+        def log_density(values):
+            mu, sigma, w = values["mu"], values["sigma"], values["w"]
+            prior = (norm.logpdf(mu, mu_mean, mu_sd).sum() + halfnorm.logpdf(sigma, scale=sigma_scale).sum()
+                     + gammaln(alpha * w.size) - w.size * gammaln(alpha) + (alpha - 1) * np.log(w).sum())
+            per_component = np.log(w) + norm.logpdf(x[:, None], mu, sigma)
+            return float(prior + logsumexp(per_component, axis=1).sum())
+
+        return log_density
 
     def reference(self, data, settings):
         """Posterior means and sds by importance sampling (EM, a weaker check, where its Pareto k

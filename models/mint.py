@@ -56,7 +56,7 @@ import pymc as pm
 import pytensor.tensor as pt
 from pytensor.tensor.special import betaln as pt_betaln
 from scipy import integrate, optimize
-from scipy.special import logsumexp
+from scipy.special import betaln, log_expit, logsumexp
 from scipy.stats import beta as beta_dist
 from scipy.stats import gamma as gamma_dist
 
@@ -434,6 +434,39 @@ class Mint(ZooModel):
             notes.append(f"grid: {size} points per axis, {len(counts.labels) + 1}-D over (omega, "
                          f"theta_s), summed coin by coin; max |grid - exact| = {error:.2g}")
         return Reference(method="exact", values=exact, alternatives=alternatives, notes=notes)
+
+    def log_posterior(self, data: pd.DataFrame, settings: dict[str, Any]):
+        """The formulas of the module docstring, sharing nothing with ``build`` (the Beta shapes
+        written out here, each coin's flips counted here): omega's Beta prior, K - 2's Gamma
+        prior when free, each coin's Beta prior, density and Jacobian of the noncentred
+        eta_s = (logit theta_s - log(a/b)) / sqrt(1/a + 1/b) when it is sampled that way, and
+        the Bernoulli likelihood of every flip."""
+        labels = sorted({str(c) for c in data["coin"]}, key=natural_key)
+        flips = data.assign(coin=data["coin"].astype(str)).groupby("coin")["y"]
+        heads = flips.sum().reindex(labels).to_numpy(float)
+        tails = flips.count().reindex(labels).to_numpy(float) - heads
+        K, noncentred = settings["K"], settings["param"] == "noncentred"
+
+        def log_density(values):
+            omega = values["omega"]
+            log_p = beta_dist.logpdf(omega, settings["A"], settings["B"])
+            if isinstance(K, FreeK):
+                kappa = 2 + values["kappa_minus_two"]
+                log_p += gamma_dist.logpdf(values["kappa_minus_two"], K.shape, scale=1 / K.rate)
+            else:
+                kappa = K
+            a, b = omega * (kappa - 2) + 1, (1 - omega) * (kappa - 2) + 1
+            if noncentred:
+                scale = np.sqrt(1 / a + 1 / b)
+                logit = np.log(a / b) + scale * values["eta"]
+                log_theta, log_one_minus = log_expit(logit), log_expit(-logit)
+                log_p += np.sum(log_theta + log_one_minus) + logit.size * np.log(scale)
+            else:
+                log_theta, log_one_minus = np.log(values["theta"]), np.log1p(-values["theta"])
+            log_p += np.sum((a - 1) * log_theta + (b - 1) * log_one_minus - betaln(a, b))
+            return float(log_p + heads @ log_theta + tails @ log_one_minus)
+
+        return log_density
 
     def reference_draws(self, data, settings, chains, draws, rng):
         """omega (and K when free) from the exact posterior on a fine grid, then every theta_s

@@ -71,6 +71,7 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 from scipy.special import gammaln
+from scipy.stats import invgamma, multivariate_normal, norm
 
 from zoo import parsers
 from zoo.data import Column, fail_rows, read_csv, write_example_command
@@ -467,6 +468,34 @@ class MissingData(ZooModel):
                    f"{REFERENCE_SEED}); mu[0], mu[1], sigma[0] in closed form",
                    f"{lost} of {len(data)} x2 values lost; EM converged in {trace.size - 1} "
                    "steps, its log-likelihood never falling"])
+
+    def log_posterior(self, data, settings):
+        """The module docstring's prior on the factored parameters, its m and Psi recomputed
+        here from the data (not by ``default_prior``), and the likelihood as the joint
+        Normal2(mu, Sigma) of each complete row and x1's Normal of each row with x2 lost;
+        the lost values' noise is Normal(0, 1)."""
+        x1, x2 = data["x1"].to_numpy(float), data["x2"].to_numpy(float)
+        lost = np.isnan(x2)
+        centre, given_mean = x1.mean(), x2[~lost].mean()
+        psi11, psi22 = x1.var(ddof=1), x2[~lost].var(ddof=1)
+
+        def log_density(values):
+            s11, mu1 = values["var_x1"], values["mean_x1"]
+            s22, level, slope = values["var_x2_given_x1"], values["line_level"], values["line_slope"]
+            prior = (invgamma.logpdf(s11, (PRIOR_NU - 1) / 2, scale=psi11 / 2)
+                     + norm.logpdf(mu1, centre, np.sqrt(s11 / PRIOR_K))
+                     + invgamma.logpdf(s22, PRIOR_NU / 2, scale=psi22 / 2)
+                     + norm.logpdf(level, given_mean, np.sqrt(s22 / PRIOR_K))
+                     + norm.logpdf(slope, 0.0, np.sqrt(s22 / psi11)))
+            mu = [mu1, level + slope * (mu1 - centre)]
+            sigma = [[s11, slope * s11], [slope * s11, s22 + slope**2 * s11]]
+            complete_rows = np.column_stack([x1[~lost], x2[~lost]])
+            likelihood = (np.sum(multivariate_normal.logpdf(complete_rows, mu, sigma))
+                          + np.sum(norm.logpdf(x1[lost], mu1, np.sqrt(s11))))
+            noise = np.sum(norm.logpdf(values["x2_lost_noise"])) if lost.any() else 0.0
+            return float(prior + likelihood + noise)
+
+        return log_density
 
     def reference_draws(self, data: pd.DataFrame, settings: dict[str, Any], chains: int,
                         draws: int, rng: np.random.Generator) -> dict[str, np.ndarray]:

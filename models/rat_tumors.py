@@ -70,7 +70,7 @@ from zoo.errors import DataError
 from zoo.exact import beta_mean_sd
 from zoo.exact_draws import grid_draws, trimmed_box
 from zoo.figures import save
-from zoo.model import DATA_DIR, Calibration, Setting, ZooModel
+from zoo.model import DATA_DIR, Calibration, Density, Setting, ZooModel
 from zoo.results import Estimate, Fit, Reference
 from zoo.sampling import sample_nuts
 
@@ -528,6 +528,29 @@ class RatTumors(ZooModel):
 
     def calibration(self):
         return HyperpriorCalibration(self)
+
+    def log_posterior(self, data, settings):
+        """The reference's own density on (u, v), theta integrated out as in the PyMC model:
+        :func:`log_posterior_uv` (``build`` calls none of it)."""
+        tumors, rats = data["tumors"].to_numpy(), data["rats"].to_numpy()
+        return lambda values: float(log_posterior_uv(values["log_alpha_over_beta"],
+                                                     values["log_alpha_plus_beta"], tumors, rats))
+
+    def densities(self, data, settings):
+        """The hierarchical model, and with compare_pooling=yes the two pooling models too."""
+        found = super().densities(data, settings)
+        if not settings["compare_pooling"]:
+            return found
+        tumors, rats = _counts(data)
+
+        def binomial(theta):  # Beta(1, 1) priors: a constant
+            return float(np.sum(tumors * np.log(theta) + (rats - tumors) * np.log1p(-theta)))
+
+        return [*found,
+                Density("no pooling", no_pooling_model(tumors, rats),
+                        lambda values: binomial(values["theta"])),
+                Density("complete pooling", complete_pooling_model(tumors, rats),
+                        lambda values: binomial(values["theta"]))]
 
     def figures(self, result, folder: Path) -> list[tuple[str, Path]]:
         """The shrinkage plot; with compare_pooling=yes also the LOO comparison of pooling levels."""

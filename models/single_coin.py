@@ -159,6 +159,18 @@ class SingleCoin(ZooModel):
                      for name, answer in (("exact", exact), ("grid", grid))},
         )
 
+    def log_posterior(self, data, settings):
+        """The prior (:func:`prior_log_density`, which the reference uses and ``build`` does not)
+        times the Bernoulli likelihood of every flip."""
+        y = data["y"].to_numpy(float)
+
+        def log_density(values):
+            theta = values["theta"]
+            return float(prior_log_density(settings["prior"], theta)
+                         + np.sum(y * np.log(theta) + (1 - y) * np.log1p(-theta)))
+
+        return log_density
+
     def reference_draws(self, data, settings, chains, draws, rng):
         """theta from its exact posterior: a Beta, or for the triangular prior a mixture of two
         Betas cut at 1/2 (see :func:`posterior_draws`)."""

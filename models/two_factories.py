@@ -29,13 +29,14 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 from scipy.special import logsumexp
+from scipy.stats import beta as beta_dist
 
 from zoo import parsers
 from zoo.compare import posterior_estimate
 from zoo.data import Column
 from zoo.exact import beta_from_mode, heads_tails, log_evidence_bernoulli
 from zoo.figures import new_figure, save
-from zoo.model import Calibration, Setting, ZooModel
+from zoo.model import Calibration, Density, Setting, ZooModel
 from zoo.results import Estimate, Reference
 from zoo.sampling import SamplerConfig, sample_smc, smc_log_evidence
 
@@ -111,6 +112,13 @@ class FactoryCalibration(Calibration):
         return {**truth, "factory": factory}, {"heads": rng.binomial(flips, truth["theta"][factory])}
 
 
+def _shapes(settings) -> tuple[np.ndarray, np.ndarray]:
+    """Each factory's Beta shapes from the documented formula, for the independent log
+    posterior: a = omega (kappa - 2) + 1, b = (1 - omega)(kappa - 2) + 1."""
+    omega, kappa = np.asarray(settings["omega"], float), settings["kappa"]
+    return omega * (kappa - 2) + 1, (1 - omega) * (kappa - 2) + 1
+
+
 class TwoFactories(ZooModel):
     name = "two-factories"
     title = "which of two mints made this coin: Bayes factor by exact evidence, NUTS and SMC"
@@ -160,6 +168,34 @@ class TwoFactories(ZooModel):
 
     def calibration(self):
         return FactoryCalibration(self)
+
+    def log_posterior(self, data, settings):
+        """The marginalised model from the formulas: both thetas' Beta priors (shapes written
+        out here, not by ``beta_from_mode``) times sum_m prior_m p(y | theta_m)."""
+        a, b = _shapes(settings)
+        y = data["y"].to_numpy(float)
+
+        def log_density(values):
+            theta = values["theta"]
+            per_factory = np.log(settings["prior"]) + y.sum() * np.log(theta) \
+                + (1 - y).sum() * np.log1p(-theta)
+            return float(logsumexp(per_factory) + beta_dist.logpdf(theta, a, b).sum())
+
+        return log_density
+
+    def densities(self, data, settings):
+        """The marginalised model, and each factory's own model fitted by SMC."""
+        a, b = _shapes(settings)
+        y = data["y"].to_numpy(float)
+
+        def one_factory(m):
+            return lambda values: float(beta_dist.logpdf(values["theta"], a[m], b[m])
+                                        + np.sum(y * np.log(values["theta"])
+                                                 + (1 - y) * np.log1p(-values["theta"])))
+
+        return [*super().densities(data, settings),
+                *(Density(f"factory {m + 1}'s own model (SMC)",
+                          self.factory_model(data, settings, m), one_factory(m)) for m in (0, 1))]
 
     def factory_model(self, data, settings, factory: int) -> pm.Model:
         """One factory's model alone, for its evidence by SMC."""

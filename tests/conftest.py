@@ -5,6 +5,7 @@ import atexit
 import os
 import shutil
 import tempfile
+from pathlib import Path
 
 import matplotlib
 import pytest
@@ -16,6 +17,9 @@ matplotlib.use("Agg")
 # references are cached in a folder of this session's (and its subprocesses'), never the user's
 os.environ["ZOO_CACHE_DIR"] = tempfile.mkdtemp(prefix="zoo-test-cache-")
 atexit.register(shutil.rmtree, os.environ["ZOO_CACHE_DIR"], ignore_errors=True)
+
+#: a model of one's own in a package of its own (its entry point is registered by ``toy_model``)
+TOY = Path(__file__).resolve().parent / "toy_model_package"
 
 #: 4 chains x 500 draws: enough for bulk ESS >= 400 on these models, and fast
 FAST = SamplerConfig(draws=500, tune=500, chains=4, cores=2, seed=1234, progressbar=False)
@@ -67,3 +71,17 @@ def example_run():
         return runs[name]
 
     return get
+
+
+@pytest.fixture
+def toy_model(tmp_path, monkeypatch):
+    """The toy package's model registered through its entry point, as if installed: its name."""
+    from zoo.registry import ENTRY_POINT_GROUP
+
+    dist = tmp_path / "toy_zoo_model-0.1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-zoo-model\nVersion: 0.1.0\n")
+    (dist / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\npoisson-rate = toy_zoo_model:MODEL\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.syspath_prepend(str(TOY))
+    return "poisson-rate"

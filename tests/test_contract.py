@@ -1,14 +1,19 @@
 """Every registered model against the contract (models/README.md): it builds, its reference is
-finite, its run gives a complete JSON document, bad input is refused in one line, and a tiny
-SBC runs and passes. Each model's own test file tests what only that model does."""
+finite, its run gives a complete JSON document, its independent log posterior agrees with its
+PyMC model's (on its example and on user data, a third party's model too) and disagrees with a
+slightly wrong likelihood, bad input is refused in one line, and a tiny SBC runs and passes. Each model's own test file
+tests what only that model does."""
 
 import json
 import math
 
+import numpy as np
 import pymc as pm
 import pytest
 
 from zoo.compare import parse_check
+from zoo.density_check import MIN_FINITE_POINTS, density_check
+from zoo.faults import Reweighted
 from zoo.model import Calibration
 from zoo.registry import all_models
 from zoo.sbc import SbcConfig, run_sbc
@@ -17,6 +22,7 @@ MODELS = sorted(all_models())
 #: a small SBC per model (the per-model files used to carry a copy each)
 TINY_SBC = SbcConfig(sims=16, seed=3, draws=200, tune=200, chains=2)
 CHECK_KEYS = {"name", "reference", "estimate", "mcse", "z", "passed", "reference_error"}
+DENSITY_CHECK_KEYS = {"passed", "max_deviation", "tolerance", "points", "seconds"}
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -44,11 +50,63 @@ def test_reference_is_finite_and_named_as_checks(name):
 def test_run_gives_a_complete_json_document(name, example_run):
     document = json.loads(example_run(name).to_json())
     assert document["model"] == name
-    assert {"config", "checks", "alternatives", "diagnostics", "notes", "seconds", "reference_source",
-            "passed"} <= set(document)
+    assert {"config", "checks", "alternatives", "diagnostics", "density_check", "notes", "seconds",
+            "reference_source", "passed"} <= set(document)
+    assert set(document["density_check"]) == DENSITY_CHECK_KEYS and document["density_check"]["passed"]
     assert document["checks"] and all(set(c) == CHECK_KEYS for c in document["checks"])
     assert {"r_hat_max", "ess_bulk_min", "divergences", "converged"} <= set(document["diagnostics"])
     assert document["config"]["seed"] == example_run(name).config.seed and document["config"]["versions"]
+
+
+#: the zoo's models and the toy package's (registered by the toy_model fixture)
+WITH_THIRD_PARTY = [*MODELS, "poisson-rate"]
+
+#: per model: a CSV of the user's and settings other than the defaults
+USER_DATA = {
+    "single-coin": ("y\n1\n0\n1\n1\n0\n1\n", ["prior=beta:2,3"]),
+    "two-factories": ("y\n1\n1\n0\n1\n", ["kappa=20", "omega=0.3,0.6", "prior=0.3,0.7"]),
+    "mint": ("coin,y\nc10,1\nc10,0\nc2,1\nc2,1\nc2,0\nb,0\nb,1\n", ["K=free", "param=centred"]),
+    "rat-tumors": ("tumors,rats\n0,20\n2,19\n4,25\n1,10\n5,30\n3,14\n", ["compare_pooling=yes"]),
+    "gmm": ("value\n" + "\n".join(f"{v:.6f}" for v in np.r_[np.linspace(-2, 2, 30),
+                                                           np.linspace(4, 7, 30)]) + "\n",
+            ["components=2", "column=value", "mu_prior=normal:2,5", "w_prior=dirichlet:1.5"]),
+    "missing-data": ("x1,x2\n" + "\n".join(f"{a:.3f},{'' if i % 3 == 0 else f'{0.5 * a + np.sin(i):.3f}'}"
+                                           for i, a in enumerate(np.linspace(-1, 2, 15))) + "\n", []),
+    "poisson-rate": ("count\n0\n2\n7\n1\n", ["shape=3"]),
+}
+
+
+def check_of(model, data_path=None, pairs=None):
+    settings = model.parse_settings(pairs, user_data=data_path is not None)
+    return density_check(model, model.load(data_path, settings), settings)
+
+
+class SlightlyTempered(Reweighted):
+    """Every observed row's log-likelihood times 1.001: far too small a change for any moment
+    check to see, and for the density check a change at every point."""
+
+    weight, rows = 1.001, "all"
+    fault, description = "tempered-1.001", "every row's log-likelihood times 1.001"
+
+
+@pytest.mark.parametrize("name", WITH_THIRD_PARTY)
+def test_log_density_agrees_on_the_example_and_not_with_a_slightly_wrong_likelihood(name, toy_model):
+    model = all_models()[name]
+    correct = check_of(model)
+    assert correct.passed, correct.notes
+    assert correct.points >= MIN_FINITE_POINTS and 0 <= correct.max_deviation <= correct.tolerance
+    faulty = check_of(type(f"Tempered{type(model).__name__}", (SlightlyTempered, type(model)), {})())
+    assert not faulty.passed and faulty.max_deviation > 100 * faulty.tolerance
+    assert any("disagree" in note for note in faulty.notes)
+
+
+@pytest.mark.parametrize("name", WITH_THIRD_PARTY)
+def test_log_density_agrees_on_user_data_and_settings(name, toy_model, tmp_path):
+    text, pairs = USER_DATA[name]
+    csv = tmp_path / "data.csv"
+    csv.write_text(text)
+    check = check_of(all_models()[name], csv, pairs)
+    assert check.passed, check.notes
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -96,14 +96,8 @@ def test_an_entry_point_that_is_not_a_model_is_one_clear_error(tmp_path, monkeyp
     assert err.count("\n") == 1 and "broken-models" in err and "not a zoo.ZooModel" in err
 
 
-def test_an_entry_point_model_is_listed_with_its_origin(tmp_path, monkeypatch):
-    dist = tmp_path / "toy_zoo_model-0.1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-zoo-model\nVersion: 0.1.0\n")
-    (dist / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\npoisson-rate = toy_zoo_model:MODEL\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.syspath_prepend(str(TOY))
-    assert "poisson-rate" in all_models() and origins()["poisson-rate"] == "toy-zoo-model"
+def test_an_entry_point_model_is_listed_with_its_origin(toy_model):
+    assert toy_model in all_models() and origins()[toy_model] == "toy-zoo-model"
     assert origins()["single-coin"] == "zoo"
 
 

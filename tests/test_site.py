@@ -1,7 +1,9 @@
 """The report site: one build per session for the two coin models, read back as files."""
 
+import dataclasses
 import functools
 import html
+import json
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,6 +20,8 @@ from zoo.diagnostics import scalar_draws
 from zoo.figures import panel_scalars, reference_moments
 from zoo.pipeline import run
 from zoo.registry import all_models, get_model
+from zoo.report import console, status
+from zoo.results import DensityCheck
 
 MODELS = ["single-coin", "two-factories"]
 TABLES = ["data", "settings", "checks", "alternatives", "summary", "provenance"]
@@ -73,6 +77,19 @@ def test_model_page_has_tables_plots_and_provenance(site, name, own_plot):
     assert set(GENERIC_PLOTS) | {own_plot} <= set(images)
     for needle in ["pytest demo", f"{FAST.seed}", "version of pymc", "version of jinja2", "wall time"]:
         assert needle in page
+    assert re.search(r'<p id="density-check">Log-density cross-check: log density agrees with the '
+                     r"model's formulas: max deviation \S+ \(<= \S+\) at \d+ points",
+                     html.unescape(page))
+
+
+def test_a_disagreeing_log_density_fails_the_run_everywhere_it_is_shown():
+    result = demo_results()[0]
+    assert result.passed and "log density agrees" in console(result).splitlines()[-1]
+    failed = dataclasses.replace(result, density_check=DensityCheck(False, 0.5, 1e-8, 25, 0.1))
+    assert not failed.passed and status(failed) == "FAIL"
+    assert "log density DISAGREES" in console(failed).splitlines()[-1]
+    assert json.loads(failed.to_json())["density_check"] == {
+        "passed": False, "max_deviation": 0.5, "tolerance": 1e-8, "points": 25, "seconds": 0.1}
 
 
 def test_page_leads_with_the_verdict_and_plots_and_folds_the_full_tables(site):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+import numpy as np
 import pandas as pd
 import pymc as pm
 
@@ -28,6 +29,21 @@ if TYPE_CHECKING:
     from zoo.results import Result
 
 DATA_DIR = Path(str(resources.files("zoo.datasets")))
+
+
+#: a log posterior written from a model's formulas: the natural (untransformed) values of the
+#: PyMC model's free variables, by name, to the log density up to a constant
+LogPosterior = Callable[[dict[str, np.ndarray]], float]
+
+
+@dataclass(frozen=True)
+class Density:
+    """A PyMC model that a fit samples, beside its log posterior written independently of it
+    (see :mod:`zoo.density_check`); ``label`` names it in the check's notes."""
+
+    label: str
+    model: pm.Model
+    log_posterior: LogPosterior | None
 
 
 @dataclass(frozen=True)
@@ -151,6 +167,20 @@ class ZooModel(ABC):
                                   **self.nuts_options(data, settings)))
         self.complete(fit, data, settings, config)
         return fit
+
+    # --- the log-density cross-check (zoo.density_check) ------------------------------------
+    def log_posterior(self, data: pd.DataFrame, settings: dict[str, Any]) -> LogPosterior | None:
+        """:meth:`build`'s log posterior written again from the formulas (numpy/scipy), calling
+        neither ``build`` nor any helper it calls, so that a mistake in either shows: a function
+        of the free variables' natural values by name, on the natural scale (the check adds the
+        transforms' Jacobians), where PyMC integrates something out, the same marginal.
+        None: the model gives none, and its log-density check fails."""
+        return None
+
+    def densities(self, data: pd.DataFrame, settings: dict[str, Any]) -> list[Density]:
+        """Every PyMC model the fit samples, each with its independent log posterior:
+        :meth:`build`'s by default; a model whose fit builds further models adds them."""
+        return [Density("the model", self.build(data, settings), self.log_posterior(data, settings))]
 
     def nuts_options(self, data: pd.DataFrame, settings: dict[str, Any]) -> dict[str, Any]:
         """Keyword arguments for :func:`zoo.sampling.sample_nuts`: where the chains start

@@ -16,6 +16,7 @@ import arviz as az
 
 from zoo import reference_cache
 from zoo.compare import compare
+from zoo.density_check import density_check
 from zoo.diagnostics import diagnose
 from zoo.model import ZooModel
 from zoo.results import BUNDLED_EXAMPLE, Fit, Result
@@ -32,6 +33,8 @@ def run(
     data = model.load(data_path, settings)
     config = config.resolved(model.nuts_sampler, model.draws)
     start = time.perf_counter()
+    density = density_check(model, data, settings)
+    after_density = time.perf_counter()
     reference, source = reference_cache.reference(model, data, settings)
     after_reference = time.perf_counter()
     fit = model.fit(data, settings, config)
@@ -51,9 +54,11 @@ def run(
         checks=checks,
         summary=summary,
         diagnostics=diagnostics,
+        density_check=density,
         set_pairs=list(set_pairs or []),
         reference_source=source.describe(),
-        seconds={"reference": after_reference - start, "fit": after_fit - after_reference,
+        seconds={"density_check": after_density - start,
+                 "reference": after_reference - after_density, "fit": after_fit - after_reference,
                  "diagnostics": time.perf_counter() - after_fit, **sampling_seconds(fit)},
     )
 

@@ -83,6 +83,19 @@ def diagnostics_line(result: Result) -> str:
     return line
 
 
+def density_verdict(result: Result) -> str:
+    """The log-density cross-check in a few words, for status lines."""
+    return "log density agrees" if result.density_check.passed else "log density DISAGREES"
+
+
+def density_line(result: Result) -> str:
+    """The log-density cross-check (zoo.density_check) with its figures."""
+    d = result.density_check
+    return (f"{density_verdict(result)} with the model's formulas: max deviation "
+            f"{d.max_deviation:.2g} (<= {d.tolerance:.2g}) at {d.points} points, "
+            f"{d.seconds:.2f} s")
+
+
 def console(result: Result) -> str:
     """What ``zoo run`` and ``zoo verify`` print."""
     c = result.config
@@ -101,9 +114,11 @@ def console(result: Result) -> str:
         "",
         "diagnostics: " + diagnostics_line(result),
         *(f"  problem: {p}" for p in result.diagnostics.problems),
+        "log-density check: " + density_line(result),
         *(f"  note: {n}" for n in result.notes()),
         f"{status(result)}: {int(result.checks['passed'].sum())}/{len(result.checks)} checks "
-        f"within |z| <= {result.z_bound:.2g}; reference {result.seconds['reference']:.2f} s "
+        f"within |z| <= {result.z_bound:.2g}, {density_verdict(result)}; "
+        f"reference {result.seconds['reference']:.2f} s "
         f"({result.reference_source}), fit {result.seconds['fit']:.1f} s",
     ]
     return "\n".join(lines)
@@ -126,6 +141,7 @@ def markdown(result: Result) -> str:
         f"**{status(result)}**: {int(result.checks['passed'].sum())}/{len(result.checks)} checks "
         f"within |z| <= {result.z_bound:.2g}; {diagnostics_line(result)}.",
         *(f"- problem: {p}" for p in result.diagnostics.problems),
+        f"- {density_line(result)}",
         "",
         result.model.summary or result.model.title,
         "",

@@ -59,6 +59,24 @@ class Estimate:
     df: float | None = None
 
 
+@dataclass(frozen=True)
+class DensityCheck:
+    """The log-density cross-check's verdict (:mod:`zoo.density_check`): the largest deviation
+    of PyMC's minus the independent log density from a constant, against its tolerance, over
+    every PyMC model the fit samples (the worst one's when there are several)."""
+
+    passed: bool
+    max_deviation: float
+    tolerance: float
+    points: int
+    seconds: float
+    notes: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"passed": self.passed, "max_deviation": self.max_deviation,
+                "tolerance": self.tolerance, "points": self.points, "seconds": self.seconds}
+
+
 @dataclass
 class Fit:
     """What fitting returns: the main posterior, any further estimates, and other methods' answers."""
@@ -84,6 +102,7 @@ class Result:
     checks: pd.DataFrame
     summary: pd.DataFrame
     diagnostics: Diagnostics
+    density_check: DensityCheck
     set_pairs: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     #: "computed", or read from the reference cache (zoo.reference_cache) and when
@@ -101,7 +120,8 @@ class Result:
 
     @property
     def passed(self) -> bool:
-        return bool(self.checks["passed"].all()) and self.diagnostics.converged
+        return (bool(self.checks["passed"].all()) and self.diagnostics.converged
+                and self.density_check.passed)
 
     def config_dict(self) -> dict[str, Any]:
         """What the run used: a setting that does not apply to its data (one that only shapes
@@ -124,7 +144,8 @@ class Result:
     def notes(self) -> list[str]:
         """The reference's, the fit's and the comparison's notes (e.g. a weaker reference, a z
         converted from a t)."""
-        return [*self.reference.notes, *self.fit.notes, *self.checks.attrs.get("notes", [])]
+        return [*self.density_check.notes, *self.reference.notes, *self.fit.notes,
+                *self.checks.attrs.get("notes", [])]
 
     def to_dict(self) -> dict[str, Any]:
         """Everything a run found; each check also gives its ``reference_error``, so that
@@ -137,6 +158,7 @@ class Result:
             "checks": checks,
             "alternatives": self.alternatives(),
             "diagnostics": self.diagnostics.as_dict(),
+            "density_check": self.density_check.as_dict(),
             "notes": self.notes(),
             "seconds": self.seconds,
             "reference_source": self.reference_source,

@@ -28,7 +28,8 @@ from zoo.figures import (LEAD_PLOTS, Figures, draw_all, formula_image, graph_mis
                          model_graph)
 from zoo.results import Result
 from zoo.outputs import staged_folder
-from zoo.report import (checks_table, diagnostics_line, markdown, markdown_table, alternatives_table,
+from zoo.report import (checks_table, density_line, density_verdict, diagnostics_line,
+                        markdown, markdown_table, alternatives_table,
                         status, summary_table, worst_first)
 
 DEFAULT_OUT = Path("reports") / "site"
@@ -177,7 +178,8 @@ def _write_model_page(result: Result, folder: Path, environment: jinja2.Environm
         "about": result.model.summary or result.model.title,
         "status": status(result),
         "verdict": f"{int(result.checks['passed'].sum())}/{len(result.checks)} checks within "
-                   f"|z| <= {result.z_bound:.2g}; {diagnostics_line(result)}",
+                   f"|z| <= {result.z_bound:.2g}; {diagnostics_line(result)}; "
+                   f"{density_verdict(result)}",
         "problems": result.diagnostics.problems,
         "formula": formula.name if formula else None,
         "formula_text": "; ".join(result.model.formula),
@@ -193,6 +195,7 @@ def _write_model_page(result: Result, folder: Path, environment: jinja2.Environm
         **tables,
         "csv": write_csv_tables(result, tables, folder),
         "diagnostics": diagnostics_line(result),
+        "density_check": density_line(result),
         "notes": result.notes(),
         "lead": [(caption, path.name) for caption, path in figures.lead],
         "more": [(caption, path.name) for caption, path in figures.more],

@@ -32,5 +32,10 @@ class PoissonRate(ZooModel):
         exact = stats.gamma(settings["shape"] + counts.sum(), scale=1 / (1 + counts.size))
         return Reference("exact", {"rate.mean": exact.mean(), "rate.sd": exact.std()})
 
+    def log_posterior(self, data, settings):
+        counts = data["count"].to_numpy()
+        return lambda values: (stats.gamma.logpdf(values["rate"], settings["shape"])
+                               + stats.poisson.logpmf(counts, values["rate"]).sum())
+
 
 MODEL = PoissonRate()
