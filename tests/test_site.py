@@ -254,3 +254,43 @@ def test_posterior_nc_reproduces_the_pages_predictive_check_and_loo(tmp_path):
     np.testing.assert_array_equal(tree["posterior_predictive"]["y"].values, on_page)
     assert tree["log_likelihood"]["y"].shape == (FAST.chains, FAST.draws, len(result.data))
     assert np.isfinite(az.loo(tree).elpd)
+
+
+@pytest.mark.skipif(figures.graph_missing_reason() is not None, reason="needs graphviz's dot")
+def test_every_model_graph_is_drawn_with_each_variable(tmp_path):
+    """PyMC's model graph of every registered model, rat-tumors' pm.Flat hyperpriors included
+    (PyMC's plate detection samples them and fails): an SVG naming every variable."""
+    for name, model in all_models().items():
+        settings = model.parse_settings([])
+        pymc_model = model.build(model.default_data(settings), settings)
+        folder = tmp_path / name
+        folder.mkdir()
+        graph = figures.model_graph(pymc_model, folder)
+        assert graph.path is not None, (name, graph.note)
+        svg = graph.path.read_text()
+        for variable in pymc_model.named_vars:
+            assert variable in svg, (name, variable)
+
+
+def test_a_graph_that_cannot_be_drawn_is_a_note_not_a_crash(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("dot crashed")
+
+    monkeypatch.setattr(figures, "_graph_with_plates", broken)
+    monkeypatch.setattr(figures, "_graph_with_known_shapes", broken)
+    settings = TWO_FACTORIES.parse_settings([])
+    pymc_model = TWO_FACTORIES.build(TWO_FACTORIES.default_data(settings), settings)
+    graph = figures.model_graph(pymc_model, tmp_path)
+    assert graph.path is None and "RuntimeError: dot crashed" in graph.note
+
+
+def test_a_plot_that_fails_is_a_note_naming_the_error_not_a_crash(tmp_path, monkeypatch):
+    def broken(result, tree, path):
+        path.write_bytes(b"half a png")
+        raise ValueError("no band")
+
+    monkeypatch.setattr(figures, "_rank", broken)
+    drawn = figures.draw_all(demo_results()[0], tmp_path)
+    assert "rank: could not be drawn (ValueError: no band)" in drawn.notes
+    assert not (tmp_path / "rank.png").exists()
+    assert (tmp_path / "trace.png").exists()

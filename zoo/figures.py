@@ -93,17 +93,21 @@ def draw_all(result: Result, folder: Path) -> Figures:
     ]
     for name, title, draw in steps:
         start = time.perf_counter()
-        if draw is None:  # the model's own plots (its ``figures`` hook)
-            figures.lead += result.model.figures(result, folder)
-        else:
-            with warnings.catch_warnings():  # ArviZ's advice on plot choice, not problems
-                warnings.filterwarnings("ignore", category=UserWarning, module="arviz")
-                note = draw(result, tree, folder / f"{name}.png")
-            if note:
-                figures.notes.append(f"{name}: {note}")
+        try:
+            if draw is None:  # the model's own plots (its ``figures`` hook)
+                figures.lead += result.model.figures(result, folder)
             else:
-                lead = name in (*LEAD_PLOTS, "rank")
-                (figures.lead if lead else figures.more).append((title, folder / f"{name}.png"))
+                with warnings.catch_warnings():  # ArviZ's advice on plot choice, not problems
+                    warnings.filterwarnings("ignore", category=UserWarning, module="arviz")
+                    note = draw(result, tree, folder / f"{name}.png")
+                if note:
+                    figures.notes.append(f"{name}: {note}")
+                else:
+                    lead = name in (*LEAD_PLOTS, "rank")
+                    (figures.lead if lead else figures.more).append((title, folder / f"{name}.png"))
+        except Exception as err:  # noqa: BLE001 - an optional plot never takes the report down
+            (folder / f"{name}.png").unlink(missing_ok=True)
+            figures.notes.append(f"{name}: could not be drawn ({_error_text(err)})")
         figures.seconds[name] = time.perf_counter() - start
         plt.close("all")
     return figures
@@ -278,14 +282,79 @@ def graph_missing_reason() -> str | None:
     return " and ".join(missing) + " not installed" if missing else None
 
 
-def model_graph(result: Result, folder: Path) -> Path | None:
-    """PyMC's model graph as SVG, when the graphviz package and its ``dot`` binary exist."""
-    if graph_missing_reason():
-        return None
-    graph = pm.model_to_graphviz(result.model.build(result.data, result.settings))
+@dataclass
+class ModelGraph:
+    """PyMC's model graph as drawn for a page: ``path`` of its SVG (None: not drawn) and
+    ``note``, what a reader should know (why it is missing, or drawn without plates)."""
+
+    path: Path | None
+    note: str | None = None
+
+
+def model_graph(model: pm.Model, folder: Path) -> ModelGraph:
+    """PyMC's model graph of ``model`` as ``folder/model_graph.svg``.
+
+    PyMC finds the plates by evaluating each variable's shape, which samples the variable
+    and fails for one it cannot sample (rat-tumors' pm.Flat hyperpriors); the graph is then
+    drawn again with the shapes that can be found without sampling. An optional figure
+    never takes the report down: whatever still fails is the note, naming the error.
+    """
+    missing = graph_missing_reason()
+    if missing:
+        return ModelGraph(None, f"{missing}; the report draws PyMC's graph where both are")
     path = Path(folder) / "model_graph.svg"
-    path.write_bytes(graph.pipe(format="svg"))
-    return path
+    try:
+        path.write_bytes(_graph_with_plates(model).pipe(format="svg"))
+        return ModelGraph(path)
+    except Exception as err:  # noqa: BLE001 - any failure of PyMC's drawing: try the fallback
+        first = _error_text(err)
+    try:
+        path.write_bytes(_graph_with_known_shapes(model).pipe(format="svg"))
+    except Exception as err:  # noqa: BLE001 - the page says what failed
+        return ModelGraph(None, f"PyMC's graph failed ({first}) and so did the graph without "
+                                f"the shapes it could evaluate ({_error_text(err)})")
+    return ModelGraph(path, f"drawn from the shapes PyMC could evaluate without sampling: its "
+                            f"own drawing failed ({first})")
+
+
+def _graph_with_plates(model: pm.Model):
+    return pm.model_to_graphviz(model)
+
+
+def _graph_with_known_shapes(model: pm.Model):
+    """PyMC's graph with plates grouped by each variable's shape found without sampling: from
+    its dims' lengths, else by evaluating it, else its static shape (none: no plate)."""
+    from pymc.model_graph import DimInfo, ModelGraph as PymcGraph, NodeInfo, Plate, fast_eval
+    from pymc.model_graph import get_node_type, make_graph
+
+    dim_lengths = {dim: int(fast_eval(length)) for dim, length in model.dim_lengths.items()}
+
+    def shape(name: str) -> tuple[int, ...]:
+        dims = model.named_vars_to_dims.get(name) or ()
+        if dims and all(dim in dim_lengths for dim in dims):
+            return tuple(dim_lengths[dim] for dim in dims)
+        try:
+            return tuple(map(int, fast_eval(model[name].shape)))
+        except Exception:  # noqa: BLE001 - sampled to find its shape; fall back to the static one
+            static = model[name].type.shape
+            return () if None in static else tuple(static)
+
+    graph = PymcGraph(model)
+    plates: dict[DimInfo, list[NodeInfo]] = {}
+    for name in graph.vars_to_plot():
+        lengths = shape(name)
+        dims = tuple(model.named_vars_to_dims.get(name) or ())
+        key = DimInfo(names=dims if len(dims) == len(lengths) else (None,) * len(lengths),
+                      lengths=lengths)
+        plates.setdefault(key, []).append(NodeInfo(model[name], get_node_type(name, model)))
+    return make_graph(model.name, [Plate(key, nodes) for key, nodes in plates.items()],
+                      graph.edges())
+
+
+def _error_text(err: BaseException) -> str:
+    """An exception as one short line: its type and its message's first line."""
+    first_line = (str(err).strip().splitlines() or [""])[0]
+    return f"{type(err).__name__}: {first_line}" if first_line else type(err).__name__
 
 
 def new_figure(rows: int = 1, cols: int = 1, *, width: float = 7.0, height: float = 3.0, **kwargs):

@@ -24,8 +24,7 @@ import jinja2
 
 from zoo.compare import Z_BOUND, parse_check
 from zoo.diagnostics import ESS_BULK_MIN, R_HAT_MAX
-from zoo.figures import (LEAD_PLOTS, Figures, draw_all, formula_image, graph_missing_reason,
-                         model_graph)
+from zoo.figures import LEAD_PLOTS, Figures, draw_all, formula_image, model_graph
 from zoo.results import Result
 from zoo.outputs import staged_folder
 from zoo.report import (checks_table, diagnostics_line, markdown, markdown_table, alternatives_table,
@@ -165,7 +164,7 @@ def _write_model_page(result: Result, folder: Path, environment: jinja2.Environm
     folder.mkdir()
     start = time.perf_counter()
     figures = draw_all(result, folder)
-    graph = model_graph(result, folder)
+    graph = model_graph(result.model.build(result.data, result.settings), folder)
     formula = formula_image(result.model, folder)
     report_seconds = time.perf_counter() - start
     tables = {"checks": checks_table(result), "alternatives": alternatives_table(result),
@@ -181,8 +180,8 @@ def _write_model_page(result: Result, folder: Path, environment: jinja2.Environm
         "problems": result.diagnostics.problems,
         "formula": formula.name if formula else None,
         "formula_text": "; ".join(result.model.formula),
-        "graph": graph.name if graph else None,
-        "graph_missing": graph_missing_reason(),
+        "graph": graph.path.name if graph.path else None,
+        "graph_note": graph.note,
         "data_source": result.data_source,
         "data_rows": len(result.data),
         "data_summary": data_summary(result),
