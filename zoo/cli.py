@@ -15,12 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from zoo import api
-from zoo.api import writable_folder
 from zoo import interrupts
 from zoo.errors import UsageError, ZooError
+from zoo.outputs import writable_folder
 from zoo.sampling import DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TARGET_ACCEPT, DEFAULT_TUNE, SamplerConfig
 
 REPORTS = Path("reports")
+#: the commands that replace their --out folder whole (the others add files to it, or refuse
+#: a folder that holds any)
+REPLACE_OUT = {"run", "report", "sweep", "verify"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -209,7 +212,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _list(all_models(), origins(), args.settings)
     out = _default_out(args)
     if out is not None:  # every command below writes where args.out says
-        args.out = writable_folder(out)
+        args.out = writable_folder(out, replaces=args.command in REPLACE_OUT,
+                                   inputs=[getattr(args, "data", None)])
     if getattr(args, "no_cache", False):  # read by zoo.reference_cache, here and in workers
         os.environ["ZOO_CACHE_DIR"] = "off"
     if getattr(args, "data", None) and Path(args.data).is_dir():  # read_csv would say "no such file"

@@ -11,7 +11,7 @@ import pandas as pd
 
 from zoo.compare import round_to_mcse
 from zoo.diagnostics import ESS_BULK_MIN, R_HAT_MAX
-from zoo.outputs import staged_folder
+from zoo.outputs import staged_folder, written_files
 from zoo.predictive import saved_tree
 from zoo.results import Result
 from zoo.sampling import stats_for_netcdf
@@ -175,7 +175,7 @@ def write_run(result: Result, out: Path) -> list[Path]:
         tree.to_netcdf(staging / "posterior.nc")
         (staging / "summary.md").write_text(markdown(result))
         (staging / "result.json").write_text(result.to_json())
-    return sorted(out.iterdir())
+    return written_files(out)
 
 
 def _netcdf_ready(idata):
