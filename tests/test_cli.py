@@ -108,8 +108,12 @@ def test_bad_data_is_one_line_exit_2_nothing_written(rejects, tmp_path, label, t
     (["verify", "single-coin", "--set", "prior"], "expected KEY=VALUE"),
     (["verify", "two-factories", "--set", "kappa=1"], "kappa must be at least 2"),
     (["verify", "two-factories", "--set", "prior=0.3,0.3"], "must sum to 1"),
-    (["verify", "single-coin", "--draws", "0"], "must be at least 1"),
+    (["verify", "single-coin", "--draws", "0"], "draws=0: must be a whole number of at least 1"),
     (["verify", "single-coin", "--chains", "x"], "not a whole number"),
+    # issue 23: --chains 1 fitted, then failed on "R-hat not finite" with exit 1
+    (["verify", "single-coin", "--chains", "1"], "chains=1: must be at least 2"),
+    (["run", "single-coin", "--chains", "1", "--out", "/tmp/zoo-never-written"], "chains=1"),
+    (["verify", "single-coin", "--target-accept", "1"], "target_accept=1.0: must be a number"),
     (["verify", "single-coin", "--set", "grid=1e9"], "the grid size must be at most 10,000,000"),
     (["verify", "single-coin", "--set", "grid=2.5"], "'2.5' is not a whole number"),
     (["verify", "gmm", "--set", "components=1e3"], "must be at most 20"),
