@@ -57,12 +57,19 @@ def worst_first(checks: pd.DataFrame) -> pd.Index:
 
 
 def alternatives_table(result: Result) -> list[list[str]]:
-    """Rows of the alternatives table: one row per quantity, one column per other method."""
+    """Rows of the alternatives table: one row per quantity, one column per other method.
+
+    A point estimate named by its quantity alone (EM's ``mu[0]``) is the row of that
+    quantity's mean (the reference's ``mu[0].mean``): named apart, each method's values were
+    rows of their own and the table a diagonal of blanks."""
     alternatives = result.alternatives()
-    quantities = list(dict.fromkeys(q for values in alternatives.values() for q in values))
-    rows = [["quantity", *alternatives]]
+    means = {q for values in alternatives.values() for q in values if q.endswith(".mean")}
+    aligned = {method: {f"{q}.mean" if f"{q}.mean" in means else q: v for q, v in values.items()}
+               for method, values in alternatives.items()}
+    quantities = list(dict.fromkeys(q for values in aligned.values() for q in values))
+    rows = [["quantity", *aligned]]
     for quantity in quantities:
-        rows.append([quantity, *(_number(alternatives[m].get(quantity)) for m in alternatives)])
+        rows.append([quantity, *(_number(aligned[m].get(quantity)) for m in aligned)])
     return rows
 
 
