@@ -224,7 +224,8 @@ def test_panel_titles_clear_the_tick_labels_above(tmp_path, laid_out):
 
 def test_compact_tables_pick_the_main_quantities_and_the_largest_z():
     """rat-tumors' page: alpha, beta and the like as main quantities, not its 71 theta_j; the
-    worst table by |z| from the largest, a failure or NaN first."""
+    worst table of the others by |z| from the largest, a failure or NaN first; none where every
+    check is a main quantity (gmm)."""
     import pandas as pd
 
     names = ["alpha.mean", "alpha.sd", *(f"theta[{j}].mean" for j in range(71)), "log_bf"]
@@ -232,8 +233,9 @@ def test_compact_tables_pick_the_main_quantities_and_the_largest_z():
     checks = pd.DataFrame({"name": names, "z": z, "passed": [abs(v) <= 4 for v in z]})
     result = SimpleNamespace(checks=checks)
     assert site_module.main_checks(result) == ["alpha.mean", "alpha.sd", "log_bf"]
-    worst = site_module.worst_checks(result)
-    assert worst[:3] == ["log_bf", "theta[0].mean", "theta[1].mean"] and len(worst) == 10
+    worst = site_module.worst_checks(result)  # issue 23: not the main table's rows again
+    assert worst[:2] == ["theta[0].mean", "theta[1].mean"] and len(worst) == 10
+    assert site_module.worst_checks(SimpleNamespace(checks=checks.iloc[[0, 1, 2, 73]])) == []
 
 
 def test_posterior_nc_reproduces_the_pages_predictive_check_and_loo(tmp_path):
@@ -294,3 +296,28 @@ def test_a_plot_that_fails_is_a_note_naming_the_error_not_a_crash(tmp_path, monk
     assert "rank: could not be drawn (ValueError: no band)" in drawn.notes
     assert not (tmp_path / "rank.png").exists()
     assert (tmp_path / "trace.png").exists()
+
+
+def test_density_panels_show_checked_quantities_the_worst_first_each_with_its_reference():
+    """Issue 23: rat-tumors showed theta[0]-theta[3] (four alike 0/20 experiments) with no
+    reference drawn, mint its internal eta, gmm left out w[2]. The panels are the checked
+    scalars: model-level ones, then the others from the largest |z|; each has its reference
+    moments, also where the check compares the fit's own (Rao-Blackwell) estimate."""
+    import pandas as pd
+
+    names = ["alpha.mean", "alpha.sd", *(f"theta[{j}].mean" for j in range(71)), "log_bf"]
+    z = np.zeros(len(names))
+    z[2 + 40], z[2 + 3], z[2 + 9] = 3.0, -2.5, 2.0
+    checks = pd.DataFrame({"name": names, "z": z, "passed": True})
+    draws = {name: np.zeros((2, 5)) for name in ["alpha", "eta[0]", *(f"theta[{j}]" for j in range(71))]}
+    result = SimpleNamespace(
+        checks=checks, model=SimpleNamespace(var_names=["eta"]),
+        fit=SimpleNamespace(idata=SimpleNamespace(posterior={"alpha": 0, "theta": 0}),
+                            estimates={f"theta[{j}].mean": None for j in range(71)}),
+        reference=SimpleNamespace(values=dict(zip(names, np.arange(len(names), dtype=float)))))
+    shown = panel_scalars(result, draws)
+    assert shown[:4] == ["alpha", "theta[40]", "theta[3]", "theta[9]"] and len(shown) == figures.MAX_PANELS
+    assert "eta[0]" not in shown
+    moments = reference_moments(result)
+    assert moments["theta[40]"] == (42.0, None) and moments["alpha"] == (0.0, 1.0)
+    assert "log_bf" not in moments

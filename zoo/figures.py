@@ -24,13 +24,14 @@ import xarray as xr
 from zoo.compare import parse_check
 from zoo.diagnostics import scalar_draws
 from zoo.predictive import PPC_DRAWS, UNSUPPORTED, posterior_predictive
+from zoo.report import main_checks, worst_first
 
 if TYPE_CHECKING:
     from zoo.results import Result
 
 DPI = 72
-#: scalars per plot: every checked one, then the others in order up to this many
-MAX_PANELS = 8
+#: scalars per plot (gmm's nine: mu, sigma and w of three components)
+MAX_PANELS = 9
 REFERENCE_STYLE = {"color": "C3", "linestyle": "--", "linewidth": 1.5}
 
 
@@ -164,17 +165,29 @@ def formula_image(model, folder: Path) -> Path | None:
 
 
 def panel_scalars(result: Result, draws: dict[str, np.ndarray]) -> list[str]:
-    """The scalars to plot: the checked ones first, then the model's ``var_names``, at most
-    MAX_PANELS (a model with 71 thetas would need 142 trace panels)."""
-    checked = []
-    for name in result.checks["name"]:
-        if name in result.fit.estimates:
-            continue
-        var, index, _ = parse_check(name)
-        scalar = var if index is None else f"{var}[{index}]"
-        checked.append(scalar if scalar in draws else f"{var}[{index or 0}]")
-    main = scalar_draws(result.fit.idata, result.model.var_names)
-    return [name for name in dict.fromkeys([*checked, *main]) if name in draws][:MAX_PANELS]
+    """The scalars to plot, at most MAX_PANELS, all checked ones: the model-level quantities
+    (:func:`zoo.report.main_checks`), then the others from the largest |z| (of rat-tumors' 71
+    thetas, the worst fitted, not four alike). A model none of whose checks is a drawn scalar
+    shows its ``var_names``."""
+    checks = result.checks
+    main = main_checks(result)
+    others = [name for name in checks.loc[worst_first(checks), "name"] if name not in set(main)]
+    checked = [_scalar(name, draws) for name in [*main, *others]]
+    shown = [name for name in dict.fromkeys(checked) if name in draws]
+    if not shown:
+        shown = [name for name in scalar_draws(result.fit.idata, result.model.var_names)
+                 if name in draws]
+    return shown[:MAX_PANELS]
+
+
+def _scalar(check: str, draws: dict[str, np.ndarray]) -> str | None:
+    """The drawn scalar a check is about (``theta[3].mean``: ``theta[3]``); None if none."""
+    try:
+        var, index, _ = parse_check(check)
+    except ValueError:  # a quantity of its own (log_bf)
+        return None
+    scalar = var if index is None else f"{var}[{index}]"
+    return scalar if scalar in draws else f"{var}[{index or 0}]"
 
 
 def panel_tree(result: Result, draws: dict[str, np.ndarray]) -> xr.DataTree:
@@ -218,13 +231,14 @@ def _posterior(result: Result, tree: xr.DataTree, path: Path) -> str | None:
 
 
 def reference_moments(result: Result) -> dict[str, tuple[float, float | None]]:
-    """Reference mean (and sd where checked) of each scalar, from the checks' names."""
+    """Reference mean (and sd where checked) of each drawn scalar, from the checks' names,
+    also where the check compares the fit's own estimate (rat-tumors' Rao-Blackwell thetas)."""
     means: dict[str, float] = {}
     sds: dict[str, float] = {}
     for name, value in result.reference.values.items():
-        if name in result.fit.estimates:
-            continue
         var, index, stat = parse_check(name)
+        if var not in result.fit.idata.posterior:  # no draws (log_bf, an SMC estimate)
+            continue
         scalar = var if index is None else f"{var}[{index}]"
         (means if stat == "mean" else sds)[scalar] = value
     return {scalar: (mean, sds.get(scalar)) for scalar, mean in means.items()}

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from zoo.compare import round_to_mcse
+from zoo.compare import parse_check, round_to_mcse
 from zoo.diagnostics import ESS_BULK_MIN, R_HAT_MAX
 from zoo.outputs import staged_folder, written_files
 from zoo.predictive import saved_tree
@@ -54,6 +54,28 @@ def worst_first(checks: pd.DataFrame) -> pd.Index:
     """The checks' index, failures first, then by |z| from the largest (a NaN z as infinite)."""
     key = checks["z"].abs().fillna(float("inf")) + 1e9 * ~checks["passed"]
     return key.sort_values(ascending=False, kind="stable").index
+
+
+#: a checked variable with at most this many scalars is a main (model-level) quantity; more
+#: are per-group or per-observation quantities (rat-tumors' 71 theta_j)
+MAIN_SCALARS = 5
+
+
+def main_checks(result: Result) -> list[str]:
+    """The checks of model-level quantities: variables checked for at most MAIN_SCALARS
+    scalars (theta, omega, alpha, mu[k], log_bf), not rat-tumors' every theta_j."""
+    def variable(name: str) -> tuple[str, int | None]:
+        try:
+            return parse_check(name)[:2]
+        except ValueError:  # a name of another form is a quantity of its own
+            return name, None
+
+    scalars: dict[str, set] = {}
+    for name in result.checks["name"]:
+        var, index = variable(name)
+        scalars.setdefault(var, set()).add(index)
+    return [name for name in result.checks["name"]
+            if len(scalars[variable(name)[0]]) <= MAIN_SCALARS]
 
 
 def alternatives_table(result: Result) -> list[list[str]]:

@@ -22,13 +22,13 @@ from typing import TypeVar
 
 import jinja2
 
-from zoo.compare import Z_BOUND, parse_check
+from zoo.compare import Z_BOUND
 from zoo.diagnostics import ESS_BULK_MIN, R_HAT_MAX
 from zoo.figures import LEAD_PLOTS, Figures, draw_all, formula_image, model_graph
 from zoo.results import Result
 from zoo.outputs import staged_folder
-from zoo.report import (checks_table, diagnostics_line, markdown, markdown_table, alternatives_table,
-                        status, summary_table, worst_first)
+from zoo.report import (checks_table, diagnostics_line, main_checks, markdown, markdown_table,
+                        alternatives_table, status, summary_table, worst_first)
 
 DEFAULT_OUT = Path("reports") / "site"
 #: packages that draw the site, recorded beside the ones that change the numbers
@@ -167,6 +167,7 @@ def _write_model_page(result: Result, folder: Path, environment: jinja2.Environm
     graph = model_graph(result.model.build(result.data, result.settings), folder)
     formula = formula_image(result.model, folder)
     report_seconds = time.perf_counter() - start
+    main, worst = main_checks(result), worst_checks(result)
     tables = {"checks": checks_table(result), "alternatives": alternatives_table(result),
               "summary": summary_table(result)}
     page = {
@@ -186,8 +187,9 @@ def _write_model_page(result: Result, folder: Path, environment: jinja2.Environm
         "data_rows": len(result.data),
         "data_summary": data_summary(result),
         "settings": settings_rows(result),
-        "main": checks_table(result, names=main_checks(result)),
-        "worst": checks_table(result, names=worst_checks(result)) if len(result.checks) > WORST_ROWS else None,
+        "main": checks_table(result, names=main),
+        "worst": checks_table(result, names=worst) if worst else None,
+        "n_other": len(result.checks) - len(main),
         "n_checks": len(result.checks),
         **tables,
         "csv": write_csv_tables(result, tables, folder),
@@ -205,31 +207,12 @@ def _write_model_page(result: Result, folder: Path, environment: jinja2.Environm
 
 #: the compact table of the worst checks shows this many (the full table is folded below it)
 WORST_ROWS = 10
-#: a checked variable with at most this many scalars is a main (model-level) quantity; more
-#: are per-group or per-observation quantities (rat-tumors' 71 theta_j)
-MAIN_SCALARS = 5
-
-
-def main_checks(result: Result) -> list[str]:
-    """The checks of model-level quantities: variables checked for at most MAIN_SCALARS
-    scalars (theta, omega, alpha, mu[k], log_bf), not rat-tumors' every theta_j."""
-    def variable(name: str) -> tuple[str, int | None]:
-        try:
-            return parse_check(name)[:2]
-        except ValueError:  # a name of another form is a quantity of its own
-            return name, None
-
-    scalars: dict[str, set] = {}
-    for name in result.checks["name"]:
-        var, index = variable(name)
-        scalars.setdefault(var, set()).add(index)
-    return [name for name in result.checks["name"]
-            if len(scalars[variable(name)[0]]) <= MAIN_SCALARS]
-
-
 def worst_checks(result: Result) -> list[str]:
-    """The WORST_ROWS checks of largest |z|, largest first (a failure or NaN z before any)."""
-    return result.checks.loc[worst_first(result.checks)[:WORST_ROWS], "name"].tolist()
+    """The WORST_ROWS checks of largest |z| (a failure or NaN z first) that are not main
+    quantities, which their own table shows (gmm's 18 checks were both tables' rows)."""
+    main = set(main_checks(result))
+    names = result.checks.loc[worst_first(result.checks), "name"]
+    return [name for name in names if name not in main][:WORST_ROWS]
 
 
 def write_csv_tables(result: Result, tables: dict[str, list[list[str]]], folder: Path) -> dict[str, str]:
