@@ -321,3 +321,18 @@ def test_density_panels_show_checked_quantities_the_worst_first_each_with_its_re
     moments = reference_moments(result)
     assert moments["theta[40]"] == (42.0, None) and moments["alpha"] == (0.0, 1.0)
     assert "log_bf" not in moments
+
+
+def test_index_highlights_the_cells_past_their_bound(tmp_path):
+    """Issue 23: a failing R-hat or ESS looked like any other number in the index."""
+    from dataclasses import replace
+
+    result = demo_results()[0]
+    unconverged = replace(result, diagnostics=replace(result.diagnostics, r_hat_max=float("nan"),
+                                                      ess_bulk_min=120.0))
+    assert site_module.failing_cells(result) == []
+    assert site_module.failing_cells(unconverged) == ["r_hat", "ess"]
+    out = site_module.build_site([unconverged], tmp_path / "site", command="pytest").index
+    cells = re.findall(r'<td class="failing"[^>]*>([^<]*)</td>', out.read_text())
+    assert cells == ["nan", "120"]
+    assert "| **nan** | **120** |" in (tmp_path / "site" / "index.md").read_text()

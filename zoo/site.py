@@ -99,7 +99,19 @@ def index_row(result: Result, report_seconds: float, thumbnail: str = "") -> dic
         "divergences": str(d.divergences),
         "sampler": sampler_name(result),
         "seconds": f"{result.seconds['reference'] + result.seconds['fit'] + report_seconds:.1f}",
+        "failing": failing_cells(result),
     }
+
+
+def failing_cells(result: Result) -> list[str]:
+    """The index cells of ``result`` past their bound, which the index highlights: a failed
+    check's worst |z|, R-hat above or ESS below the bound (NaN fails), any divergence."""
+    d = result.diagnostics
+    bad = {"worst_z": not result.checks["passed"].all(),
+           "r_hat": not d.r_hat_max <= R_HAT_MAX,
+           "ess": not d.ess_bulk_min >= ESS_BULK_MIN,
+           "divergences": d.divergences > 0}
+    return [cell for cell, failed in bad.items() if failed]
 
 
 def sampler_name(result: Result) -> str:
@@ -142,7 +154,8 @@ def index_markdown(rows: list[dict[str, str]], context: dict[str, str],
     header = ["model", "what it is", "status", r"worst \|z\|", "max R-hat", "min ESS",
               "divergences", "sampler", "wall time (s)"]
     keys = ["what", "status", "worst_z", "r_hat", "ess", "divergences", "sampler", "seconds"]
-    table = [header] + [[f"[{r['name']}]({r['name']}/index.md)", *(r[k] for k in keys)] for r in rows]
+    table = [header] + [[f"[{r['name']}]({r['name']}/index.md)",
+                         *(f"**{r[k]}**" if k in r["failing"] else r[k] for k in keys)] for r in rows]
     lines = ["# Bayesian model zoo", "", markdown_table(table), ""]
     for section in sections:
         lines += [f"## {section['title']}", "", markdown_table(section["rows"]), "",
