@@ -336,3 +336,35 @@ def test_index_highlights_the_cells_past_their_bound(tmp_path):
     cells = re.findall(r'<td class="failing"[^>]*>([^<]*)</td>', out.read_text())
     assert cells == ["nan", "120"]
     assert "| **nan** | **120** |" in (tmp_path / "site" / "index.md").read_text()
+
+
+def _normal_tree(names):
+    import xarray as xr
+
+    rng = np.random.default_rng(0)
+    posterior = xr.Dataset({n: (("chain", "draw"), rng.normal(size=(4, 200))) for n in names},
+                           coords={"chain": np.arange(4), "draw": np.arange(200)})
+    return xr.DataTree.from_dict({"posterior": posterior})
+
+
+def test_rank_plot_has_its_band_and_y_axis_and_trace_names_are_whole(tmp_path):
+    """Issue 23: the rank plots had no band and no y axis under a caption promising the band;
+    the trace's vertical labels were cut ("log_alpha_over_bet")."""
+    import matplotlib.pyplot as plt
+
+    tree = _normal_tree(["log_alpha_over_beta", "b"])
+    plt.close("all")
+    figures._rank(None, tree, tmp_path / "rank.png")
+    (figure,) = map(plt.figure, plt.get_fignums())
+    panels = [axes for axes in figure.axes if axes.has_data()]
+    assert len(panels) == 2
+    for axes in panels:
+        assert axes.collections, "no band"  # fill_between's PolyCollection
+        assert axes.yaxis.get_visible() and any(t.get_text() for t in axes.get_yticklabels())
+    plt.close("all")
+    figures._trace(None, tree, tmp_path / "trace.png")
+    (figure,) = map(plt.figure, plt.get_fignums())
+    titles = [axes.get_title(loc="left") for axes in figure.axes]
+    assert "log_alpha_over_beta" in titles and not any(a.get_ylabel() for a in figure.axes
+                                                      if a.get_xlabel() == "Draw")
+    plt.close("all")

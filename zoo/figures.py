@@ -87,7 +87,8 @@ def draw_all(result: Result, folder: Path) -> Figures:
         ("posterior", f"Posterior densities; dashed: the reference ({result.reference.method}), "
                       "shaded: its mean +- sd", _posterior),
         ("model", "", None),
-        ("rank", "Rank plot (ECDF difference of ranks per chain; inside the band is good)", _rank),
+        ("rank", "Rank plot: ECDF of each chain's fractional ranks minus the uniform one; chains "
+                 "sampling the same posterior stay inside the grey band", _rank),
         ("trace", "Trace (left: density per chain; right: draws)", _trace),
         ("energy", "Energy: marginal energy against energy transitions (BFMI)", _energy),
         ("ppc", "Posterior predictive check: observed data against replicated data", _ppc),
@@ -208,12 +209,21 @@ def panel_tree(result: Result, draws: dict[str, np.ndarray]) -> xr.DataTree:
 
 
 def _trace(result: Result, tree: xr.DataTree, path: Path) -> str | None:
-    save_plot(az.plot_trace_dist(tree), path)
+    """Each scalar's name on its draws' panel as a title, not ArviZ's vertical y label, which
+    a panel's height cut ("log_alpha_over_bet")."""
+    plot = az.plot_trace_dist(tree)
+    for axes in plot.viz["figure"].item().axes:
+        if axes.get_ylabel() and axes.get_xlabel() == "Draw":
+            axes.set_title(axes.get_ylabel(), fontsize=9, loc="left")
+            axes.set_ylabel("")
+    save_plot(plot, path)
     return None
 
 
 def _rank(result: Result, tree: xr.DataTree, path: Path) -> str | None:
-    save_plot(az.plot_rank(tree), path)
+    """ArviZ's rank plot with its band of uniform ranks and its y axis: by default it draws
+    neither (a multi-chain test's p-value instead), and the caption promises the band."""
+    save_plot(az.plot_rank(tree, method="envelope", visuals={"remove_axis": False}), path)
     return None
 
 
