@@ -368,3 +368,15 @@ def test_rank_plot_has_its_band_and_y_axis_and_trace_names_are_whole(tmp_path):
     assert "log_alpha_over_beta" in titles and not any(a.get_ylabel() for a in figure.axes
                                                       if a.get_xlabel() == "Draw")
     plt.close("all")
+
+
+def test_data_summary_prints_counts_as_whole_numbers():
+    """Issue 23: gmm's 10,000 rows were "count 1e+04"."""
+    import pandas as pd
+
+    result = SimpleNamespace(data=pd.DataFrame({"x": np.linspace(0, 1, 10_000),
+                                                "group": ["a", "b"] * 5_000}))
+    header, *rows = site_module.data_summary(result)
+    by_column = {row[0]: dict(zip(header, row)) for row in rows}
+    assert by_column["x"]["count"] == "10,000" and by_column["group"]["freq"] == "5,000"
+    assert by_column["x"]["mean"] == "0.5" and by_column["group"]["mean"] == ""

@@ -249,11 +249,20 @@ def thumbnail(figures: Figures) -> str:
 
 
 def data_summary(result: Result) -> list[list[str]]:
-    """pandas' describe() of every column, one row per column."""
+    """pandas' describe() of every column, one row per column; the counts as whole numbers
+    (``.4g`` printed 10,000 rows as "1e+04")."""
     described = result.data.describe(include="all").T
+    counts = {"count", "unique", "freq"}
+
+    def cell(statistic: str, value) -> str:
+        if _missing(value):
+            return ""
+        if statistic in counts:
+            return f"{int(value):,}"
+        return f"{value:.4g}" if isinstance(value, float) else str(value)
+
     return [["column", *map(str, described.columns)]] + [
-        [str(column), *("" if _missing(v) else f"{v:.4g}" if isinstance(v, float) else str(v)
-                        for v in row)]
+        [str(column), *(cell(statistic, v) for statistic, v in zip(described.columns, row))]
         for column, row in zip(described.index, described.values)
     ]
 
