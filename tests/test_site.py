@@ -380,3 +380,19 @@ def test_data_summary_prints_counts_as_whole_numbers():
     by_column = {row[0]: dict(zip(header, row)) for row in rows}
     assert by_column["x"]["count"] == "10,000" and by_column["group"]["freq"] == "5,000"
     assert by_column["x"]["mean"] == "0.5" and by_column["group"]["mean"] == ""
+
+
+def test_z_plot_of_many_checks_names_several_and_is_wide(tmp_path, monkeypatch):
+    """Issue 23: rat-tumors' 151 dots carried one label, on a plot about 500 px wide."""
+    import pandas as pd
+
+    z = np.sin(np.arange(151))
+    checks = pd.DataFrame({"name": [f"theta[{j}].mean" for j in range(151)], "z": z,
+                           "passed": True})
+    saved = []
+    monkeypatch.setattr(figures, "save", lambda figure, *args, **kwargs: saved.append(figure))
+    figures._checks(SimpleNamespace(checks=checks, z_bound=4.0), None, tmp_path / "checks.png")
+    (ax,) = saved[0].axes
+    largest = {f"theta[{j}].mean" for j in np.argsort(-np.abs(z))[:figures.LABELLED]}
+    assert {text.get_text() for text in ax.texts} == largest and figures.LABELLED >= 5
+    assert saved[0].get_figwidth() * 100 >= 900

@@ -115,10 +115,14 @@ def draw_all(result: Result, folder: Path) -> Figures:
     return figures
 
 
+#: of many checks, the z plot names this many: the failures, else the largest |z|
+LABELLED = 6
+
+
 def _checks(result: Result, tree: xr.DataTree, path: Path) -> str | None:
     """z of every check against its index, the +-bound band shaded; failures as red crosses,
     a z that is not finite as a red triangle on the edge. Few checks are named on the axis;
-    of many, the failures (or, with none, the largest |z|) are labelled."""
+    of many, the first LABELLED failures (or, with none, the LABELLED largest |z|) are."""
     checks = result.checks.reset_index(drop=True)
     if checks.empty:
         return "skipped: the model has no checks"
@@ -127,7 +131,7 @@ def _checks(result: Result, tree: xr.DataTree, path: Path) -> str | None:
     top = max(bound * 1.3, float(np.abs(z[finite]).max(initial=0.0)) * 1.1)
     shown = np.where(finite, z, np.copysign(top * 0.95, np.nan_to_num(z, nan=1.0)))
     failed = ~checks["passed"].to_numpy(dtype=bool)
-    figure, axes = new_figure(width=7.0, height=2.6)
+    figure, axes = new_figure(width=10.0, height=3.2)
     ax = axes[0, 0]
     x = np.arange(len(z))
     ax.axhspan(-bound, bound, color="C2", alpha=0.12, lw=0)
@@ -144,12 +148,13 @@ def _checks(result: Result, tree: xr.DataTree, path: Path) -> str | None:
         ax.set_xticks(x, names, rotation=40, ha="right", fontsize=8)
     else:
         ax.set_xlabel(f"the {len(z)} checks, in table order")
-        labelled = np.flatnonzero(failed)[:10] if failed.any() else [np.argmax(np.abs(shown))]
+        labelled = (np.flatnonzero(failed)[:LABELLED] if failed.any()
+                    else np.argsort(-np.abs(shown), kind="stable")[:LABELLED])
         for i in labelled:
             ax.annotate(names[i], (x[i], shown[i]), xytext=(3, 3), textcoords="offset points",
-                        fontsize=7)
-    ax.legend(fontsize=7, loc="upper right", ncols=3)
-    save(figure, path.parent, path.stem)
+                        fontsize=9)
+    ax.legend(fontsize=9, loc="upper right", ncols=3)
+    save(figure, path.parent, path.stem, dpi=100)  # the page's widest plot: readable text
     return None
 
 
