@@ -88,6 +88,9 @@ BAD_INPUTS = [
     # issue 18: blank lines made the line numbers of later rows too small
     ("after blank lines", "y\n1\n\n\n0\n7\n", "line 6, column 'y': '7' is not 0 or 1"),
     ("after a quoted line break", 'y,x\n1,"a\nb"\n7,c\n', "line 4, column 'y': '7' is not 0"),
+    # issue 23: "found 'y;x'" without saying why
+    ("semicolons", "y;x\n1;2\n", "the header has ';' between names: the zoo reads columns "
+                                   "separated by commas"),
     ("inexact whole number", "y\n1\n1.0000000000000001\n",
      "line 3, column 'y': '1.0000000000000001' is not a whole number"),
 ]
