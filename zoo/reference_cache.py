@@ -51,11 +51,13 @@ class Source:
     cached: bool
     key: str = ""
     computed_seconds: float = 0.0
+    folder: Path | None = None  # the cache's, where one was used: shared by every clone
 
     def describe(self) -> str:
         if not self.cached:
-            return "computed"
-        return f"read from the cache (computed in {self.computed_seconds:.2f} s; key {self.key[:12]})"
+            return f"computed; stored in the reference cache {self.folder}" if self.folder else "computed"
+        return (f"read from the cache {self.folder} (computed in {self.computed_seconds:.2f} s; "
+                f"key {self.key[:12]}; ZOO_CACHE_DIR=off or --no-cache computes anew)")
 
 
 def folder() -> Path | None:
@@ -78,11 +80,11 @@ def reference(model: ZooModel, data: pd.DataFrame, settings: dict[str, Any]) -> 
     stored = _read(path)
     if stored is not None:
         found, seconds = stored
-        return found, Source(cached=True, key=key, computed_seconds=seconds)
+        return found, Source(cached=True, key=key, computed_seconds=seconds, folder=where)
     start = time.perf_counter()
     found = model.reference(data, settings)
-    _write(path, (found, time.perf_counter() - start))
-    return found, Source(cached=False, key=key)
+    written = _write(path, (found, time.perf_counter() - start))
+    return found, Source(cached=False, key=key, folder=where if written else None)
 
 
 def cache_key(model: ZooModel, data: pd.DataFrame, settings: dict[str, Any]) -> str:
@@ -131,9 +133,11 @@ def _read(path: Path) -> tuple[Reference, float] | None:
     return found, float(seconds)
 
 
-def _write(path: Path, entry: tuple[Reference, float]) -> None:
+def _write(path: Path, entry: tuple[Reference, float]) -> bool:
     """Store atomically (a reader sees the whole entry or none); a cache that cannot be
-    written (read-only, full disk) is skipped: it costs time, never a run."""
+    written (read-only, full disk) is skipped: it costs time, never a run. Whether stored."""
     with suppress(OSError, pickle.PicklingError, TypeError, AttributeError):
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(path, pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL))
+        return True
+    return False
