@@ -91,7 +91,8 @@ def draw_all(result: Result, folder: Path) -> Figures:
                  "sampling the same posterior stay inside the grey band", _rank),
         ("trace", "Trace (left: density per chain; right: draws)", _trace),
         ("energy", "Energy: marginal energy against energy transitions (BFMI)", _energy),
-        ("ppc", "Posterior predictive check: observed data against replicated data", _ppc),
+        ("ppc", "Posterior predictive check: the observed data in black, data sets replicated "
+                "from the posterior in blue (ArviZ draws no legend)", _ppc),
     ]
     for name, title, draw in steps:
         start = time.perf_counter()
