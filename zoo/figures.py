@@ -151,9 +151,12 @@ def _checks(result: Result, tree: xr.DataTree, path: Path) -> str | None:
         ax.set_xlabel(f"the {len(z)} checks, in table order")
         labelled = (np.flatnonzero(failed)[:LABELLED] if failed.any()
                     else np.argsort(-np.abs(shown), kind="stable")[:LABELLED])
-        for i in labelled:
-            ax.annotate(names[i], (x[i], shown[i]), xytext=(3, 3), textcoords="offset points",
-                        fontsize=9)
+        for row, i in enumerate(sorted(labelled)):  # each label on its own height
+            away = 1 if shown[i] <= 0 else -1  # towards the middle, inside the plot
+            ax.annotate(names[i], (x[i], shown[i]), xytext=(6, away * (10 + 12 * row)),
+                        textcoords="offset points", fontsize=9,
+                        bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8},
+                        arrowprops={"arrowstyle": "-", "color": "grey", "lw": 0.5})
     ax.legend(fontsize=9, loc="upper right", ncols=3)
     save(figure, path.parent, path.stem, dpi=100)  # the page's widest plot: readable text
     return None
