@@ -159,9 +159,11 @@ def test_reference_lines_come_from_the_checks():
 
 
 def test_interrupted_build_keeps_the_previous_site(tmp_path, monkeypatch):
+    from zoo.outputs import staged_folder
+
     out = tmp_path / "site"
-    out.mkdir()
-    (out / "index.html").write_text("previous")
+    with staged_folder(out) as previous:  # a site the zoo wrote: one it may replace
+        (previous / "index.html").write_text("previous")
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
