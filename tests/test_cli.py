@@ -6,6 +6,7 @@ import os
 import pytest
 
 from zoo.cli import main
+from zoo.outputs import MARKER
 from zoo.registry import all_models
 
 FAST = ["--draws", "500", "--tune", "500", "--seed", "7", "--quiet"]
@@ -43,7 +44,7 @@ def test_same_seed_same_numbers(capsys):
 def test_run_writes_posterior_and_summary(tmp_path, capsys):
     out = tmp_path / "coin"
     assert main(["run", "single-coin", "--set", "prior=flat", "--out", str(out), *FAST]) == 0
-    assert {p.name for p in out.iterdir()} == {"posterior.nc", "summary.md", "result.json"}
+    assert {p.name for p in out.iterdir()} == {"posterior.nc", "summary.md", "result.json", MARKER}
     import arviz as az
 
     assert az.from_netcdf(out / "posterior.nc").posterior["theta"].sizes["chain"] == 4
@@ -87,6 +88,9 @@ BAD_INPUTS = [
     # issue 18: blank lines made the line numbers of later rows too small
     ("after blank lines", "y\n1\n\n\n0\n7\n", "line 6, column 'y': '7' is not 0 or 1"),
     ("after a quoted line break", 'y,x\n1,"a\nb"\n7,c\n', "line 4, column 'y': '7' is not 0"),
+    # issue 23: "found 'y;x'" without saying why
+    ("semicolons", "y;x\n1;2\n", "the header has ';' between names: the zoo reads columns "
+                                   "separated by commas"),
     ("inexact whole number", "y\n1\n1.0000000000000001\n",
      "line 3, column 'y': '1.0000000000000001' is not a whole number"),
 ]
@@ -107,8 +111,12 @@ def test_bad_data_is_one_line_exit_2_nothing_written(rejects, tmp_path, label, t
     (["verify", "single-coin", "--set", "prior"], "expected KEY=VALUE"),
     (["verify", "two-factories", "--set", "kappa=1"], "kappa must be at least 2"),
     (["verify", "two-factories", "--set", "prior=0.3,0.3"], "must sum to 1"),
-    (["verify", "single-coin", "--draws", "0"], "must be at least 1"),
+    (["verify", "single-coin", "--draws", "0"], "draws=0: must be a whole number of at least 1"),
     (["verify", "single-coin", "--chains", "x"], "not a whole number"),
+    # issue 23: --chains 1 fitted, then failed on "R-hat not finite" with exit 1
+    (["verify", "single-coin", "--chains", "1"], "chains=1: must be at least 2"),
+    (["run", "single-coin", "--chains", "1", "--out", "/tmp/zoo-never-written"], "chains=1"),
+    (["verify", "single-coin", "--target-accept", "1"], "target_accept=1.0: must be a number"),
     (["verify", "single-coin", "--set", "grid=1e9"], "the grid size must be at most 10,000,000"),
     (["verify", "single-coin", "--set", "grid=2.5"], "'2.5' is not a whole number"),
     (["verify", "gmm", "--set", "components=1e3"], "must be at most 20"),
@@ -167,7 +175,7 @@ def test_a_bad_out_is_refused_before_fitting(rejects, monkeypatch, command, wher
 
 
 def test_the_out_check_leaves_nothing_behind(tmp_path):
-    from zoo.api import writable_folder as output_folder
+    from zoo.outputs import writable_folder as output_folder
 
     existing = tmp_path / "existing"
     existing.mkdir()
@@ -253,3 +261,95 @@ def test_sweep_writes_whole_settings_as_integers_and_labels_only_the_swept_value
     axes = plot(frame, "K", {}, "test").axes[0]
     assert axes.get_xscale() == "log" and not axes.xaxis.get_minorticklocs().size
     assert [label.get_text() for label in axes.get_xticklabels()] == ["5", "200"]
+
+
+# --- issue 23: --out replaces only a folder the zoo wrote, and never its own input -------------
+REPLACING = {
+    "run": ["run", "single-coin", "--data", "{csv}", *FAST],
+    "report": ["report", "single-coin", "--data", "{csv}", *FAST],
+    "sweep": ["sweep", "single-coin", "--over", "grid=100,200", "--data", "{csv}", *FAST],
+}
+
+
+def users_folder(tmp_path):
+    """Issue 23's reproduction: a folder of the user's holding notes, a subfolder and the CSV
+    the command reads; what each file holds, to show that nothing changed."""
+    folder = tmp_path / "d"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "notes.txt").write_text("hi\n")
+    (folder / "coin.csv").write_text("y\n1\n0\n1\n")
+    return folder, {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def refuse_fitting(monkeypatch):
+    import zoo.pipeline
+
+    def fit(*args, **kwargs):
+        raise AssertionError("fitted before checking --out")
+
+    monkeypatch.setattr(zoo.pipeline, "run", fit)
+
+
+@pytest.mark.parametrize("command", REPLACING)
+def test_a_folder_the_zoo_did_not_write_is_refused_before_fitting(tmp_path, capsys, monkeypatch,
+                                                                  command):
+    """Issue 23: `zoo run single-coin --data d/coin.csv --out d` deleted notes.txt, sub/ and
+    the input CSV itself, exit 0."""
+    folder, before = users_folder(tmp_path)
+    refuse_fitting(monkeypatch)
+    args = [a.format(csv=folder / "coin.csv") for a in REPLACING[command]]
+    assert main([*args, "--out", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--out {folder}: holds the input" in err, err
+    (folder / "coin.csv").rename(tmp_path / "coin.csv")  # the input elsewhere: still refused
+    args = [a.format(csv=tmp_path / "coin.csv") for a in REPLACING[command]]
+    assert main([*args, "--out", str(folder)]) == 2
+    assert "the zoo did not write" in capsys.readouterr().err
+    (tmp_path / "coin.csv").rename(folder / "coin.csv")
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
+    assert (folder / "sub").is_dir()
+
+
+def test_the_zoo_replaces_its_own_folder_but_not_a_file_added_to_it(tmp_path):
+    from zoo.errors import UsageError
+    from zoo.outputs import staged_folder, writable_folder
+
+    out = tmp_path / "out"
+    for version in (b"1", b"2"):  # its own output is replaced, run after run
+        with staged_folder(out) as staging:
+            (staging / "model").mkdir()
+            (staging / "model" / "page.html").write_bytes(version)
+        assert writable_folder(out, replaces=True) == out
+    assert (out / "model" / "page.html").read_bytes() == b"2" and (out / MARKER).is_file()
+    (out / "model" / "mine.txt").write_text("a note of the user's")
+    with pytest.raises(UsageError, match=r"model/mine.txt was not written by the zoo"):
+        writable_folder(out, replaces=True)
+    with pytest.raises(UsageError, match="not written by the zoo"), staged_folder(out):
+        pass
+    assert (out / "model" / "mine.txt").read_text() == "a note of the user's"
+
+
+@pytest.mark.parametrize("command", ["run", "report", "sbc", "methods"])
+def test_the_working_folder_and_a_mount_point_are_refused_up_front(tmp_path, monkeypatch, capsys,
+                                                                   command):
+    """Issue 23: `--out .` failed only after the whole fit ("Device or resource busy")."""
+    refuse_fitting(monkeypatch)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    for out, message in [(".", "is the working folder"), (str(tmp_path), "holds the working folder"),
+                         ("/", "is a mount point")]:
+        assert main([command, "single-coin", "--out", out]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, (out, err)
+    assert list(work.iterdir()) == []
+
+
+def test_the_api_refuses_a_folder_the_zoo_did_not_write(tmp_path):
+    import zoo
+
+    folder, before = users_folder(tmp_path)
+    for write in (lambda: zoo.write(None, folder), lambda: zoo.make_site([], folder)):
+        with pytest.raises(zoo.UsageError, match="the zoo did not write"):
+            write()
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before

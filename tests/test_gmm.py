@@ -154,6 +154,19 @@ def test_methods_side_by_side(lecture_run):
     assert alternatives["kmeans"]["loglik"] < alternatives["em"]["loglik"]
 
 
+def test_console_table_of_alternatives_lines_up_every_method(lecture_run):
+    """Issue 23: the console's alternatives table was blank but for PSIS: the other methods
+    call mu[0] what PSIS calls mu[0].mean, so their values were rows beyond the first 12."""
+    from zoo.report import CONSOLE_ROWS, alternatives_table
+
+    header, *rows = alternatives_table(lecture_run)[: CONSOLE_ROWS + 1]
+    first = dict(zip(header, rows[0]))
+    assert first["quantity"] == "mu[0].mean"
+    for method in ("em", "kmeans", "map_em", "nuts", "em_minus_posterior_in_sds"):
+        assert first[method] != "", method
+    assert len({row[0] for row in alternatives_table(lecture_run)}) == len(alternatives_table(lecture_run))
+
+
 def test_standard_errors_are_the_posterior_sds(lecture_run):
     """The reference errors are fractions of the MLE's standard errors; these must be the
     posterior sds (Bernstein-von Mises), here to the sds' Monte Carlo error (~5%)."""

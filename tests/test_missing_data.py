@@ -240,6 +240,9 @@ def test_a_wrong_reference_fails(missing_run):
     ("x1,x2\n1,2\n2,4\n3,6\n4,\n", "lie on one straight line"),
     ("x1,x2\n1,2\n2,abc\n3,1\n4,5\n", "line 3, column 'x2': 'abc' is not a number"),
     ("x1,x2\n1,2\n2,1e200\n3,1\n4,5\n", "line 3: a value beyond"),
+    # issue 23: R's and pandas' markers of a missing value were refused without the way out
+    ("x1,x2\n1,2\n2,NA\n3,1\n4,5\n", "'NA' is not a number, expected a number; leave the cell empty where x2 is missing"),
+    ("x1,x2\n1,2\n2,nan\n3,1\n4,5\n", "'nan' is not a finite number; leave the cell empty"),
 ])
 def test_bad_csvs_are_refused_in_one_line(rejects, csv_text, message):
     rejects(["run", "missing-data", "--data", "{csv}", "--out", "{out}"], message, csv_text)

@@ -136,3 +136,45 @@ def test_every_package_folder_is_in_the_wheel():
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     folders = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "zoo").rglob("__init__.py")}
     assert folders <= listed, f"add to pyproject's packages: {sorted(folders - listed)}"
+
+
+BAD_SAMPLER_OPTIONS = [  # issue 23: each was taken, or failed with another error, or after fitting
+    ({"draws": 0}, "draws=0: must be a whole number of at least 1"),
+    ({"draws": -3}, "draws=-3: must be a whole number of at least 1"),
+    ({"draws": 2.5}, "draws=2.5: must be a whole number of at least 1"),
+    ({"draws": True}, "draws=True: must be a whole number"),
+    ({"tune": -1}, "tune=-1: must be a whole number of at least 0"),
+    ({"chains": 0}, "chains=0: must be at least 2"),
+    ({"chains": 1}, "chains=1: must be at least 2"),
+    ({"cores": 0}, "cores=0: must be a whole number of at least 1"),
+    ({"seed": "abc"}, "seed='abc': must be a whole number between 0 and 2**32 - 100"),
+    ({"seed": -1}, "seed=-1: must be a whole number between 0"),
+    ({"target_accept": 2.0}, "target_accept=2.0: must be a number between 0 and 1"),
+    ({"target_accept": 0}, "target_accept=0: must be a number between 0 and 1"),
+    ({"sampler": "gibbs"}, "sampler='gibbs': must be one of 'nuts', 'smc'"),
+    ({"nuts_sampler": "stan"}, "nuts_sampler='stan': must be one of None, 'pymc', 'nutpie'"),
+    ({"progressbar": "no"}, "progressbar='no': must be True or False"),
+]
+
+
+@pytest.mark.parametrize("options, message", BAD_SAMPLER_OPTIONS,
+                         ids=[str(options) for options, _ in BAD_SAMPLER_OPTIONS])
+def test_api_refuses_bad_sampler_values_before_fitting(monkeypatch, options, message):
+    import zoo.pipeline
+
+    def fit(*args, **kwargs):
+        raise AssertionError("fitted before checking the sampler options")
+
+    monkeypatch.setattr(zoo.pipeline, "run", fit)
+    with pytest.raises(zoo.UsageError) as raised:
+        zoo.verify("single-coin", **options)
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_zero_tuning_is_kept_not_replaced_by_the_default():
+    """Issue 23: tune=0 (and draws=0) silently became the defaults. No tuning is legitimate
+    (PyMC's NUTS then samples with its initial step size); no draws is refused above."""
+    from zoo.sampling import SamplerConfig
+
+    assert SamplerConfig(tune=0).resolved("pymc").tune == 0
+    assert SamplerConfig(tune=0).resolved("nutpie").tune == 0

@@ -35,6 +35,10 @@ def test_the_same_inputs_read_the_stored_reference(counted):
     again, cached = reference_cache.reference(MODEL, data, settings)
     assert len(calls) == 1 and not source.cached and cached.cached
     assert again == first and "read from the cache" in cached.describe()
+    # issue 23: a fresh clone "read from the cache" not knowing it is shared: say where it is
+    where = str(reference_cache.folder())
+    assert f"computed; stored in the reference cache {where}" in source.describe()
+    assert f"read from the cache {where}" in cached.describe()
 
 
 def test_other_data_settings_or_code_compute_anew(counted, monkeypatch):

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from zoo.cli import main
 from zoo.errors import DataError
+from zoo.outputs import written_files
 from zoo.registry import all_models
 
 MODELS = all_models()
@@ -209,7 +210,7 @@ def write_version(out: Path, version: int) -> None:
 
 def complete_version(out: Path) -> int:
     """The version ``out`` holds, asserting that every file is there, whole and of one version."""
-    files = {p.name: p.read_bytes() for p in out.iterdir()}
+    files = {p.name: p.read_bytes() for p in written_files(out)}
     assert set(files) == set(OUTPUT_FILES), sorted(files)
     versions = set()
     for name, content in files.items():

@@ -176,9 +176,11 @@ def test_reference_lines_come_from_the_checks():
 
 
 def test_interrupted_build_keeps_the_previous_site(tmp_path, monkeypatch):
+    from zoo.outputs import staged_folder
+
     out = tmp_path / "site"
-    out.mkdir()
-    (out / "index.html").write_text("previous")
+    with staged_folder(out) as previous:  # a site the zoo wrote: one it may replace
+        (previous / "index.html").write_text("previous")
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
@@ -241,7 +243,8 @@ def test_panel_titles_clear_the_tick_labels_above(tmp_path, laid_out):
 
 def test_compact_tables_pick_the_main_quantities_and_the_largest_z():
     """rat-tumors' page: alpha, beta and the like as main quantities, not its 71 theta_j; the
-    worst table by |z| from the largest, a failure or NaN first."""
+    worst table of the others by |z| from the largest, a failure or NaN first; none where every
+    check is a main quantity (gmm)."""
     import pandas as pd
 
     names = ["alpha.mean", "alpha.sd", *(f"theta[{j}].mean" for j in range(71)), "log_bf"]
@@ -249,8 +252,9 @@ def test_compact_tables_pick_the_main_quantities_and_the_largest_z():
     checks = pd.DataFrame({"name": names, "z": z, "passed": [abs(v) <= 4 for v in z]})
     result = SimpleNamespace(checks=checks)
     assert site_module.main_checks(result) == ["alpha.mean", "alpha.sd", "log_bf"]
-    worst = site_module.worst_checks(result)
-    assert worst[:3] == ["log_bf", "theta[0].mean", "theta[1].mean"] and len(worst) == 10
+    worst = site_module.worst_checks(result)  # issue 23: not the main table's rows again
+    assert worst[:2] == ["theta[0].mean", "theta[1].mean"] and len(worst) == 10
+    assert site_module.worst_checks(SimpleNamespace(checks=checks.iloc[[0, 1, 2, 73]])) == []
 
 
 def test_posterior_nc_reproduces_the_pages_predictive_check_and_loo(tmp_path):
@@ -271,3 +275,143 @@ def test_posterior_nc_reproduces_the_pages_predictive_check_and_loo(tmp_path):
     np.testing.assert_array_equal(tree["posterior_predictive"]["y"].values, on_page)
     assert tree["log_likelihood"]["y"].shape == (FAST.chains, FAST.draws, len(result.data))
     assert np.isfinite(az.loo(tree).elpd)
+
+
+@pytest.mark.skipif(figures.graph_missing_reason() is not None, reason="needs graphviz's dot")
+def test_every_model_graph_is_drawn_with_each_variable(tmp_path):
+    """PyMC's model graph of every registered model, rat-tumors' pm.Flat hyperpriors included
+    (PyMC's plate detection samples them and fails): an SVG naming every variable."""
+    for name, model in all_models().items():
+        settings = model.parse_settings([])
+        pymc_model = model.build(model.default_data(settings), settings)
+        folder = tmp_path / name
+        folder.mkdir()
+        graph = figures.model_graph(pymc_model, folder)
+        assert graph.path is not None, (name, graph.note)
+        svg = graph.path.read_text()
+        for variable in pymc_model.named_vars:
+            assert variable in svg, (name, variable)
+
+
+def test_a_graph_that_cannot_be_drawn_is_a_note_not_a_crash(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("dot crashed")
+
+    monkeypatch.setattr(figures, "_graph_with_plates", broken)
+    monkeypatch.setattr(figures, "_graph_with_known_shapes", broken)
+    settings = TWO_FACTORIES.parse_settings([])
+    pymc_model = TWO_FACTORIES.build(TWO_FACTORIES.default_data(settings), settings)
+    graph = figures.model_graph(pymc_model, tmp_path)
+    assert graph.path is None and "RuntimeError: dot crashed" in graph.note
+
+
+def test_a_plot_that_fails_is_a_note_naming_the_error_not_a_crash(tmp_path, monkeypatch):
+    def broken(result, tree, path):
+        path.write_bytes(b"half a png")
+        raise ValueError("no band")
+
+    monkeypatch.setattr(figures, "_rank", broken)
+    drawn = figures.draw_all(demo_results()[0], tmp_path)
+    assert "rank: could not be drawn (ValueError: no band)" in drawn.notes
+    assert not (tmp_path / "rank.png").exists()
+    assert (tmp_path / "trace.png").exists()
+
+
+def test_density_panels_show_checked_quantities_the_worst_first_each_with_its_reference():
+    """Issue 23: rat-tumors showed theta[0]-theta[3] (four alike 0/20 experiments) with no
+    reference drawn, mint its internal eta, gmm left out w[2]. The panels are the checked
+    scalars: model-level ones, then the others from the largest |z|; each has its reference
+    moments, also where the check compares the fit's own (Rao-Blackwell) estimate."""
+    import pandas as pd
+
+    names = ["alpha.mean", "alpha.sd", *(f"theta[{j}].mean" for j in range(71)), "log_bf"]
+    z = np.zeros(len(names))
+    z[2 + 40], z[2 + 3], z[2 + 9] = 3.0, -2.5, 2.0
+    checks = pd.DataFrame({"name": names, "z": z, "passed": True})
+    draws = {name: np.zeros((2, 5)) for name in ["alpha", "eta[0]", *(f"theta[{j}]" for j in range(71))]}
+    result = SimpleNamespace(
+        checks=checks, model=SimpleNamespace(var_names=["eta"]),
+        fit=SimpleNamespace(idata=SimpleNamespace(posterior={"alpha": 0, "theta": 0}),
+                            estimates={f"theta[{j}].mean": None for j in range(71)}),
+        reference=SimpleNamespace(values=dict(zip(names, np.arange(len(names), dtype=float)))))
+    shown = panel_scalars(result, draws)
+    assert shown[:4] == ["alpha", "theta[40]", "theta[3]", "theta[9]"] and len(shown) == figures.MAX_PANELS
+    assert "eta[0]" not in shown
+    moments = reference_moments(result)
+    assert moments["theta[40]"] == (42.0, None) and moments["alpha"] == (0.0, 1.0)
+    assert "log_bf" not in moments
+
+
+def test_index_highlights_the_cells_past_their_bound(tmp_path):
+    """Issue 23: a failing R-hat or ESS looked like any other number in the index."""
+    from dataclasses import replace
+
+    result = demo_results()[0]
+    unconverged = replace(result, diagnostics=replace(result.diagnostics, r_hat_max=float("nan"),
+                                                      ess_bulk_min=120.0))
+    assert site_module.failing_cells(result) == []
+    assert site_module.failing_cells(unconverged) == ["r_hat", "ess"]
+    out = site_module.build_site([unconverged], tmp_path / "site", command="pytest").index
+    cells = re.findall(r'<td class="failing"[^>]*>([^<]*)</td>', out.read_text())
+    assert cells == ["nan", "120"]
+    assert "| **nan** | **120** |" in (tmp_path / "site" / "index.md").read_text()
+
+
+def _normal_tree(names):
+    import xarray as xr
+
+    rng = np.random.default_rng(0)
+    posterior = xr.Dataset({n: (("chain", "draw"), rng.normal(size=(4, 200))) for n in names},
+                           coords={"chain": np.arange(4), "draw": np.arange(200)})
+    return xr.DataTree.from_dict({"posterior": posterior})
+
+
+def test_rank_plot_has_its_band_and_y_axis_and_trace_names_are_whole(tmp_path):
+    """Issue 23: the rank plots had no band and no y axis under a caption promising the band;
+    the trace's vertical labels were cut ("log_alpha_over_bet")."""
+    import matplotlib.pyplot as plt
+
+    tree = _normal_tree(["log_alpha_over_beta", "b"])
+    plt.close("all")
+    figures._rank(None, tree, tmp_path / "rank.png")
+    (figure,) = map(plt.figure, plt.get_fignums())
+    panels = [axes for axes in figure.axes if axes.has_data()]
+    assert len(panels) == 2
+    for axes in panels:
+        assert axes.collections, "no band"  # fill_between's PolyCollection
+        assert axes.yaxis.get_visible() and any(t.get_text() for t in axes.get_yticklabels())
+    plt.close("all")
+    figures._trace(None, tree, tmp_path / "trace.png")
+    (figure,) = map(plt.figure, plt.get_fignums())
+    titles = [axes.get_title(loc="left") for axes in figure.axes]
+    assert "log_alpha_over_beta" in titles and not any(a.get_ylabel() for a in figure.axes
+                                                      if a.get_xlabel() == "Draw")
+    plt.close("all")
+
+
+def test_data_summary_prints_counts_as_whole_numbers():
+    """Issue 23: gmm's 10,000 rows were "count 1e+04"."""
+    import pandas as pd
+
+    result = SimpleNamespace(data=pd.DataFrame({"x": np.linspace(0, 1, 10_000),
+                                                "group": ["a", "b"] * 5_000}))
+    header, *rows = site_module.data_summary(result)
+    by_column = {row[0]: dict(zip(header, row)) for row in rows}
+    assert by_column["x"]["count"] == "10,000" and by_column["group"]["freq"] == "5,000"
+    assert by_column["x"]["mean"] == "0.5" and by_column["group"]["mean"] == ""
+
+
+def test_z_plot_of_many_checks_names_several_and_is_wide(tmp_path, monkeypatch):
+    """Issue 23: rat-tumors' 151 dots carried one label, on a plot about 500 px wide."""
+    import pandas as pd
+
+    z = np.sin(np.arange(151))
+    checks = pd.DataFrame({"name": [f"theta[{j}].mean" for j in range(151)], "z": z,
+                           "passed": True})
+    saved = []
+    monkeypatch.setattr(figures, "save", lambda figure, *args, **kwargs: saved.append(figure))
+    figures._checks(SimpleNamespace(checks=checks, z_bound=4.0), None, tmp_path / "checks.png")
+    (ax,) = saved[0].axes
+    largest = {f"theta[{j}].mean" for j in np.argsort(-np.abs(z))[:figures.LABELLED]}
+    assert {text.get_text() for text in ax.texts} == largest and figures.LABELLED >= 5
+    assert saved[0].get_figwidth() * 100 >= 900

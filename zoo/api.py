@@ -18,14 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import fields, replace
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from zoo.errors import UsageError
 from zoo.model import ZooModel
-from zoo.outputs import require_free_space
+from zoo.outputs import writable_folder
 from zoo.registry import all_models, get_model
 from zoo.results import Result
 from zoo.sampling import SamplerConfig
@@ -71,14 +69,15 @@ def write(result: Result, out: str | Path | None = None) -> list[Path]:
     (default reports/MODEL), all or nothing; the paths written."""
     from zoo.report import write_run
 
-    return write_run(result, writable_folder(out or REPORTS / result.model.name))
+    return write_run(result, writable_folder(out or REPORTS / result.model.name, replaces=True))
 
 
 def make_site(results: Sequence[Result], out: str | Path = REPORTS / "site") -> Path:
     """The report site for ``results`` in ``out``, all or nothing; its index page."""
     from zoo.site import build_site
 
-    return build_site(list(results), writable_folder(out), command="zoo.make_site(...)").index
+    return build_site(list(results), writable_folder(out, replaces=True),
+                      command="zoo.make_site(...)").index
 
 
 def calibrate(model: str | ZooModel, sims: int = 100, *, settings: Settings = None,
@@ -114,31 +113,6 @@ def setting_pairs(settings: Settings) -> list[str]:
 def sampler_config(config: SamplerConfig | None, options: Mapping[str, Any]) -> SamplerConfig:
     """``config`` (default: the zoo's) with ``options`` applied; an unknown option is refused."""
     return _dataclass_with(config or SamplerConfig(), options, "sampler option")
-
-
-def writable_folder(out: str | Path) -> Path:
-    """``out`` if the zoo can write a folder there, with room for it, else UsageError (checked
-    before any work).
-
-    ``out`` must be a folder or not exist yet, and the folder that will receive it (itself or
-    its nearest existing ancestor) must take a new folder: one is made there and removed at
-    once, since permissions alone do not tell (root, read-only or virtual file systems).
-    """
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out}: exists and is not a folder")
-    receiver = out.parent
-    while not receiver.exists() and receiver != receiver.parent:
-        receiver = receiver.parent
-    if not receiver.is_dir():
-        raise UsageError(f"--out {out}: {receiver} is not a folder")
-    for folder in {receiver, out} if out.exists() else {receiver}:
-        try:
-            shutil.rmtree(tempfile.mkdtemp(prefix=".zoo-probe-", dir=folder))
-        except OSError as err:
-            raise UsageError(f"--out {out}: cannot write in {folder} ({err.strerror})") from None
-    require_free_space(out)
-    return out
 
 
 def _dataclass_with(base, options: Mapping[str, Any], what: str):

@@ -15,12 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from zoo import api
-from zoo.api import writable_folder
 from zoo import interrupts
 from zoo.errors import UsageError, ZooError
-from zoo.sampling import DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TARGET_ACCEPT, DEFAULT_TUNE, SamplerConfig
+from zoo.outputs import writable_folder
+from zoo.sampling import (DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TARGET_ACCEPT, DEFAULT_TUNE, SEEDS,
+                          SamplerConfig)
 
 REPORTS = Path("reports")
+#: the commands that replace their --out folder whole (the others add files to it, or refuse
+#: a folder that holds any)
+REPLACE_OUT = {"run", "report", "sweep", "verify"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -48,28 +52,30 @@ def _option(convert: Callable[[str], Any], kind: str, within: Callable[[Any], bo
 
 
 _positive = _option(int, "a whole number", lambda v: v >= 1, "be at least 1")
-_seed = _option(int, "a whole number", lambda v: 0 <= v < 2**32 - 100,
-                "be between 0 and 2**32 - 100")
+_seed = _option(int, "a whole number", lambda v: v in SEEDS, "be between 0 and 2**32 - 100")
 _probability = _option(float, "a number", lambda v: 0 < v < 1, "lie between 0 and 1")
+#: the fit options' types: their ranges are SamplerConfig's, checked as the API's are
+_whole = _option(int, "a whole number", lambda v: True, "")
+_number = _option(float, "a number", lambda v: True, "")
 
 
 def _fit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", help="CSV file with the model's columns (default: the lecture's example)")
     parser.add_argument("--set", dest="set_pairs", action="append", default=[], metavar="KEY=VALUE",
                         help="a model setting; repeat for several (see `zoo list --settings`)")
-    parser.add_argument("--draws", type=_positive, default=None,
+    parser.add_argument("--draws", type=_whole, default=None,
                         help=f"draws per chain (default: the model's, {DEFAULT_DRAWS} unless "
                              "`zoo list --settings` says otherwise)")
-    parser.add_argument("--tune", type=_positive, default=None,
+    parser.add_argument("--tune", type=_whole, default=None,
                         help="tuning steps (default: " + ", ".join(
                             f"{n} with {s}" for s, n in DEFAULT_TUNE.items()) + ")")
-    parser.add_argument("--chains", type=_positive, default=4, help="chains (default 4)")
-    parser.add_argument("--cores", type=_positive, default=2, help="parallel chains (default 2)")
-    parser.add_argument("--seed", type=_seed, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+    parser.add_argument("--chains", type=_whole, default=4, help="chains (default 4, at least 2)")
+    parser.add_argument("--cores", type=_whole, default=2, help="parallel chains (default 2)")
+    parser.add_argument("--seed", type=_whole, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
     parser.add_argument("--sampler", choices=["nuts", "smc"], default="nuts")
     parser.add_argument("--nuts-sampler", choices=["pymc", "nutpie"], default=None,
                         help="NUTS implementation (default: the model's choice)")
-    parser.add_argument("--target-accept", type=_probability, default=None,
+    parser.add_argument("--target-accept", type=_number, default=None,
                         help="NUTS's target acceptance (default: " + ", ".join(
                             f"{a} with {s}" for s, a in DEFAULT_TARGET_ACCEPT.items()) + ")")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -209,7 +215,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _list(all_models(), origins(), args.settings)
     out = _default_out(args)
     if out is not None:  # every command below writes where args.out says
-        args.out = writable_folder(out)
+        args.out = writable_folder(out, replaces=args.command in REPLACE_OUT,
+                                   inputs=[getattr(args, "data", None)])
     if getattr(args, "no_cache", False):  # read by zoo.reference_cache, here and in workers
         os.environ["ZOO_CACHE_DIR"] = "off"
     if getattr(args, "data", None) and Path(args.data).is_dir():  # read_csv would say "no such file"

@@ -57,7 +57,7 @@ def read_csv(path: Path | str, columns: list[Column]) -> pd.DataFrame:
     if missing:
         raise DataError(
             f"{path}: missing column {_names_of(missing)}; found {_names_of(header)}, "
-            f"expected {_names(columns)}"
+            f"expected {_names(columns)}{_separator_hint(header)}"
         )
     if len(rows) == 1:
         raise DataError(f"{path}: no data rows below the header")
@@ -115,6 +115,8 @@ def _convert(path: Path, column: Column, cells: list[tuple[int, str]]) -> np.nda
                 raise DataError(f"{where(line)}: empty cell")
         return np.array([cell for _, cell in cells], dtype=object)
     values = np.empty(len(cells))
+    # NA, nan: how R and pandas write a missing value; this reader takes an empty cell
+    empty_hint = f"; leave the cell empty where {column.name} is missing" if column.nullable else ""
     for i, (line, cell) in enumerate(cells):
         if not cell and column.nullable:
             values[i] = np.nan
@@ -126,9 +128,9 @@ def _convert(path: Path, column: Column, cells: list[tuple[int, str]]) -> np.nda
         except ValueError:
             raise DataError(
                 f"{where(line)}: '{cell}' is not a number, expected {_KIND_TEXT[column.kind]}"
-            ) from None
+                f"{empty_hint}") from None
         if not np.isfinite(values[i]):
-            raise DataError(f"{where(line)}: '{cell}' is not a finite number")
+            raise DataError(f"{where(line)}: '{cell}' is not a finite number{empty_hint}")
         if column.kind in ("binary", "count"):
             _check_whole(where(line), cell)
         if column.kind == "binary" and values[i] not in (0.0, 1.0):
@@ -166,6 +168,16 @@ _KIND_TEXT = {
 
 def _names(columns: list[Column]) -> str:
     return _names_of([c.name for c in columns])
+
+
+def _separator_hint(header: list[str]) -> str:
+    """Why the header looks like one name: another separator (Excel's ';' where the decimal
+    mark is a comma, or a tab)."""
+    for separator, name in ((";", "';'"), ("\t", "tabs")):
+        if len(header) == 1 and separator in header[0]:
+            return (f"; the header has {name} between names: the zoo reads columns separated "
+                    "by commas")
+    return ""
 
 
 def _names_of(names: list[str]) -> str:

@@ -24,13 +24,14 @@ import xarray as xr
 from zoo.compare import parse_check
 from zoo.diagnostics import scalar_draws
 from zoo.predictive import PPC_DRAWS, UNSUPPORTED, posterior_predictive
+from zoo.report import main_checks, worst_first
 
 if TYPE_CHECKING:
     from zoo.results import Result
 
 DPI = 72
-#: scalars per plot: every checked one, then the others in order up to this many
-MAX_PANELS = 8
+#: scalars per plot (gmm's nine: mu, sigma and w of three components)
+MAX_PANELS = 9
 REFERENCE_STYLE = {"color": "C3", "linestyle": "--", "linewidth": 1.5}
 
 
@@ -86,33 +87,43 @@ def draw_all(result: Result, folder: Path) -> Figures:
         ("posterior", f"Posterior densities; dashed: the reference ({result.reference.method}), "
                       "shaded: its mean +- sd", _posterior),
         ("model", "", None),
-        ("rank", "Rank plot (ECDF difference of ranks per chain; inside the band is good)", _rank),
+        ("rank", "Rank plot: ECDF of each chain's fractional ranks minus the uniform one; chains "
+                 "sampling the same posterior stay inside the grey band", _rank),
         ("trace", "Trace (left: density per chain; right: draws)", _trace),
         ("energy", "Energy: marginal energy against energy transitions (BFMI)", _energy),
-        ("ppc", "Posterior predictive check: observed data against replicated data", _ppc),
+        ("ppc", "Posterior predictive check: the observed data in black, data sets replicated "
+                "from the posterior in blue (ArviZ draws no legend)", _ppc),
     ]
     for name, title, draw in steps:
         start = time.perf_counter()
-        if draw is None:  # the model's own plots (its ``figures`` hook)
-            figures.lead += result.model.figures(result, folder)
-        else:
-            with warnings.catch_warnings():  # ArviZ's advice on plot choice, not problems
-                warnings.filterwarnings("ignore", category=UserWarning, module="arviz")
-                note = draw(result, tree, folder / f"{name}.png")
-            if note:
-                figures.notes.append(f"{name}: {note}")
+        try:
+            if draw is None:  # the model's own plots (its ``figures`` hook)
+                figures.lead += result.model.figures(result, folder)
             else:
-                lead = name in (*LEAD_PLOTS, "rank")
-                (figures.lead if lead else figures.more).append((title, folder / f"{name}.png"))
+                with warnings.catch_warnings():  # ArviZ's advice on plot choice, not problems
+                    warnings.filterwarnings("ignore", category=UserWarning, module="arviz")
+                    note = draw(result, tree, folder / f"{name}.png")
+                if note:
+                    figures.notes.append(f"{name}: {note}")
+                else:
+                    lead = name in (*LEAD_PLOTS, "rank")
+                    (figures.lead if lead else figures.more).append((title, folder / f"{name}.png"))
+        except Exception as err:  # noqa: BLE001 - an optional plot never takes the report down
+            (folder / f"{name}.png").unlink(missing_ok=True)
+            figures.notes.append(f"{name}: could not be drawn ({_error_text(err)})")
         figures.seconds[name] = time.perf_counter() - start
         plt.close("all")
     return figures
 
 
+#: of many checks, the z plot names this many: the failures, else the largest |z|
+LABELLED = 6
+
+
 def _checks(result: Result, tree: xr.DataTree, path: Path) -> str | None:
     """z of every check against its index, the +-bound band shaded; failures as red crosses,
     a z that is not finite as a red triangle on the edge. Few checks are named on the axis;
-    of many, the failures (or, with none, the largest |z|) are labelled."""
+    of many, the first LABELLED failures (or, with none, the LABELLED largest |z|) are."""
     checks = result.checks.reset_index(drop=True)
     if checks.empty:
         return "skipped: the model has no checks"
@@ -121,7 +132,7 @@ def _checks(result: Result, tree: xr.DataTree, path: Path) -> str | None:
     top = max(bound * 1.3, float(np.abs(z[finite]).max(initial=0.0)) * 1.1)
     shown = np.where(finite, z, np.copysign(top * 0.95, np.nan_to_num(z, nan=1.0)))
     failed = ~checks["passed"].to_numpy(dtype=bool)
-    figure, axes = new_figure(width=7.0, height=2.6)
+    figure, axes = new_figure(width=10.0, height=3.2)
     ax = axes[0, 0]
     x = np.arange(len(z))
     ax.axhspan(-bound, bound, color="C2", alpha=0.12, lw=0)
@@ -138,12 +149,16 @@ def _checks(result: Result, tree: xr.DataTree, path: Path) -> str | None:
         ax.set_xticks(x, names, rotation=40, ha="right", fontsize=8)
     else:
         ax.set_xlabel(f"the {len(z)} checks, in table order")
-        labelled = np.flatnonzero(failed)[:10] if failed.any() else [np.argmax(np.abs(shown))]
-        for i in labelled:
-            ax.annotate(names[i], (x[i], shown[i]), xytext=(3, 3), textcoords="offset points",
-                        fontsize=7)
-    ax.legend(fontsize=7, loc="upper right", ncols=3)
-    save(figure, path.parent, path.stem)
+        labelled = (np.flatnonzero(failed)[:LABELLED] if failed.any()
+                    else np.argsort(-np.abs(shown), kind="stable")[:LABELLED])
+        for row, i in enumerate(sorted(labelled)):  # each label on its own height
+            away = 1 if shown[i] <= 0 else -1  # towards the middle, inside the plot
+            ax.annotate(names[i], (x[i], shown[i]), xytext=(6, away * (10 + 12 * row)),
+                        textcoords="offset points", fontsize=9,
+                        bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8},
+                        arrowprops={"arrowstyle": "-", "color": "grey", "lw": 0.5})
+    ax.legend(fontsize=9, loc="upper right", ncols=3)
+    save(figure, path.parent, path.stem, dpi=100)  # the page's widest plot: readable text
     return None
 
 
@@ -160,17 +175,29 @@ def formula_image(model, folder: Path) -> Path | None:
 
 
 def panel_scalars(result: Result, draws: dict[str, np.ndarray]) -> list[str]:
-    """The scalars to plot: the checked ones first, then the model's ``var_names``, at most
-    MAX_PANELS (a model with 71 thetas would need 142 trace panels)."""
-    checked = []
-    for name in result.checks["name"]:
-        if name in result.fit.estimates:
-            continue
-        var, index, _ = parse_check(name)
-        scalar = var if index is None else f"{var}[{index}]"
-        checked.append(scalar if scalar in draws else f"{var}[{index or 0}]")
-    main = scalar_draws(result.fit.idata, result.model.var_names)
-    return [name for name in dict.fromkeys([*checked, *main]) if name in draws][:MAX_PANELS]
+    """The scalars to plot, at most MAX_PANELS, all checked ones: the model-level quantities
+    (:func:`zoo.report.main_checks`), then the others from the largest |z| (of rat-tumors' 71
+    thetas, the worst fitted, not four alike). A model none of whose checks is a drawn scalar
+    shows its ``var_names``."""
+    checks = result.checks
+    main = main_checks(result)
+    others = [name for name in checks.loc[worst_first(checks), "name"] if name not in set(main)]
+    checked = [_scalar(name, draws) for name in [*main, *others]]
+    shown = [name for name in dict.fromkeys(checked) if name in draws]
+    if not shown:
+        shown = [name for name in scalar_draws(result.fit.idata, result.model.var_names)
+                 if name in draws]
+    return shown[:MAX_PANELS]
+
+
+def _scalar(check: str, draws: dict[str, np.ndarray]) -> str | None:
+    """The drawn scalar a check is about (``theta[3].mean``: ``theta[3]``); None if none."""
+    try:
+        var, index, _ = parse_check(check)
+    except ValueError:  # a quantity of its own (log_bf)
+        return None
+    scalar = var if index is None else f"{var}[{index}]"
+    return scalar if scalar in draws else f"{var}[{index or 0}]"
 
 
 def panel_tree(result: Result, draws: dict[str, np.ndarray]) -> xr.DataTree:
@@ -191,12 +218,21 @@ def panel_tree(result: Result, draws: dict[str, np.ndarray]) -> xr.DataTree:
 
 
 def _trace(result: Result, tree: xr.DataTree, path: Path) -> str | None:
-    save_plot(az.plot_trace_dist(tree), path)
+    """Each scalar's name on its draws' panel as a title, not ArviZ's vertical y label, which
+    a panel's height cut ("log_alpha_over_bet")."""
+    plot = az.plot_trace_dist(tree)
+    for axes in plot.viz["figure"].item().axes:
+        if axes.get_ylabel() and axes.get_xlabel() == "Draw":
+            axes.set_title(axes.get_ylabel(), fontsize=9, loc="left")
+            axes.set_ylabel("")
+    save_plot(plot, path)
     return None
 
 
 def _rank(result: Result, tree: xr.DataTree, path: Path) -> str | None:
-    save_plot(az.plot_rank(tree), path)
+    """ArviZ's rank plot with its band of uniform ranks and its y axis: by default it draws
+    neither (a multi-chain test's p-value instead), and the caption promises the band."""
+    save_plot(az.plot_rank(tree, method="envelope", visuals={"remove_axis": False}), path)
     return None
 
 
@@ -214,13 +250,14 @@ def _posterior(result: Result, tree: xr.DataTree, path: Path) -> str | None:
 
 
 def reference_moments(result: Result) -> dict[str, tuple[float, float | None]]:
-    """Reference mean (and sd where checked) of each scalar, from the checks' names."""
+    """Reference mean (and sd where checked) of each drawn scalar, from the checks' names,
+    also where the check compares the fit's own estimate (rat-tumors' Rao-Blackwell thetas)."""
     means: dict[str, float] = {}
     sds: dict[str, float] = {}
     for name, value in result.reference.values.items():
-        if name in result.fit.estimates:
-            continue
         var, index, stat = parse_check(name)
+        if var not in result.fit.idata.posterior:  # no draws (log_bf, an SMC estimate)
+            continue
         scalar = var if index is None else f"{var}[{index}]"
         (means if stat == "mean" else sds)[scalar] = value
     return {scalar: (mean, sds.get(scalar)) for scalar, mean in means.items()}
@@ -278,14 +315,79 @@ def graph_missing_reason() -> str | None:
     return " and ".join(missing) + " not installed" if missing else None
 
 
-def model_graph(result: Result, folder: Path) -> Path | None:
-    """PyMC's model graph as SVG, when the graphviz package and its ``dot`` binary exist."""
-    if graph_missing_reason():
-        return None
-    graph = pm.model_to_graphviz(result.model.build(result.data, result.settings))
+@dataclass
+class ModelGraph:
+    """PyMC's model graph as drawn for a page: ``path`` of its SVG (None: not drawn) and
+    ``note``, what a reader should know (why it is missing, or drawn without plates)."""
+
+    path: Path | None
+    note: str | None = None
+
+
+def model_graph(model: pm.Model, folder: Path) -> ModelGraph:
+    """PyMC's model graph of ``model`` as ``folder/model_graph.svg``.
+
+    PyMC finds the plates by evaluating each variable's shape, which samples the variable
+    and fails for one it cannot sample (rat-tumors' pm.Flat hyperpriors); the graph is then
+    drawn again with the shapes that can be found without sampling. An optional figure
+    never takes the report down: whatever still fails is the note, naming the error.
+    """
+    missing = graph_missing_reason()
+    if missing:
+        return ModelGraph(None, f"{missing}; the report draws PyMC's graph where both are")
     path = Path(folder) / "model_graph.svg"
-    path.write_bytes(graph.pipe(format="svg"))
-    return path
+    try:
+        path.write_bytes(_graph_with_plates(model).pipe(format="svg"))
+        return ModelGraph(path)
+    except Exception as err:  # noqa: BLE001 - any failure of PyMC's drawing: try the fallback
+        first = _error_text(err)
+    try:
+        path.write_bytes(_graph_with_known_shapes(model).pipe(format="svg"))
+    except Exception as err:  # noqa: BLE001 - the page says what failed
+        return ModelGraph(None, f"PyMC's graph failed ({first}) and so did the graph without "
+                                f"the shapes it could evaluate ({_error_text(err)})")
+    return ModelGraph(path, f"drawn from the shapes PyMC could evaluate without sampling: its "
+                            f"own drawing failed ({first})")
+
+
+def _graph_with_plates(model: pm.Model):
+    return pm.model_to_graphviz(model)
+
+
+def _graph_with_known_shapes(model: pm.Model):
+    """PyMC's graph with plates grouped by each variable's shape found without sampling: from
+    its dims' lengths, else by evaluating it, else its static shape (none: no plate)."""
+    from pymc.model_graph import DimInfo, ModelGraph as PymcGraph, NodeInfo, Plate, fast_eval
+    from pymc.model_graph import get_node_type, make_graph
+
+    dim_lengths = {dim: int(fast_eval(length)) for dim, length in model.dim_lengths.items()}
+
+    def shape(name: str) -> tuple[int, ...]:
+        dims = model.named_vars_to_dims.get(name) or ()
+        if dims and all(dim in dim_lengths for dim in dims):
+            return tuple(dim_lengths[dim] for dim in dims)
+        try:
+            return tuple(map(int, fast_eval(model[name].shape)))
+        except Exception:  # noqa: BLE001 - sampled to find its shape; fall back to the static one
+            static = model[name].type.shape
+            return () if None in static else tuple(static)
+
+    graph = PymcGraph(model)
+    plates: dict[DimInfo, list[NodeInfo]] = {}
+    for name in graph.vars_to_plot():
+        lengths = shape(name)
+        dims = tuple(model.named_vars_to_dims.get(name) or ())
+        key = DimInfo(names=dims if len(dims) == len(lengths) else (None,) * len(lengths),
+                      lengths=lengths)
+        plates.setdefault(key, []).append(NodeInfo(model[name], get_node_type(name, model)))
+    return make_graph(model.name, [Plate(key, nodes) for key, nodes in plates.items()],
+                      graph.edges())
+
+
+def _error_text(err: BaseException) -> str:
+    """An exception as one short line: its type and its message's first line."""
+    first_line = (str(err).strip().splitlines() or [""])[0]
+    return f"{type(err).__name__}: {first_line}" if first_line else type(err).__name__
 
 
 def new_figure(rows: int = 1, cols: int = 1, *, width: float = 7.0, height: float = 3.0, **kwargs):

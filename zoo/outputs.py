@@ -6,6 +6,10 @@ step (Linux's ``renameat2(RENAME_EXCHANGE)``), so that a ``kill -9`` at any mome
 run writing the same folder at once, can never leave ``out`` missing or half-written. Where the
 swap is not available, the previous folder is renamed aside first (a moment without ``out``).
 Staging folders left by a killed run are removed by the next run.
+
+The zoo replaces only a folder it wrote: each staged folder holds :data:`MARKER`, the list of
+the files written, and :func:`writable_folder` refuses, before any work, a folder holding
+anything else (the user's notes, the run's own input, the working folder itself).
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ from __future__ import annotations
 import ctypes
 import errno
 import glob
+import json
 import os
 import re
 import shutil
+import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -44,6 +50,79 @@ def write_atomically(path: Path, content: str | bytes) -> None:
         raise
 
 
+#: the file by which the zoo knows a folder as its own output: the files it wrote there, which
+#: are all the folder may hold for the zoo to replace it
+MARKER = ".zoo-output.json"
+
+
+def writable_folder(out: str | Path, *, replaces: bool = False,
+                    inputs: Iterable[str | Path | None] = ()) -> Path:
+    """``out`` if the zoo can write its folder there, else UsageError; checked before any work.
+
+    ``out`` must be a folder or not exist yet, neither the working folder (or one holding it)
+    nor a mount point, and the folder that will receive it must take a new folder (one is
+    made there and removed at once: permissions alone do not tell on root, read-only or
+    virtual file systems) with room for it. A command that ``replaces`` the folder whole
+    (run, report, sweep) also needs it new, empty or the zoo's own output holding nothing
+    else, and none of its ``inputs`` inside it.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a folder")
+    if os.path.ismount(out):
+        raise UsageError(f"--out {out}: is a mount point; choose a folder inside it")
+    where = Path.cwd().resolve()
+    if where == out.resolve():
+        raise UsageError(f"--out {out}: is the working folder; choose a folder inside it")
+    if out.resolve() in where.parents:
+        raise UsageError(f"--out {out}: holds the working folder; choose a folder inside it")
+    receiver = out.parent
+    while not receiver.exists() and receiver != receiver.parent:
+        receiver = receiver.parent
+    if not receiver.is_dir():
+        raise UsageError(f"--out {out}: {receiver} is not a folder")
+    for folder in {receiver, out} if out.exists() else {receiver}:
+        try:
+            shutil.rmtree(tempfile.mkdtemp(prefix=".zoo-probe-", dir=folder))
+        except OSError as err:
+            raise UsageError(f"--out {out}: cannot write in {folder} ({err.strerror})") from None
+    if replaces:
+        require_replaceable(out, inputs)
+    require_free_space(out)
+    return out
+
+
+def require_replaceable(out: Path, inputs: Iterable[str | Path | None] = ()) -> None:
+    """UsageError unless replacing ``out`` whole deletes nothing but what the zoo wrote there:
+    ``out`` is absent, empty, or holds :data:`MARKER` and only the files it lists, and none
+    of ``inputs``."""
+    for given in filter(None, inputs):
+        if out.resolve() in Path(given).resolve().parents:
+            raise UsageError(f"--out {out}: holds the input {given}, which replacing the folder "
+                             "would delete; choose another --out")
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    try:
+        written = set(json.loads((out / MARKER).read_text())["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise UsageError(f"--out {out}: holds files the zoo did not write, which replacing the "
+                         "folder would delete; choose a new or empty folder") from None
+    for path in sorted(_files(out)):
+        if path not in written and path != MARKER:
+            raise UsageError(f"--out {out}: {path} was not written by the zoo, which would "
+                             "delete it on replacing the folder; move it or choose another --out")
+
+
+def written_files(out: Path) -> list[Path]:
+    """The files a staged folder holds for its reader, without :data:`MARKER`."""
+    return sorted(path for path in Path(out).iterdir() if path.name != MARKER)
+
+
+def _files(folder: Path) -> list[str]:
+    """Every file and folder below ``folder``, as paths relative to it."""
+    return [path.relative_to(folder).as_posix() for path in folder.rglob("*")]
+
+
 #: free space below which a destination is refused before any work: a run's largest output
 #: (gmm's posterior.nc with its predictive draws and log-likelihood) is about 30 MB
 MIN_FREE_BYTES = 64 * 2**20
@@ -66,12 +145,14 @@ def require_free_space(out: Path) -> None:
 def staged_folder(out: Path) -> Iterator[Path]:
     """A staging folder beside ``out`` that replaces ``out`` only if the block completes.
 
-    It is made with mkdir's default mode, the umask's (0755 under umask 022), rather than by
+    ``out`` must be one the zoo may replace (:func:`require_replaceable`), and the staging
+    folder gets the list of its files (:data:`MARKER`). It is made with mkdir's default mode, the umask's (0755 under umask 022), rather than by
     tempfile.mkdtemp, whose 0700 the folder would keep once it becomes ``out``. A write that
     fails (a full disk, a folder made read-only meanwhile) is one line, UsageError, with the
     previous output kept.
     """
     out = Path(out)
+    require_replaceable(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     _remove_abandoned(out)
     staging = _sibling(out, "new")
@@ -79,6 +160,7 @@ def staged_folder(out: Path) -> Iterator[Path]:
     try:
         try:
             yield staging
+            (staging / MARKER).write_text(json.dumps({"files": sorted(_files(staging))}, indent=0))
             interrupts.check()  # a Ctrl-C someone swallowed: keep the previous output
             _replace(staging, out)
         except OSError as err:

@@ -64,11 +64,15 @@ class Source:
     key: str = ""
     computed_seconds: float = 0.0
     not_cached: str = ""
+    folder: Path | None = None  # the cache's, where one was used: shared by every clone
 
     def describe(self) -> str:
         if not self.cached:
-            return f"computed (not cached: {self.not_cached})" if self.not_cached else "computed"
-        return f"read from the cache (computed in {self.computed_seconds:.2f} s; key {self.key[:12]})"
+            if self.not_cached:
+                return f"computed (not cached: {self.not_cached})"
+            return f"computed; stored in the reference cache {self.folder}" if self.folder else "computed"
+        return (f"read from the cache {self.folder} (computed in {self.computed_seconds:.2f} s; "
+                f"key {self.key[:12]}; ZOO_CACHE_DIR=off or --no-cache computes anew)")
 
 
 def folder() -> Path | None:
@@ -94,7 +98,7 @@ def reference(model: ZooModel, data: pd.DataFrame, settings: dict[str, Any]) -> 
     stored = _read(path)
     if stored is not None:
         found, seconds = stored
-        return found, Source(cached=True, key=key, computed_seconds=seconds)
+        return found, Source(cached=True, key=key, computed_seconds=seconds, folder=where)
     start = time.perf_counter()
     found = model.reference(data, settings)
     try:
@@ -102,8 +106,8 @@ def reference(model: ZooModel, data: pd.DataFrame, settings: dict[str, Any]) -> 
     except (pickle.PicklingError, TypeError, AttributeError) as err:  # pickle's own refusals
         why = f"the reference cannot be pickled ({type(err).__name__}: {err})"
         return found, Source(cached=False, key=key, not_cached=why)
-    _write(path, entry)
-    return found, Source(cached=False, key=key)
+    written = _write(path, entry)
+    return found, Source(cached=False, key=key, folder=where if written else None)
 
 
 def cache_key(model: ZooModel, data: pd.DataFrame, settings: dict[str, Any]) -> str:
@@ -232,9 +236,11 @@ def _read(path: Path) -> tuple[Reference, float] | None:
     return found, float(seconds)
 
 
-def _write(path: Path, entry: bytes) -> None:
+def _write(path: Path, entry: bytes) -> bool:
     """Store atomically (a reader sees the whole entry or none); a cache that cannot be
-    written (read-only, full disk) is skipped: it costs time, never a run."""
+    written (read-only, full disk) is skipped: it costs time, never a run. Whether stored."""
     with suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(path, entry)
+        return True
+    return False

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from zoo.compare import round_to_mcse
+from zoo.compare import parse_check, round_to_mcse
 from zoo.diagnostics import ESS_BULK_MIN, R_HAT_MAX
-from zoo.outputs import staged_folder
+from zoo.outputs import staged_folder, written_files
 from zoo.predictive import saved_tree
 from zoo.results import Result
 from zoo.sampling import stats_for_netcdf
@@ -56,13 +56,42 @@ def worst_first(checks: pd.DataFrame) -> pd.Index:
     return key.sort_values(ascending=False, kind="stable").index
 
 
+#: a checked variable with at most this many scalars is a main (model-level) quantity; more
+#: are per-group or per-observation quantities (rat-tumors' 71 theta_j)
+MAIN_SCALARS = 5
+
+
+def main_checks(result: Result) -> list[str]:
+    """The checks of model-level quantities: variables checked for at most MAIN_SCALARS
+    scalars (theta, omega, alpha, mu[k], log_bf), not rat-tumors' every theta_j."""
+    def variable(name: str) -> tuple[str, int | None]:
+        try:
+            return parse_check(name)[:2]
+        except ValueError:  # a name of another form is a quantity of its own
+            return name, None
+
+    scalars: dict[str, set] = {}
+    for name in result.checks["name"]:
+        var, index = variable(name)
+        scalars.setdefault(var, set()).add(index)
+    return [name for name in result.checks["name"]
+            if len(scalars[variable(name)[0]]) <= MAIN_SCALARS]
+
+
 def alternatives_table(result: Result) -> list[list[str]]:
-    """Rows of the alternatives table: one row per quantity, one column per other method."""
+    """Rows of the alternatives table: one row per quantity, one column per other method.
+
+    A point estimate named by its quantity alone (EM's ``mu[0]``) is the row of that
+    quantity's mean (the reference's ``mu[0].mean``): named apart, each method's values were
+    rows of their own and the table a diagonal of blanks."""
     alternatives = result.alternatives()
-    quantities = list(dict.fromkeys(q for values in alternatives.values() for q in values))
-    rows = [["quantity", *alternatives]]
+    means = {q for values in alternatives.values() for q in values if q.endswith(".mean")}
+    aligned = {method: {f"{q}.mean" if f"{q}.mean" in means else q: v for q, v in values.items()}
+               for method, values in alternatives.items()}
+    quantities = list(dict.fromkeys(q for values in aligned.values() for q in values))
+    rows = [["quantity", *aligned]]
     for quantity in quantities:
-        rows.append([quantity, *(_number(alternatives[m].get(quantity)) for m in alternatives)])
+        rows.append([quantity, *(_number(aligned[m].get(quantity)) for m in aligned)])
     return rows
 
 
@@ -191,7 +220,7 @@ def write_run(result: Result, out: Path) -> list[Path]:
         tree.to_netcdf(staging / "posterior.nc")
         (staging / "summary.md").write_text(markdown(result))
         (staging / "result.json").write_text(result.to_json())
-    return sorted(out.iterdir())
+    return written_files(out)
 
 
 def _netcdf_ready(idata):

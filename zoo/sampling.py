@@ -7,6 +7,7 @@ the diagnostics itself: nutpie prints nothing about divergences.
 from __future__ import annotations
 
 import logging
+import numbers
 import signal
 import sys
 import threading
@@ -22,6 +23,7 @@ import pymc as pm
 import xarray as xr
 
 from zoo import interrupts
+from zoo.errors import UsageError
 
 DEFAULT_SEED = 20261125
 #: draws per chain when neither the command nor the model (``ZooModel.draws``) says otherwise
@@ -33,9 +35,21 @@ DEFAULT_TUNE = {"nutpie": 400, "pymc": 1000}
 DEFAULT_TARGET_ACCEPT = {"nutpie": 0.8, "pymc": 0.9}
 
 
+SAMPLERS = ("nuts", "smc")
+NUTS_SAMPLERS = (None, "pymc", "nutpie")
+#: seeds the zoo takes: NumPy's and nutpie's, with room for the per-chain seeds derived from one
+SEEDS = range(0, 2**32 - 100)
+
+
 @dataclass(frozen=True)
 class SamplerConfig:
-    """Everything that decides the draws; recorded in every report."""
+    """Everything that decides the draws; recorded in every report.
+
+    Checked when made (:func:`check_sampler_options`), so the command line and the Python API
+    refuse a bad value with the same one-line UsageError before any fitting. ``tune=0`` is
+    kept, not replaced by the default: PyMC's NUTS then samples with its initial step size
+    and mass matrix, nutpie with its minimum of one tuning step; diagnostics judge the result.
+    """
 
     draws: int | None = None  # None: the model's ``draws`` (DEFAULT_DRAWS for most)
     tune: int | None = None  # None: DEFAULT_TUNE of the NUTS implementation
@@ -47,6 +61,9 @@ class SamplerConfig:
     target_accept: float | None = None  # None: DEFAULT_TARGET_ACCEPT of the implementation
     progressbar: bool = False
 
+    def __post_init__(self):
+        check_sampler_options(self)
+
     def as_dict(self) -> dict:
         return asdict(self)
 
@@ -55,9 +72,49 @@ class SamplerConfig:
         others were asked for, and that sampler's default tuning and target acceptance unless
         they were given."""
         chosen = self.nuts_sampler or nuts_sampler
-        return replace(self, nuts_sampler=chosen, draws=self.draws or draws,
-                       tune=self.tune or DEFAULT_TUNE[chosen],
-                       target_accept=self.target_accept or DEFAULT_TARGET_ACCEPT[chosen])
+        return replace(
+            self, nuts_sampler=chosen, draws=draws if self.draws is None else self.draws,
+            tune=DEFAULT_TUNE[chosen] if self.tune is None else self.tune,
+            target_accept=(DEFAULT_TARGET_ACCEPT[chosen] if self.target_accept is None
+                           else self.target_accept))
+
+
+def check_sampler_options(config: SamplerConfig) -> None:
+    """UsageError naming the first bad value of ``config``: whole numbers (not bools or
+    fractions) in range, at least 2 chains (R-hat compares chains: one cannot be diagnosed),
+    a target acceptance strictly between 0 and 1, and known sampler names."""
+    def whole(value, low: int, high: float = float("inf"), *, optional: bool = False) -> bool:
+        if value is None:
+            return optional
+        return (isinstance(value, numbers.Integral) and not isinstance(value, bool)
+                and low <= value < high)
+
+    def fraction(value) -> bool:
+        return (value is None or isinstance(value, numbers.Real) and not isinstance(value, bool)
+                and 0 < value < 1)
+
+    rules = [
+        ("draws", whole(config.draws, 1, optional=True), "must be a whole number of at least 1"),
+        ("tune", whole(config.tune, 0, optional=True), "must be a whole number of at least 0"),
+        ("chains", whole(config.chains, 2), "must be at least 2: R-hat compares chains, so one "
+                                            "chain cannot be diagnosed"),
+        ("cores", whole(config.cores, 1), "must be a whole number of at least 1"),
+        ("seed", whole(config.seed, SEEDS.start, SEEDS.stop),
+         "must be a whole number between 0 and 2**32 - 100"),
+        ("target_accept", fraction(config.target_accept),
+         "must be a number between 0 and 1 (exclusive)"),
+        ("sampler", config.sampler in SAMPLERS, f"must be one of {_listed(SAMPLERS)}"),
+        ("nuts_sampler", config.nuts_sampler in NUTS_SAMPLERS,
+         f"must be one of {_listed(NUTS_SAMPLERS)}"),
+        ("progressbar", isinstance(config.progressbar, bool), "must be True or False"),
+    ]
+    for name, good, bounds in rules:
+        if not good:
+            raise UsageError(f"{name}={getattr(config, name)!r}: {bounds}")
+
+
+def _listed(choices) -> str:
+    return ", ".join(map(repr, choices))
 
 
 def keep_generated_source_in_compiledir() -> None:

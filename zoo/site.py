@@ -22,15 +22,14 @@ from typing import TypeVar
 
 import jinja2
 
-from zoo.compare import Z_BOUND, parse_check
+from zoo.compare import Z_BOUND
 from zoo.diagnostics import ESS_BULK_MIN, R_HAT_MAX
-from zoo.figures import (LEAD_PLOTS, Figures, draw_all, formula_image, graph_missing_reason,
-                         model_graph)
+from zoo.figures import LEAD_PLOTS, Figures, draw_all, formula_image, model_graph
 from zoo.results import Result
 from zoo.outputs import staged_folder
-from zoo.report import (checks_table, density_line, density_verdict, diagnostics_line,
-                        markdown, markdown_table, alternatives_table,
-                        status, summary_table, worst_first)
+from zoo.report import (alternatives_table, checks_table, density_line, density_verdict,
+                        diagnostics_line, main_checks, markdown, markdown_table, status,
+                        summary_table, worst_first)
 
 DEFAULT_OUT = Path("reports") / "site"
 #: packages that draw the site, recorded beside the ones that change the numbers
@@ -101,7 +100,19 @@ def index_row(result: Result, report_seconds: float, thumbnail: str = "") -> dic
         "divergences": str(d.divergences),
         "sampler": sampler_name(result),
         "seconds": f"{result.seconds['reference'] + result.seconds['fit'] + report_seconds:.1f}",
+        "failing": failing_cells(result),
     }
+
+
+def failing_cells(result: Result) -> list[str]:
+    """The index cells of ``result`` past their bound, which the index highlights: a failed
+    check's worst |z|, R-hat above or ESS below the bound (NaN fails), any divergence."""
+    d = result.diagnostics
+    bad = {"worst_z": not result.checks["passed"].all(),
+           "r_hat": not d.r_hat_max <= R_HAT_MAX,
+           "ess": not d.ess_bulk_min >= ESS_BULK_MIN,
+           "divergences": d.divergences > 0}
+    return [cell for cell, failed in bad.items() if failed]
 
 
 def sampler_name(result: Result) -> str:
@@ -144,7 +155,8 @@ def index_markdown(rows: list[dict[str, str]], context: dict[str, str],
     header = ["model", "what it is", "status", r"worst \|z\|", "max R-hat", "min ESS",
               "divergences", "sampler", "wall time (s)"]
     keys = ["what", "status", "worst_z", "r_hat", "ess", "divergences", "sampler", "seconds"]
-    table = [header] + [[f"[{r['name']}]({r['name']}/index.md)", *(r[k] for k in keys)] for r in rows]
+    table = [header] + [[f"[{r['name']}]({r['name']}/index.md)",
+                         *(f"**{r[k]}**" if k in r["failing"] else r[k] for k in keys)] for r in rows]
     lines = ["# Bayesian model zoo", "", markdown_table(table), ""]
     for section in sections:
         lines += [f"## {section['title']}", "", markdown_table(section["rows"]), "",
@@ -166,9 +178,10 @@ def _write_model_page(result: Result, folder: Path, environment: jinja2.Environm
     folder.mkdir()
     start = time.perf_counter()
     figures = draw_all(result, folder)
-    graph = model_graph(result, folder)
+    graph = model_graph(result.model.build(result.data, result.settings), folder)
     formula = formula_image(result.model, folder)
     report_seconds = time.perf_counter() - start
+    main, worst = main_checks(result), worst_checks(result)
     tables = {"checks": checks_table(result), "alternatives": alternatives_table(result),
               "summary": summary_table(result)}
     page = {
@@ -183,14 +196,15 @@ def _write_model_page(result: Result, folder: Path, environment: jinja2.Environm
         "problems": result.diagnostics.problems,
         "formula": formula.name if formula else None,
         "formula_text": "; ".join(result.model.formula),
-        "graph": graph.name if graph else None,
-        "graph_missing": graph_missing_reason(),
+        "graph": graph.path.name if graph.path else None,
+        "graph_note": graph.note,
         "data_source": result.data_source,
         "data_rows": len(result.data),
         "data_summary": data_summary(result),
         "settings": settings_rows(result),
-        "main": checks_table(result, names=main_checks(result)),
-        "worst": checks_table(result, names=worst_checks(result)) if len(result.checks) > WORST_ROWS else None,
+        "main": checks_table(result, names=main),
+        "worst": checks_table(result, names=worst) if worst else None,
+        "n_other": len(result.checks) - len(main),
         "n_checks": len(result.checks),
         **tables,
         "csv": write_csv_tables(result, tables, folder),
@@ -209,31 +223,12 @@ def _write_model_page(result: Result, folder: Path, environment: jinja2.Environm
 
 #: the compact table of the worst checks shows this many (the full table is folded below it)
 WORST_ROWS = 10
-#: a checked variable with at most this many scalars is a main (model-level) quantity; more
-#: are per-group or per-observation quantities (rat-tumors' 71 theta_j)
-MAIN_SCALARS = 5
-
-
-def main_checks(result: Result) -> list[str]:
-    """The checks of model-level quantities: variables checked for at most MAIN_SCALARS
-    scalars (theta, omega, alpha, mu[k], log_bf), not rat-tumors' every theta_j."""
-    def variable(name: str) -> tuple[str, int | None]:
-        try:
-            return parse_check(name)[:2]
-        except ValueError:  # a name of another form is a quantity of its own
-            return name, None
-
-    scalars: dict[str, set] = {}
-    for name in result.checks["name"]:
-        var, index = variable(name)
-        scalars.setdefault(var, set()).add(index)
-    return [name for name in result.checks["name"]
-            if len(scalars[variable(name)[0]]) <= MAIN_SCALARS]
-
-
 def worst_checks(result: Result) -> list[str]:
-    """The WORST_ROWS checks of largest |z|, largest first (a failure or NaN z before any)."""
-    return result.checks.loc[worst_first(result.checks)[:WORST_ROWS], "name"].tolist()
+    """The WORST_ROWS checks of largest |z| (a failure or NaN z first) that are not main
+    quantities, which their own table shows (gmm's 18 checks were both tables' rows)."""
+    main = set(main_checks(result))
+    names = result.checks.loc[worst_first(result.checks), "name"]
+    return [name for name in names if name not in main][:WORST_ROWS]
 
 
 def write_csv_tables(result: Result, tables: dict[str, list[list[str]]], folder: Path) -> dict[str, str]:
@@ -257,11 +252,20 @@ def thumbnail(figures: Figures) -> str:
 
 
 def data_summary(result: Result) -> list[list[str]]:
-    """pandas' describe() of every column, one row per column."""
+    """pandas' describe() of every column, one row per column; the counts as whole numbers
+    (``.4g`` printed 10,000 rows as "1e+04")."""
     described = result.data.describe(include="all").T
+    counts = {"count", "unique", "freq"}
+
+    def cell(statistic: str, value) -> str:
+        if _missing(value):
+            return ""
+        if statistic in counts:
+            return f"{int(value):,}"
+        return f"{value:.4g}" if isinstance(value, float) else str(value)
+
     return [["column", *map(str, described.columns)]] + [
-        [str(column), *("" if _missing(v) else f"{v:.4g}" if isinstance(v, float) else str(v)
-                        for v in row)]
+        [str(column), *(cell(statistic, v) for statistic, v in zip(described.columns, row))]
         for column, row in zip(described.index, described.values)
     ]
 

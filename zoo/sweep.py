@@ -28,7 +28,7 @@ from zoo.errors import UsageError
 from zoo.model import ZooModel
 from zoo.pipeline import run
 from zoo.results import Result
-from zoo.outputs import staged_folder
+from zoo.outputs import staged_folder, written_files
 from zoo.report import align_columns, status
 from zoo.sampling import SamplerConfig
 
@@ -169,7 +169,7 @@ def write_sweep(frame: pd.DataFrame, figure: Figure, out: Path) -> list[Path]:
     with staged_folder(Path(out)) as staging:
         frame.to_csv(staging / "sweep.csv", index=False)
         figure.savefig(staging / "sweep.png", dpi=100)
-    return sorted(Path(out).iterdir())
+    return written_files(out)
 
 
 def sweep_command(model: ZooModel, args: argparse.Namespace, config: SamplerConfig) -> int:

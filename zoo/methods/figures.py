@@ -95,12 +95,12 @@ def heat_map(summary: dict[str, Any], path: Path) -> None:
             if answer is None:
                 continue
             bias = answer.get("worst_bias")
-            if bias is not None and answer["grade"] not in ("failed", "ungraded"):
+            if bias is not None and answer["grade"] in INITIALS:
                 grid[i, j] = min(max(abs(bias), BIAS_RANGE[0]), BIAS_RANGE[1]) \
                     if math.isfinite(bias) else BIAS_RANGE[1]
                 labels[i][j] = f"{INITIALS[answer['grade']]}\n{abs(bias):.2g}"
             else:
-                labels[i][j] = "x" if answer["grade"] == "failed" else "n/g"
+                labels[i][j] = {"failed": "x", "not installed": "n/i"}.get(answer["grade"], "n/g")
     figure, ax = plt.subplots(figsize=(1.0 * len(methods) + 2.5, 0.6 * len(models) + 2),
                               constrained_layout=True)
     cmap = plt.get_cmap("RdYlGn_r").with_extremes(bad="0.8")
@@ -114,7 +114,7 @@ def heat_map(summary: dict[str, Any], path: Path) -> None:
     bar = figure.colorbar(image, ax=ax, label="worst |bias| (posterior sds)")
     for level in (ACCURATE_BIAS, USABLE_BIAS):
         bar.ax.axhline(level, color="black", linewidth=0.8)
-    ax.set_title("A accurate, U usable, M misleading, NC not converged; x did not run, "
-                 "n/g not graded")
+    ax.set_title("A accurate, U usable, M misleading, NC not converged; x failed, "
+                 "n/i not installed, n/g not graded")
     figure.savefig(path, dpi=90)
     plt.close(figure)

@@ -9,7 +9,8 @@ the ratio estimate / reference. Both carry the method's Monte Carlo error (ArviZ
 - misleading: otherwise (a NaN or infinite estimate too);
 - unconverged: a sampler whose own diagnostics fail (R-hat, ESS, divergences, stuck chains),
   whatever its bias: its numbers cannot be trusted without rerunning;
-- failed: the method did not run; ungraded: none of the model's checks is among its answers.
+- failed: the method did not run; ungraded: none of the model's checks is among its answers;
+  not installed: its optional package is missing (nothing about the method).
 
 An approximation's bias is its grade, not a failure of the zoo.
 """
@@ -29,7 +30,7 @@ from zoo.results import Reference
 
 ACCURATE_BIAS, ACCURATE_SD = 0.1, 0.10
 USABLE_BIAS, USABLE_SD = 0.5, 0.25
-GRADES = ["accurate", "usable", "misleading", "unconverged", "failed", "ungraded"]
+GRADES = ["accurate", "usable", "misleading", "unconverged", "failed", "ungraded", "not installed"]
 #: alternatives that are not estimates of the checked quantities (standard errors, distances)
 NOT_ESTIMATES = re.compile(r"(_se|_in_sds)$")
 
@@ -146,6 +147,8 @@ def decide(rows: list[CheckGrade]) -> tuple[str, tuple | None, tuple | None]:
 
 def grade_method(kind: str, outcome, reference: Reference, var_names: list[str] | None) -> MethodGrade:
     """A method's grade on a model; samplers must also pass their convergence diagnostics."""
+    if outcome.missing:  # issue 23: was "failed", and the heat map marked it as one
+        return MethodGrade("not installed")
     if outcome.error:
         return MethodGrade("failed")
     rows, ungraded = grade_checks(reference, draws=outcome.idata, point=outcome.point)

@@ -328,8 +328,8 @@ def ordered_methods(summary: dict[str, Any]) -> list[str]:
 def cell_text(entry: dict | None) -> str:
     if entry is None:
         return ""
-    if entry["grade"] == "failed":
-        return "not installed" if "not installed" in (entry["error"] or "") else "failed"
+    if entry["grade"] in ("failed", "not installed"):
+        return entry["grade"]
     bias, ratio, seconds = entry.get("worst_bias"), entry.get("worst_sd_ratio"), entry.get("total_s")
     parts = [entry["grade"], f"{abs(bias):.2f} sd" if bias is not None else "",
              f"sd x{ratio:.2f}" if ratio is not None else "", f"{seconds:.0f} s" if seconds else ""]
