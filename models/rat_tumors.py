@@ -54,18 +54,15 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import arviz as az
 import numpy as np
 import pandas as pd
-import pymc as pm
-import pytensor.tensor as pt
-import xarray as xr
 from scipy import optimize
 from scipy.special import betaln, digamma, expit, gammaln
 from scipy.stats import binom
 
 from zoo import parsers
 from zoo.data import Column, fail_rows
+from zoo.deferred import az, pm, pt, xr
 from zoo.errors import DataError
 from zoo.exact import beta_mean_sd
 from zoo.exact_draws import grid_draws, trimmed_box

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import pandas as pd
-import pymc as pm
 
 from zoo.data import Column, read_csv
+from zoo.deferred import pm
 from zoo.errors import UsageError
 from zoo.results import Fit, Reference
 from zoo.sampling import DEFAULT_DRAWS, SamplerConfig, sample_nuts, sample_smc

@@ -61,7 +61,7 @@ from zoo.diagnostics import r_hat_and_ess, scalar_draws, worst
 from zoo.errors import UsageError
 from zoo.model import ZooModel
 from zoo.outputs import write_atomically
-from zoo.sampling import DEFAULT_SEED, SamplerConfig, nutpie_starts, quiet_pymc, sample_nutpie
+from zoo.sampling import DEFAULT_SEED, SamplerConfig, nutpie_starts, quieted_pymc, sample_nutpie
 from zoo.workers import dask_client, execute
 
 #: family-wise level of the uniformity tests of one model
@@ -121,6 +121,7 @@ _COMPILED: dict[tuple, _Compiled] = {}
 _FORWARD: dict[int, tuple] = {}
 
 
+@quieted_pymc()
 def simulate_and_fit(model: ZooModel, set_pairs: list[str], config: SbcConfig, index: int,
                      cores: int = 1) -> dict[str, Any]:
     """Simulation ``index``: simulate, fit, and each parameter's PIT; a JSON-ready record."""
@@ -195,7 +196,6 @@ def _compiled(model: ZooModel, set_pairs: tuple[str, ...]) -> _Compiled:
         import pymc as pm
         import pytensor
 
-        quiet_pymc()
         settings = model.parse_settings(list(set_pairs))
         sbc_model = model.calibration().pymc_model(settings)
         shared = {}
