@@ -11,7 +11,8 @@
 (The names are not ``zoo.report`` or ``zoo.sbc``: those are the modules behind them.)
 
 Arguments are checked as the command line checks them, before any fitting: a bad one raises
-:class:`zoo.UsageError` or :class:`zoo.DataError` with the same one-line message.
+:class:`zoo.UsageError` or :class:`zoo.DataError` with the same one-line message; a folder
+that cannot be written (no permission, a full disk) raises :class:`zoo.EnvironmentProblem`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from zoo.errors import UsageError
+from zoo.errors import EnvironmentProblem, UsageError
 from zoo.model import ZooModel
 from zoo.outputs import require_free_space
 from zoo.registry import all_models, get_model
@@ -117,8 +118,8 @@ def sampler_config(config: SamplerConfig | None, options: Mapping[str, Any]) -> 
 
 
 def writable_folder(out: str | Path) -> Path:
-    """``out`` if the zoo can write a folder there, with room for it, else UsageError (checked
-    before any work).
+    """``out`` if the zoo can write a folder there, with room for it, checked before any work:
+    else UsageError (not a folder) or EnvironmentProblem (no permission, no room).
 
     ``out`` must be a folder or not exist yet, and the folder that will receive it (itself or
     its nearest existing ancestor) must take a new folder: one is made there and removed at
@@ -136,7 +137,8 @@ def writable_folder(out: str | Path) -> Path:
         try:
             shutil.rmtree(tempfile.mkdtemp(prefix=".zoo-probe-", dir=folder))
         except OSError as err:
-            raise UsageError(f"--out {out}: cannot write in {folder} ({err.strerror})") from None
+            raise EnvironmentProblem(f"--out {out}: cannot write in {folder} "
+                                     f"({err.strerror})") from None
     require_free_space(out)
     return out
 

@@ -1,7 +1,9 @@
 """The ``zoo`` command: parses options and calls :mod:`zoo.pipeline`; nothing else.
 
 Exit status: 0 all checks passed, 1 a check failed or a fit did not converge, 2 bad input
-or options (one line on stderr, nothing written), 130 interrupted.
+or options (one line on stderr, nothing written), 3 the environment (a full disk, a
+permission, memory, a worker that died: one line), 70 a bug of the zoo (its traceback),
+130 interrupted; see :mod:`zoo.errors`.
 """
 
 from __future__ import annotations
@@ -10,12 +12,14 @@ import argparse
 import json
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from zoo import interrupts
-from zoo.errors import UsageError, ZooError
+from zoo.errors import (EXIT_BAD_INPUT, EXIT_BUG, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, UsageError,
+                        ZooError, environment_problem)
 from zoo.sampling import DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TARGET_ACCEPT, DEFAULT_TUNE, SamplerConfig
 
 REPORTS = Path("reports")
@@ -189,10 +193,19 @@ def main(argv: list[str] | None = None) -> int:
             return _dispatch(args)
     except ZooError as err:
         print(f"zoo: error: {err}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("zoo: interrupted; nothing was written", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception as err:
+        problem = environment_problem(err)
+        if problem is not None:
+            print(f"zoo: error: {problem}", file=sys.stderr)
+            return EXIT_ENVIRONMENT
+        traceback.print_exc()
+        print("zoo: internal error: the traceback above is a bug of the zoo; please report it",
+              file=sys.stderr)
+        return EXIT_BUG
 
 
 def _default_out(args: argparse.Namespace) -> Path | None:

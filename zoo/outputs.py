@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from zoo import interrupts
-from zoo.errors import UsageError
+from zoo.errors import EnvironmentProblem
 
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
@@ -50,7 +50,7 @@ MIN_FREE_BYTES = 64 * 2**20
 
 
 def require_free_space(out: Path) -> None:
-    """UsageError when the file system that will hold ``out`` is (nearly) full, so that a full
+    """EnvironmentProblem when the file system that will hold ``out`` is (nearly) full, so that a full
     disk is found before fitting, not after. A disk that fills up during the write is caught
     by :func:`staged_folder`."""
     receiver = Path(out)
@@ -58,8 +58,8 @@ def require_free_space(out: Path) -> None:
         receiver = receiver.parent
     free = shutil.disk_usage(receiver).free
     if free < MIN_FREE_BYTES:
-        raise UsageError(f"--out {out}: only {free / 2**20:.1f} MB free on its disk; the zoo "
-                         f"needs {MIN_FREE_BYTES // 2**20} MB")
+        raise EnvironmentProblem(f"--out {out}: only {free / 2**20:.1f} MB free on its disk; "
+                                 f"the zoo needs {MIN_FREE_BYTES // 2**20} MB")
 
 
 @contextmanager
@@ -68,8 +68,8 @@ def staged_folder(out: Path) -> Iterator[Path]:
 
     It is made with mkdir's default mode, the umask's (0755 under umask 022), rather than by
     tempfile.mkdtemp, whose 0700 the folder would keep once it becomes ``out``. A write that
-    fails (a full disk, a folder made read-only meanwhile) is one line, UsageError, with the
-    previous output kept.
+    fails (a full disk, a folder made read-only meanwhile) is one line, EnvironmentProblem,
+    with the previous output kept.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -82,8 +82,8 @@ def staged_folder(out: Path) -> Iterator[Path]:
             interrupts.check()  # a Ctrl-C someone swallowed: keep the previous output
             _replace(staging, out)
         except OSError as err:
-            raise UsageError(f"cannot write {out}: {_reason(err)}; "
-                             "the previous output, if any, is kept") from None
+            raise EnvironmentProblem(f"cannot write {out}: {_reason(err)}; "
+                                     "the previous output, if any, is kept") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
