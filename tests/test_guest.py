@@ -28,8 +28,8 @@ def session_state() -> dict:
 
 
 @pytest.mark.parametrize("nuts_sampler", ["nutpie", "pymc"])
-def test_verify_leaves_the_session_as_it_found_it(nuts_sampler):
-    logging.getLogger("pymc").setLevel(logging.DEBUG)  # the user's choices, which the zoo's
+def test_verify_leaves_the_session_as_it_found_it(nuts_sampler, caplog):
+    caplog.set_level(logging.DEBUG, logger="pymc")  # the user's choices, which the zoo's
     warnings.simplefilter("default", RuntimeWarning)  # quieting used to override for good
     before = session_state()
     result = zoo.verify("single-coin", draws=200, tune=200, chains=2, seed=3,
