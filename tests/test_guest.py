@@ -46,3 +46,22 @@ def test_quieting_is_undone_when_the_block_fails():
         warnings.warn("overflow encountered in exp", RuntimeWarning)  # ignored here
         1 / 0
     assert session_state() == before
+
+
+def test_sbc_plots_leave_the_matplotlib_backend_alone(tmp_path):
+    """``zoo.calibrate`` in a notebook switched its inline backend to Agg for good."""
+    import matplotlib
+    import numpy as np
+
+    from zoo.sbc import plot_all
+
+    summary = {"model": "toy", "simulations": 50, "threshold": 0.01, "binary_calibration": {},
+               "parameters": {"theta": {"pit": list(np.linspace(0.01, 0.99, 50)),
+                                        "flagged": False, "p_value": 0.5}}}
+    previous = matplotlib.get_backend()
+    matplotlib.use("svg")
+    try:
+        assert [p.name for p in plot_all(summary, tmp_path)] == ["sbc-theta.png"]
+        assert matplotlib.get_backend() == "svg"
+    finally:
+        matplotlib.use(previous)
