@@ -65,7 +65,8 @@ def quieted_pymc(*loggers: str) -> Iterator[None]:
     at ERROR and the known-harmless warnings the zoo handles itself ignored, since it reads
     and reports the diagnostics itself; and PyTensor's generated source kept beside its
     compile cache. Everything is restored afterwards, so that a notebook calling the zoo keeps
-    its own settings.
+    its own settings. Nested blocks restore in turn; blocks in concurrent threads may restore
+    out of order, as ``warnings.catch_warnings`` does.
 
     The generated source: PyTensor writes the Python source of every numba-compiled function
     to a new file in the system temp folder and never removes it, unless
