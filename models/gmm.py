@@ -75,17 +75,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import arviz as az
 import numpy as np
 import pandas as pd
-import pymc as pm
-import pytensor.tensor as pt
-import xarray as xr
 from scipy.special import gammaln, log_softmax, logsumexp
 from scipy.stats import halfnorm, norm
 
 from zoo import parsers
 from zoo.data import Column, read_csv, write_example_command
+from zoo.deferred import az, pm, pt, xr
 from zoo.diagnostics import STUCK_SDS, scalar_draws
 from zoo.em import (
     MixtureFit,

@@ -52,9 +52,6 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
-import pymc as pm
-import pytensor.tensor as pt
-from pytensor.tensor.special import betaln as pt_betaln
 from scipy import integrate, optimize
 from scipy.special import betaln, log_expit, logsumexp
 from scipy.stats import beta as beta_dist
@@ -63,6 +60,7 @@ from scipy.stats import gamma as gamma_dist
 from zoo.compare import posterior_estimate
 from zoo import parsers
 from zoo.data import Column
+from zoo.deferred import pm, pt
 from zoo.exact import beta_from_mode, beta_mean_sd, lecture_grid, log_evidence_bernoulli
 from zoo.exact_draws import grid_draws, trimmed_box
 from zoo.figures import new_figure, save
@@ -573,7 +571,8 @@ def _noncentred_logit_theta(a, b):
     scale = pt.sqrt(1 / a + 1 / b)
     logit_theta = pt.log(a) - pt.log(b) + scale * eta
     log_theta, log_one_minus = -pt.softplus(-logit_theta), -pt.softplus(logit_theta)
-    log_beta_and_jacobian = a * log_theta + b * log_one_minus - pt_betaln(a, b) + pt.log(scale)
+    log_beta_and_jacobian = (a * log_theta + b * log_one_minus - pt.special.betaln(a, b)
+                             + pt.log(scale))
     pm.Potential("theta_prior", pt.sum(log_beta_and_jacobian + 0.5 * eta**2 + 0.5 * np.log(2 * np.pi)))
     return logit_theta
 

@@ -68,13 +68,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pymc as pm
-import pytensor.tensor as pt
 from scipy.special import gammaln
 from scipy.stats import invgamma, multivariate_normal, norm
 
 from zoo import parsers
 from zoo.data import Column, fail_rows, read_csv, write_example_command
+from zoo.deferred import pm, pt
 from zoo.em import em_gaussian_missing
 from zoo.errors import DataError
 from zoo.figures import new_figure, save

@@ -54,18 +54,15 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import arviz as az
 import numpy as np
 import pandas as pd
-import pymc as pm
-import pytensor.tensor as pt
-import xarray as xr
 from scipy import optimize
 from scipy.special import betaln, digamma, expit, gammaln
 from scipy.stats import binom
 
 from zoo import parsers
 from zoo.data import Column, fail_rows
+from zoo.deferred import az, pm, pt, xr
 from zoo.errors import DataError
 from zoo.exact import beta_mean_sd
 from zoo.exact_draws import grid_draws, trimmed_box
@@ -419,17 +416,16 @@ def predictive_draws(idata: xr.DataTree, new_rats: int, seed: int) -> np.ndarray
 
 def shrinkage_plot(result, path: Path | str) -> Path:
     """Write the lecture's shrinkage plot for a run: raw y/n against posterior means of theta_j,
-    with the diagonal (no pooling) and the pooled mean (complete pooling)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    with the diagonal (no pooling) and the pooled mean (complete pooling). A Figure of its own,
+    not pyplot's: the caller's matplotlib backend is left alone."""
+    from matplotlib.figure import Figure
 
     tumors, rats = _counts(result.data)
     raw = tumors / rats
     posterior = result.fit.idata.posterior["theta"].mean(("chain", "draw")).values
     pooled = tumors.sum() / rats.sum()
-    figure, axes = plt.subplots(figsize=(5, 5))
+    figure = Figure(figsize=(5, 5))
+    axes = figure.subplots()
     axes.plot([0, raw.max()], [0, raw.max()], color="grey", lw=1, label="no pooling (y/n)")
     axes.axhline(pooled, color="tab:red", lw=1, ls="--", label=f"complete pooling ({pooled:.3f})")
     axes.scatter(raw, posterior, s=14 + rats, alpha=0.6, label="partial pooling (posterior mean)")
@@ -440,7 +436,6 @@ def shrinkage_plot(result, path: Path | str) -> Path:
     figure.tight_layout()
     path = Path(path)
     figure.savefig(path, dpi=100)
-    plt.close(figure)
     return path
 
 

@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pymc as pm
 from scipy.special import betaln
 from scipy.stats import beta as beta_dist
 
 from zoo import parsers
 from zoo.data import Column
+from zoo.deferred import pm
 from zoo.exact import beta_mean_sd, heads_tails, lecture_grid, log_evidence_bernoulli, quadrature_moments
 from zoo.exact_draws import truncated_beta
 from zoo.figures import new_figure, save

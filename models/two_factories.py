@@ -27,13 +27,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pymc as pm
 from scipy.special import logsumexp
 from scipy.stats import beta as beta_dist
 
 from zoo import parsers
 from zoo.compare import posterior_estimate
 from zoo.data import Column
+from zoo.deferred import pm
 from zoo.exact import beta_from_mode, heads_tails, log_evidence_bernoulli
 from zoo.figures import new_figure, save
 from zoo.model import Calibration, Density, Setting, ZooModel

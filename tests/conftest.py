@@ -32,20 +32,22 @@ def fast_config() -> SamplerConfig:
 
 @pytest.fixture
 def rejects(tmp_path, capsys):
-    """``rejects(args, message, csv_text=None)``: the CLI must refuse with exit status 2, one line
-    on stderr containing ``message``, no traceback, nothing on stdout and no output folder.
+    """``rejects(args, message, csv_text=None, status=2)``: the CLI must refuse with exit
+    ``status`` (2 bad input, 3 the environment), one line on stderr containing ``message``, no
+    traceback, nothing on stdout and no output folder.
 
     With ``csv_text`` a file holding it is written and ``{csv}`` in ``args`` names it; every
     command writes (or would write) into ``{out}``.
     """
     from zoo.cli import main
 
-    def check(args: list[str], message: str, csv_text: str | None = None) -> str:
+    def check(args: list[str], message: str, csv_text: str | None = None,
+              status: int = 2) -> str:
         csv, out = tmp_path / "data.csv", tmp_path / "out"
         if csv_text is not None:
             csv.write_text(csv_text)
         args = [a.format(csv=csv, out=out) for a in args]
-        assert main(args) == 2
+        assert main(args) == status
         captured = capsys.readouterr()
         assert captured.out == ""
         assert captured.err.count("\n") == 1 and message in captured.err, captured.err

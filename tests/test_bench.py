@@ -14,7 +14,6 @@ import pytest
 
 from zoo import bench, bench_runs, bench_scaling, site
 from zoo.cli import main
-from zoo.errors import ZooError
 
 ROW_KEYS = {"compile", "sampling", "ess_bulk_min", "gradients", "ess_per_second",
             "ess_per_gradient", "divergences", "stuck_chains", "loads"}
@@ -163,13 +162,13 @@ def test_targets_can_fail():
 
 
 def test_a_failing_process_is_one_error():
-    with pytest.raises(ZooError, match="failed \\(3\\)"):
+    with pytest.raises(bench_runs.RunFailed, match="failed \\(3\\)"):
         bench_runs.timed_process([sys.executable, "-c", "import sys; sys.exit(3)"], dict(os.environ))
 
 
 def test_a_traceback_is_not_a_failed_check():
     """Python exits 1 on an uncaught exception, as ``zoo verify`` does on a failed check."""
-    with pytest.raises(ZooError, match="failed \\(1\\).*boom"):
+    with pytest.raises(bench_runs.RunFailed, match="failed \\(1\\).*boom"):
         bench_runs.timed_process([sys.executable, "-c", "raise SystemExit('boom')"], dict(os.environ))
 
 

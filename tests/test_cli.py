@@ -156,12 +156,13 @@ OUT_COMMANDS = {
 
 
 @pytest.mark.parametrize("command", OUT_COMMANDS)
-@pytest.mark.parametrize("where, message", [
-    ("{csv}", "exists and is not a folder"),
-    ("{csv}/inside", "is not a folder"),
-    ("/proc/zoo-cannot-write-here", "cannot write in /proc"),
+@pytest.mark.parametrize("where, message, status", [
+    ("{csv}", "exists and is not a folder", 2),
+    ("{csv}/inside", "is not a folder", 2),
+    ("/proc/zoo-cannot-write-here", "cannot write in /proc", 3),  # the machine's, not input
 ], ids=["a file", "below a file", "unwritable"])
-def test_a_bad_out_is_refused_before_fitting(rejects, monkeypatch, command, where, message):
+def test_a_bad_out_is_refused_before_fitting(rejects, monkeypatch, command, where, message,
+                                             status):
     """Issue 18: a bad --out was found only after the fit, with a traceback and exit 1."""
     import zoo.pipeline
     import zoo.sbc
@@ -171,7 +172,7 @@ def test_a_bad_out_is_refused_before_fitting(rejects, monkeypatch, command, wher
 
     for module, name in [(zoo.pipeline, "run"), (zoo.sbc, "run_sbc")]:
         monkeypatch.setattr(module, name, no_fit)
-    rejects([*OUT_COMMANDS[command], "--out", where], message, csv_text="y\n1\n")
+    rejects([*OUT_COMMANDS[command], "--out", where], message, csv_text="y\n1\n", status=status)
 
 
 def test_the_out_check_leaves_nothing_behind(tmp_path):

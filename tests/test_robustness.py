@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from zoo.cli import main
-from zoo.errors import DataError
+from zoo.errors import EXIT_ENVIRONMENT, DataError
 from zoo.outputs import written_files
 from zoo.registry import all_models
 
@@ -275,7 +275,7 @@ def test_two_writers_at_once_end_with_one_complete_output(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
-# --- a destination that cannot take the output: one line, exit 2, before fitting ----------------
+# --- a destination that cannot take the output: one line, exit 3 (the environment), before fitting
 @contextlib.contextmanager
 def mounted_tmpfs(folder: Path, *options: str):
     """A tmpfs at ``folder`` (root only); yields False where mounting is not allowed."""
@@ -317,7 +317,8 @@ def test_a_read_only_destination_is_refused_before_fitting(rejects, tmp_path, mo
                 raise OSError(errno.EROFS, os.strerror(errno.EROFS))
 
             monkeypatch.setattr(tempfile, "mkdtemp", read_only)
-        rejects(["run", "single-coin", "--out", str(tmp_path / "ro" / "coin")], message)
+        rejects(["run", "single-coin", "--out", str(tmp_path / "ro" / "coin")], message,
+                status=EXIT_ENVIRONMENT)
 
 
 def test_a_full_disk_is_refused_before_fitting(rejects, tmp_path, monkeypatch):
@@ -331,7 +332,8 @@ def test_a_full_disk_is_refused_before_fitting(rejects, tmp_path, monkeypatch):
         if not mounted:
             monkeypatch.setattr(zoo.outputs.shutil, "disk_usage",
                                 lambda path: shutil._ntuple_diskusage(2**20, 0, 2**20))
-        rejects(["run", "single-coin", "--out", str(tmp_path / "small" / "coin")], "MB free")
+        rejects(["run", "single-coin", "--out", str(tmp_path / "small" / "coin")], "MB free",
+                status=EXIT_ENVIRONMENT)
 
 
 def test_a_disk_that_fills_while_writing_keeps_the_previous_output(tmp_path):
@@ -339,12 +341,12 @@ def test_a_disk_that_fills_while_writing_keeps_the_previous_output(tmp_path):
     disk): one line, the previous output kept, no staging folder left."""
     import errno
 
-    from zoo.errors import UsageError
+    from zoo.errors import EnvironmentProblem
     from zoo.outputs import staged_folder
 
     out = tmp_path / "out"
     write_version(out, 1)
-    with pytest.raises(UsageError, match="No space left on device") as raised:
+    with pytest.raises(EnvironmentProblem, match="No space left on device") as raised:
         with staged_folder(out) as staging:
             (staging / "posterior.nc").write_bytes(b"0" * 1000)
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
@@ -353,7 +355,7 @@ def test_a_disk_that_fills_while_writing_keeps_the_previous_output(tmp_path):
     # h5py's message for the same (posterior.nc on a full disk) spans lines, errno in the text
     h5py_message = ("Unable to synchronously create file (file write failed: time = Mon\n, "
                     "errno = 28, error message = 'No space left on device')")
-    with pytest.raises(UsageError) as raised:
+    with pytest.raises(EnvironmentProblem) as raised:
         with staged_folder(out):
             raise OSError(h5py_message)
     assert str(raised.value).count("No space left on device") == 1 and "\n" not in str(raised.value)

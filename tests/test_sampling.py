@@ -131,18 +131,23 @@ def test_a_nutpie_fit_that_diverged_can_be_saved(tmp_path):
 
 def test_compiling_leaves_nothing_in_the_temp_folder(tmp_path):
     """PyTensor's generated numba source goes beside its compile cache, not into a new file in
-    the system temp folder for every compiled function (issue 18.11)."""
+    the system temp folder for every compiled function (issue 18.11), while the zoo compiles;
+    afterwards the setting is the user's again (issue 27.3)."""
     import subprocess
     import sys
 
-    script = ("import zoo.sampling, pytensor, pytensor.tensor as pt\n"
+    script = ("from zoo.sampling import quieted_pymc\n"
+              "import pytensor, pytensor.tensor as pt\n"
               "x = pt.vector('x')\n"
-              "pytensor.function([x], pt.exp(x).sum() * 2, mode='NUMBA')([1.0, 2.0])\n"
-              "print(pytensor.config.generated_src_dir)")
+              "with quieted_pymc():\n"
+              "    pytensor.function([x], pt.exp(x).sum() * 2, mode='NUMBA')([1.0, 2.0])\n"
+              "    print(pytensor.config.generated_src_dir)\n"
+              "print(repr(pytensor.config.generated_src_dir))")
     temp = tmp_path / "temp"
     temp.mkdir()
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           env={**os.environ, "TMPDIR": str(temp)}, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().endswith("generated_src")
+    inside, after = done.stdout.splitlines()
+    assert inside.endswith("generated_src") and after == "''"
     assert list(temp.iterdir()) == []

@@ -11,7 +11,8 @@
 (The names are not ``zoo.report`` or ``zoo.sbc``: those are the modules behind them.)
 
 Arguments are checked as the command line checks them, before any fitting: a bad one raises
-:class:`zoo.UsageError` or :class:`zoo.DataError` with the same one-line message.
+:class:`zoo.UsageError` or :class:`zoo.DataError` with the same one-line message; a folder
+that cannot be written (no permission, a full disk) raises :class:`zoo.EnvironmentProblem`.
 """
 
 from __future__ import annotations

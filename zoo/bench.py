@@ -31,8 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from zoo.bench_runs import Row, combine, measured, one_process_command, say
-from zoo.errors import UsageError, ZooError
+from zoo.bench_runs import Row, RunFailed, combine, measured, one_process_command, say
+from zoo.errors import EnvironmentProblem, UsageError
 from zoo.sampling import DEFAULT_SEED, SamplerConfig
 
 SMC_MODEL = "two-factories"
@@ -153,7 +153,7 @@ def interleaved(names: list[str], repeat: int, quick: bool,
                     cache = None if quick else cache_folder(Path(folder), line, temperature)
                     try:
                         found = record(line, measured(command(line, names, seed, extra), cache))
-                    except ZooError as err:
+                    except RunFailed as err:
                         if quick:
                             raise
                         say(f"repeat {r + 1}/{repeat} {temperature} {LINES[line][1]}: {err}")
@@ -286,7 +286,8 @@ def em_rows(sizes: tuple[int, ...], repeats: int) -> list[Row]:
     try:
         module = importlib.import_module("zoo.benchmarks.em_vs_sklearn")
     except ModuleNotFoundError as err:
-        raise ZooError(f"bench: the EM comparison needs {err.name} (pip install -e '.[test]')") from None
+        raise EnvironmentProblem(f"bench: the EM comparison needs {err.name} "
+                                 "(pip install -e '.[test]')") from None
     rows = []
     for n in sizes:
         rows.append(module.compare(n, EM_TOLERANCE, repeats, 0))

@@ -14,14 +14,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from zoo.errors import ZooError
+from zoo.errors import EnvironmentProblem
 
 Row = dict[str, Any]
 #: per-run counts that are added up over repeats; every other number is a median
 COUNTS = ("divergences", "stuck_chains")
 
 
-class Capped(ZooError):
+class RunFailed(EnvironmentProblem):
+    """A measured process did not give its figures: it failed, was killed, or was stopped at
+    the bench's time cap. Not the user's input (exit status 3, not 2); its last lines say
+    why."""
+
+
+class Capped(RunFailed):
     """A process stopped at the bench's time cap (a baseline that would run for hours)."""
 
 
@@ -61,7 +67,7 @@ def timed_process(command: list[str], env: dict[str, str],
             except json.JSONDecodeError:
                 pass
     tail = " | ".join(done.stderr.strip().splitlines()[-3:])
-    raise ZooError(f"bench: {shlex.join(command[1:])} failed ({done.returncode}): {tail}")
+    raise RunFailed(f"bench: {shlex.join(command[1:])} failed ({done.returncode}): {tail}")
 
 
 def measured(command: list[str], cache: Path | None, timeout: float | None = None) -> Row:

@@ -1,7 +1,9 @@
 """The ``zoo`` command: parses options and calls :mod:`zoo.pipeline`; nothing else.
 
 Exit status: 0 all checks passed, 1 a check failed or a fit did not converge, 2 bad input
-or options (one line on stderr, nothing written), 130 interrupted.
+or options (one line on stderr, nothing written), 3 the environment (a full disk, a
+permission, memory, a worker that died: one line), 70 a bug of the zoo (its traceback),
+130 interrupted; see :mod:`zoo.errors`.
 """
 
 from __future__ import annotations
@@ -10,13 +12,14 @@ import argparse
 import json
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from zoo import api
 from zoo import interrupts
-from zoo.errors import UsageError, ZooError
+from zoo.errors import (EXIT_BAD_INPUT, EXIT_BUG, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, UsageError,
+                        ZooError, environment_problem)
 from zoo.outputs import writable_folder
 from zoo.sampling import (DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TARGET_ACCEPT, DEFAULT_TUNE, SEEDS,
                           SamplerConfig)
@@ -91,7 +94,10 @@ def _jobs_option(parser: argparse.ArgumentParser) -> None:
                              "the CPUs); results are the same for any number")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser of every command. A tool's options come from the tool's module, imported
+    only when ``argv`` (default: the command line) asks for that tool: ``zoo --help`` and the
+    other commands do not wait for the machinery a tool drives."""
     parser = _Parser(prog="zoo", description="A zoo of Bayesian models checked against exact answers.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -145,41 +151,68 @@ def build_parser() -> argparse.ArgumentParser:
     sbc.add_argument("--out", type=Path, help="output folder (default reports/sbc-MODEL); a rerun resumes")
     sbc.add_argument("--json", action="store_true", help="print exactly one JSON document")
 
-    bench = commands.add_parser("bench", help="time the zoo against plain-PyMC baselines, EM, SMC")
-    from zoo.bench import add_arguments
-
-    add_arguments(bench)
-    power = commands.add_parser("power", help="injected faults: how often verify and SBC catch them")
-    from zoo.power import add_arguments as power_arguments
-
-    power_arguments(power)
-    methods = commands.add_parser("methods", help="every inference method graded against the "
-                                  "exact answers (NUTS backends, SMC, ADVI, Pathfinder, Laplace, MAP)")
-    from zoo.methods.command import add_arguments as methods_arguments
-
-    methods_arguments(methods, _positive, _seed)
-    posteriordb = commands.add_parser("posteriordb", help="posteriordb both ways: verify zoo models "
-                                      "on its posteriors, export zoo models as its entries")
-    from zoo.posteriordb.command import add_arguments as posteriordb_arguments
-
-    posteriordb_arguments(posteriordb, _fit_options, _seed)
+    tools = {
+        "bench": commands.add_parser(
+            "bench", help="time the zoo against plain-PyMC baselines, EM, SMC"),
+        "power": commands.add_parser(
+            "power", help="injected faults: how often verify and SBC catch them"),
+        "methods": commands.add_parser(
+            "methods", help="every inference method graded against the exact answers (NUTS "
+            "backends, SMC, ADVI, Pathfinder, Laplace, MAP)"),
+        "posteriordb": commands.add_parser(
+            "posteriordb", help="posteriordb both ways: verify zoo models on its posteriors, "
+            "export zoo models as its entries"),
+    }
+    words = sys.argv[1:] if argv is None else argv
+    asked = next((word for word in words if not word.startswith("-")), None)
+    if asked in tools:
+        _tool_options(asked, tools[asked])
     return parser
+
+
+def _tool_options(command: str, parser: argparse.ArgumentParser) -> None:
+    """Add the options of the tool ``command`` to its ``parser``, from the tool's module."""
+    if command == "bench":
+        from zoo.bench import add_arguments
+
+        add_arguments(parser)
+    elif command == "power":
+        from zoo.power import add_arguments
+
+        add_arguments(parser)
+    elif command == "methods":
+        from zoo.methods.command import add_arguments
+
+        add_arguments(parser, _positive, _seed)
+    elif command == "posteriordb":
+        from zoo.posteriordb.command import add_arguments
+
+        add_arguments(parser, _fit_options, _seed)
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
         with interrupts.recorded():  # a Ctrl-C swallowed while compiling still stops the run
-            try:  # building the parser imports the commands' modules: seconds on a busy machine
-                args = build_parser().parse_args(argv)
+            try:
+                args = build_parser(argv).parse_args(argv)
             except SystemExit as exit_:  # --help, or a usage error already printed on one line
                 return int(exit_.code or 0)
             return _dispatch(args)
     except ZooError as err:
         print(f"zoo: error: {err}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("zoo: interrupted; nothing was written", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception as err:
+        problem = environment_problem(err)
+        if problem is not None:
+            print(f"zoo: error: {problem}", file=sys.stderr)
+            return EXIT_ENVIRONMENT
+        traceback.print_exc()
+        print("zoo: internal error: the traceback above is a bug of the zoo; please report it",
+              file=sys.stderr)
+        return EXIT_BUG
 
 
 def _default_out(args: argparse.Namespace) -> Path | None:
@@ -297,6 +330,7 @@ def _list(models, origins, with_settings: bool) -> int:
 
 
 def _run(model, args, config) -> int:
+    from zoo import api
     from zoo.report import console
 
     result = api.verify(model, args.data, args.set_pairs, config=config)
@@ -308,6 +342,7 @@ def _run(model, args, config) -> int:
 
 
 def _verify(models, args, config) -> int:
+    from zoo import api
     from zoo.report import console
     from zoo.site import build_site, progress
 

@@ -19,13 +19,12 @@ from __future__ import annotations
 import math
 import re
 
-import arviz as az
 import numpy as np
 import pandas as pd
-import xarray as xr
 from scipy.stats import norm
 from scipy.stats import t as student_t
 
+from zoo.deferred import az, xr
 from zoo.results import Estimate, Fit, Reference
 
 Z_BOUND = 4.0

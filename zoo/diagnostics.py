@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import arviz as az
 import numpy as np
-import xarray as xr
+
+from zoo.deferred import az, xr
 
 R_HAT_MAX = 1.01
 ESS_BULK_MIN = 400

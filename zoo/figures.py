@@ -15,12 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import arviz as az
-import matplotlib.pyplot as plt
 import numpy as np
-import pymc as pm
-import xarray as xr
 
+from zoo.deferred import az, plt, pm, xr
 from zoo.compare import parse_check
 from zoo.diagnostics import scalar_draws
 from zoo.predictive import PPC_DRAWS, UNSUPPORTED, posterior_predictive

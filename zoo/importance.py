@@ -27,10 +27,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from arviz_stats.base import array_stats
 from scipy import optimize
 from scipy.special import logsumexp
 from scipy.stats import multivariate_t
+
+from zoo.deferred import arviz_stats_base
 
 #: trust the estimates only below this Pareto k (Vehtari et al. 2024)
 PARETO_K_MAX = 0.7
@@ -154,6 +155,6 @@ def weighted_draws(target: Target, loc: np.ndarray, shape: np.ndarray, draws: in
     if not finite.any():
         raise ReferenceFailed("no proposal draw has a finite posterior density")
     # psislw takes log ratios negated (LOO's log-likelihoods: its ratios are 1 / p(y_i | theta))
-    smoothed, k = array_stats.psislw(np.where(finite, log_ratio[finite].max() - log_ratio, np.inf))
+    smoothed, k = arviz_stats_base.array_stats.psislw(np.where(finite, log_ratio[finite].max() - log_ratio, np.inf))
     weights = np.exp(smoothed - logsumexp(smoothed))
     return u, weights, float(k)

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
-import pymc as pm
 
 from zoo.data import Column, read_csv
+from zoo.deferred import pm
 from zoo.errors import UsageError
 from zoo.results import Fit, Reference
 from zoo.sampling import DEFAULT_DRAWS, SamplerConfig, sample_nuts, sample_smc

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from zoo import interrupts
-from zoo.errors import UsageError
+from zoo.errors import EnvironmentProblem, UsageError
 
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
@@ -57,7 +57,8 @@ MARKER = ".zoo-output.json"
 
 def writable_folder(out: str | Path, *, replaces: bool = False,
                     inputs: Iterable[str | Path | None] = ()) -> Path:
-    """``out`` if the zoo can write its folder there, else UsageError; checked before any work.
+    """``out`` if the zoo can write its folder there, else UsageError (a bad choice of folder) or
+    EnvironmentProblem (no permission, no room); checked before any work.
 
     ``out`` must be a folder or not exist yet, neither the working folder (or one holding it)
     nor a mount point, and the folder that will receive it must take a new folder (one is
@@ -85,7 +86,8 @@ def writable_folder(out: str | Path, *, replaces: bool = False,
         try:
             shutil.rmtree(tempfile.mkdtemp(prefix=".zoo-probe-", dir=folder))
         except OSError as err:
-            raise UsageError(f"--out {out}: cannot write in {folder} ({err.strerror})") from None
+            raise EnvironmentProblem(f"--out {out}: cannot write in {folder} "
+                                     f"({err.strerror})") from None
     if replaces:
         require_replaceable(out, inputs)
     require_free_space(out)
@@ -129,7 +131,7 @@ MIN_FREE_BYTES = 64 * 2**20
 
 
 def require_free_space(out: Path) -> None:
-    """UsageError when the file system that will hold ``out`` is (nearly) full, so that a full
+    """EnvironmentProblem when the file system that will hold ``out`` is (nearly) full, so that a full
     disk is found before fitting, not after. A disk that fills up during the write is caught
     by :func:`staged_folder`."""
     receiver = Path(out)
@@ -137,8 +139,8 @@ def require_free_space(out: Path) -> None:
         receiver = receiver.parent
     free = shutil.disk_usage(receiver).free
     if free < MIN_FREE_BYTES:
-        raise UsageError(f"--out {out}: only {free / 2**20:.1f} MB free on its disk; the zoo "
-                         f"needs {MIN_FREE_BYTES // 2**20} MB")
+        raise EnvironmentProblem(f"--out {out}: only {free / 2**20:.1f} MB free on its disk; "
+                                 f"the zoo needs {MIN_FREE_BYTES // 2**20} MB")
 
 
 @contextmanager
@@ -148,8 +150,8 @@ def staged_folder(out: Path) -> Iterator[Path]:
     ``out`` must be one the zoo may replace (:func:`require_replaceable`), and the staging
     folder gets the list of its files (:data:`MARKER`). It is made with mkdir's default mode, the umask's (0755 under umask 022), rather than by
     tempfile.mkdtemp, whose 0700 the folder would keep once it becomes ``out``. A write that
-    fails (a full disk, a folder made read-only meanwhile) is one line, UsageError, with the
-    previous output kept.
+    fails (a full disk, a folder made read-only meanwhile) is one line, EnvironmentProblem,
+    with the previous output kept.
     """
     out = Path(out)
     require_replaceable(out)
@@ -164,8 +166,8 @@ def staged_folder(out: Path) -> Iterator[Path]:
             interrupts.check()  # a Ctrl-C someone swallowed: keep the previous output
             _replace(staging, out)
         except OSError as err:
-            raise UsageError(f"cannot write {out}: {_reason(err)}; "
-                             "the previous output, if any, is kept") from None
+            raise EnvironmentProblem(f"cannot write {out}: {_reason(err)}; "
+                                     "the previous output, if any, is kept") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
-from multiprocessing import get_context
 from pathlib import Path
 
 import arviz as az
@@ -21,6 +19,7 @@ from zoo.diagnostics import diagnose
 from zoo.model import ZooModel
 from zoo.results import BUNDLED_EXAMPLE, Fit, Result
 from zoo.sampling import SamplerConfig, sampling_time
+from zoo.workers import spawned_pool
 
 def run(
     model: ZooModel,
@@ -68,10 +67,9 @@ def run_all(models: list[ZooModel], data_path: str | Path | None = None,
             jobs: int = 1) -> Iterator[Result]:
     """:func:`run` for each model, yielded in the order given.
 
-    With ``jobs`` > 1 this process and ``jobs`` - 1 worker processes share the models: the
-    workers (started fresh, "spawn": forking a process in which nutpie's threads already ran
-    can hang) take them from the front, this process, whose imports are already paid for,
-    from the back. Each run is seeded on its own: the numbers do not depend on ``jobs``.
+    With ``jobs`` > 1 this process and ``jobs`` - 1 worker processes
+    (:func:`zoo.workers.spawned_pool`) share the models: the workers take them from the
+    front, this process, whose imports are already paid for, from the back. Each run is seeded on its own: the numbers do not depend on ``jobs``.
     No progress bars then.
     """
     if jobs <= 1 or len(models) <= 1:
@@ -79,8 +77,7 @@ def run_all(models: list[ZooModel], data_path: str | Path | None = None,
             yield run(model, data_path, set_pairs, config)
         return
     quiet = replace(config, progressbar=False)
-    pool = ProcessPoolExecutor(min(jobs, len(models)) - 1, mp_context=get_context("spawn"))
-    try:
+    with spawned_pool(min(jobs, len(models)) - 1) as pool:
         futures = [pool.submit(run, model, data_path, set_pairs, quiet) for model in models]
         here = {}
         for index in reversed(range(len(models))):
@@ -88,13 +85,6 @@ def run_all(models: list[ZooModel], data_path: str | Path | None = None,
                 here[index] = run(models[index], data_path, set_pairs, quiet)
         for index, future in enumerate(futures):
             yield here[index] if index in here else future.result()
-    except BaseException:  # an error or Ctrl-C: stop the other workers now
-        workers = list((pool._processes or {}).values())  # Python 3.14: terminate_workers()
-        pool.shutdown(wait=False, cancel_futures=True)
-        for worker in workers:
-            worker.terminate()
-        raise
-    pool.shutdown()
 
 
 def sampling_seconds(fit: Fit) -> dict[str, float]:

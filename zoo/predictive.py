@@ -10,10 +10,8 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING
 
-import pymc as pm
-import xarray as xr
-
-from zoo.sampling import quiet_pymc
+from zoo.deferred import pm, xr
+from zoo.sampling import quieted_pymc
 
 if TYPE_CHECKING:
     from zoo.results import Result
@@ -39,8 +37,7 @@ def posterior_predictive(result: Result) -> xr.DataTree:
     total = posterior.sizes["chain"] * posterior.sizes["draw"]
     step = max(1, total // PPC_DRAWS)
     thinned = xr.DataTree.from_dict({"posterior": posterior.isel(draw=slice(None, None, step))})
-    quiet_pymc()
-    with warnings.catch_warnings():
+    with quieted_pymc(), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         predictive = pm.sample_posterior_predictive(
             thinned, model=result.model.build(result.data, result.settings),
@@ -63,8 +60,7 @@ def log_likelihood(result: Result) -> xr.Dataset:
     observations = sum(v.size for v in idata["observed_data"].data_vars.values())
     draws = posterior.sizes["chain"] * posterior.sizes["draw"]
     step = -(-observations * draws // LOG_LIKELIHOOD_VALUES)
-    quiet_pymc()
-    with warnings.catch_warnings():
+    with quieted_pymc(), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         computed = pm.compute_log_likelihood(
             xr.DataTree.from_dict({"posterior": posterior.isel(draw=slice(None, None, step))}),

@@ -13,8 +13,8 @@ from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import xarray as xr
 
+from zoo.deferred import xr
 from zoo.diagnostics import Diagnostics
 from zoo.sampling import SamplerConfig
 

@@ -1,7 +1,7 @@
 """Sampling with the settings a run records: NUTS (PyMC's own or nutpie) and SMC.
 
-Output is silenced here (PyMC logs go to ERROR level) because the zoo reads and reports
-the diagnostics itself: nutpie prints nothing about divergences.
+Output is silenced while the zoo samples (PyMC logs go to ERROR level) because the zoo reads
+and reports the diagnostics itself: nutpie prints nothing about divergences.
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import pymc as pm
-import xarray as xr
 
 from zoo import interrupts
+from zoo.deferred import pm, xr
 from zoo.errors import UsageError
 
 DEFAULT_SEED = 20261125
@@ -117,26 +116,41 @@ def _listed(choices) -> str:
     return ", ".join(map(repr, choices))
 
 
-def keep_generated_source_in_compiledir() -> None:
-    """PyTensor writes the Python source of every numba-compiled function to a new file in the
-    system temp folder and never removes it, unless ``generated_src_dir`` is set: then the
-    files are content-addressed there (a rerun reuses them) and pruned by age. The zoo puts
-    them beside PyTensor's compile cache, unless the user chose a folder."""
+@contextmanager
+def quieted_pymc(*loggers: str) -> Iterator[None]:
+    """For the block, the zoo's own calls into PyMC: PyMC's logging (and that of ``loggers``)
+    at ERROR and the known-harmless warnings the zoo handles itself ignored, since it reads
+    and reports the diagnostics itself; and PyTensor's generated source kept beside its
+    compile cache. Everything is restored afterwards, so that a notebook calling the zoo keeps
+    its own settings. Nested blocks restore in turn; blocks in concurrent threads may restore
+    out of order, as ``warnings.catch_warnings`` does.
+
+    The generated source: PyTensor writes the Python source of every numba-compiled function
+    to a new file in the system temp folder and never removes it, unless
+    ``generated_src_dir`` is set: then the files are content-addressed there (a rerun reuses
+    them) and pruned by age. The zoo puts them beside PyTensor's compile cache, unless the
+    user chose a folder.
+    """
     import pytensor
 
-    if not pytensor.config.generated_src_dir:
-        pytensor.config.generated_src_dir = str(Path(pytensor.config.compiledir) / "generated_src")
-
-
-keep_generated_source_in_compiledir()
-
-
-def quiet_pymc() -> None:
-    """Silence PyMC's logging and the known-harmless warnings the zoo handles itself."""
-    logging.getLogger("pymc").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", message="The effect of Potentials")
-    warnings.filterwarnings("ignore", message="overflow encountered", category=RuntimeWarning)
-    warnings.filterwarnings("ignore", message="We recommend running at least")
+    quieted = [logging.getLogger(name) for name in ("pymc", *loggers)]
+    levels = [logger.level for logger in quieted]
+    source_dir = pytensor.config.generated_src_dir
+    beside_cache = str(Path(pytensor.config.compiledir) / "generated_src")
+    try:
+        for logger in quieted:
+            logger.setLevel(logging.ERROR)
+        pytensor.config.generated_src_dir = source_dir or beside_cache
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The effect of Potentials")
+            warnings.filterwarnings("ignore", message="overflow encountered",
+                                    category=RuntimeWarning)
+            warnings.filterwarnings("ignore", message="We recommend running at least")
+            yield
+    finally:
+        for logger, level in zip(quieted, levels):
+            logger.setLevel(level)
+        pytensor.config.generated_src_dir = source_dir
 
 
 @contextmanager
@@ -183,6 +197,7 @@ def sampling_time(idata: xr.DataTree) -> float:
     return float(stats.attrs.get("_t_sampling", 0.0)) if stats is not None else 0.0
 
 
+@quieted_pymc()
 def sample_nuts(
     model: pm.Model,
     config: SamplerConfig,
@@ -205,7 +220,6 @@ def sample_nuts(
     if config.nuts_sampler == "nutpie":
         return sample_nutpie(model, config, starts=starts, initvals=initvals,
                              seed_offset=seed_offset, adaptation=adaptation)
-    quiet_pymc()
     if starts is not None:
         seeds = np.random.SeedSequence(config.seed + seed_offset).generate_state(config.chains)
         initvals = [starts(int(seed)) for seed in seeds]
@@ -225,6 +239,7 @@ def sample_nuts(
         )
 
 
+@quieted_pymc()
 def sample_nutpie(model: pm.Model, config: SamplerConfig, *, starts: Starts | None = None,
                   initvals: dict | None = None, seed_offset: int = 0,
                   adaptation: str = "low_rank") -> xr.DataTree:
@@ -234,7 +249,6 @@ def sample_nutpie(model: pm.Model, config: SamplerConfig, *, starts: Starts | No
     import nutpie
     from pymc.backends.arviz import patch_nutpie_idata
 
-    quiet_pymc()
     xr.DataArray(np.zeros(1))  # xarray's one-time import of dask (if installed): not sampling
     compiled = nutpie.compile_pymc_model(
         model, initial_points=initvals, jitter_rvs=None if starts is None else set())
@@ -276,9 +290,9 @@ def nutpie_starts(model: pm.Model, compiled, starts: Starts) -> Callable[[int], 
     return initial_point
 
 
+@quieted_pymc()
 def sample_smc(model: pm.Model, config: SamplerConfig, *, seed_offset: int = 0) -> xr.DataTree:
     """SMC with ``draws`` particles per chain; its sample_stats carry the log evidence."""
-    quiet_pymc()
     with model, interrupts_raised():
         return pm.sample_smc(
             draws=config.draws,

@@ -61,7 +61,7 @@ from zoo.diagnostics import r_hat_and_ess, scalar_draws, worst
 from zoo.errors import UsageError
 from zoo.model import ZooModel
 from zoo.outputs import write_atomically
-from zoo.sampling import DEFAULT_SEED, SamplerConfig, nutpie_starts, quiet_pymc, sample_nutpie
+from zoo.sampling import DEFAULT_SEED, SamplerConfig, nutpie_starts, quieted_pymc, sample_nutpie
 from zoo.workers import dask_client, execute
 
 #: family-wise level of the uniformity tests of one model
@@ -121,6 +121,7 @@ _COMPILED: dict[tuple, _Compiled] = {}
 _FORWARD: dict[int, tuple] = {}
 
 
+@quieted_pymc()
 def simulate_and_fit(model: ZooModel, set_pairs: list[str], config: SbcConfig, index: int,
                      cores: int = 1) -> dict[str, Any]:
     """Simulation ``index``: simulate, fit, and each parameter's PIT; a JSON-ready record."""
@@ -195,7 +196,6 @@ def _compiled(model: ZooModel, set_pairs: tuple[str, ...]) -> _Compiled:
         import pymc as pm
         import pytensor
 
-        quiet_pymc()
         settings = model.parse_settings(list(set_pairs))
         sbc_model = model.calibration().pymc_model(settings)
         shared = {}
@@ -437,15 +437,15 @@ def reliability(records: list[dict[str, Any]], name: str, bins: int = 5) -> list
 
 
 def plot_all(summary: dict[str, Any], folder: Path) -> list[Path]:
-    """One PNG per parameter: rank histogram and ECDF difference with the simultaneous band."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """One PNG per parameter: rank histogram and ECDF difference with the simultaneous band.
+    Drawn on matplotlib Figures of their own, not pyplot's, so that the caller's backend (a
+    notebook's) is left alone."""
+    from matplotlib.figure import Figure
 
     written = []
     for name, parameter in summary["parameters"].items():
-        figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.2))
+        figure = Figure(figsize=(10, 3.2))
+        left, right = figure.subplots(1, 2)
         _histogram(left, np.array(parameter["pit"]))
         _ecdf_difference(right, np.array(parameter["pit"]), summary["threshold"])
         verdict = "FLAGGED" if parameter["flagged"] else "ok"
@@ -454,16 +454,18 @@ def plot_all(summary: dict[str, Any], folder: Path) -> list[Path]:
         figure.tight_layout()
         path = folder / f"sbc-{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"
         figure.savefig(path, dpi=80)
-        plt.close(figure)
         written.append(path)
     for name, rows in summary["binary_calibration"].items():
-        written.append(_plot_reliability(name, rows, summary, folder, plt))
+        written.append(_plot_reliability(name, rows, summary, folder))
     return written
 
 
-def _plot_reliability(name: str, rows: list[dict], summary: dict, folder: Path, plt) -> Path:
+def _plot_reliability(name: str, rows: list[dict], summary: dict, folder: Path) -> Path:
     """Predicted probability against observed frequency, with 2 binomial standard errors."""
-    figure, axis = plt.subplots(figsize=(4, 4))
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(4, 4))
+    axis = figure.subplots()
     axis.plot([0, 1], [0, 1], color="0.5", linewidth=0.5)
     axis.errorbar([r["mean_predicted"] for r in rows], [r["observed"] for r in rows],
                   yerr=[2 * r["se"] for r in rows], fmt="o", capsize=3)
@@ -472,7 +474,6 @@ def _plot_reliability(name: str, rows: list[dict], summary: dict, folder: Path, 
     figure.tight_layout()
     path = folder / f"sbc-{name}-reliability.png"
     figure.savefig(path, dpi=80)
-    plt.close(figure)
     return path
 
 

@@ -3,7 +3,10 @@ in spawned worker processes, or on a Dask cluster, each result yielded as it fin
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from typing import Any
 
 from zoo.errors import UsageError
@@ -25,22 +28,45 @@ def execute(function: Callable, tasks: list, jobs: int, scheduler: str | None,
 
 
 def _in_processes(function, tasks, jobs, extra):
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    context = multiprocessing.get_context("spawn")  # no fork of a numba-threaded process
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context)
-    try:
+    with spawned_pool(min(jobs, len(tasks))) as pool:
         futures = {pool.submit(function, task, *extra): task for task in tasks}
         for future in as_completed(futures):
             yield futures[future], future.result()
-    except BaseException:  # an error or Ctrl-C: stop the workers now (as zoo.pipeline.run_all)
-        workers = list((pool._processes or {}).values())
+
+
+@contextmanager
+def spawned_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+    """A pool of ``workers`` fresh processes ("spawn": forking a process in which numba's or
+    nutpie's threads already ran can hang). When the block fails or is interrupted, the
+    workers are stopped at once instead of finishing the fits they hold."""
+    context = _RecordingContext()
+    pool = ProcessPoolExecutor(workers, mp_context=context)
+    try:
+        yield pool
+    except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
-        for worker in workers:
-            worker.terminate()
+        for process in context.processes:
+            process.terminate()
         raise
     pool.shutdown()
+
+
+class _RecordingContext:
+    """The "spawn" multiprocessing context, keeping the processes it makes: the pool's
+    ``mp_context`` makes its workers, and until Python 3.14's ``terminate_workers`` the pool
+    has no public way to name them."""
+
+    def __init__(self):
+        self._spawn = multiprocessing.get_context("spawn")
+        self.processes: list[multiprocessing.process.BaseProcess] = []
+
+    def Process(self, *args, **kwargs):  # noqa: N802 (the context's own name)
+        process = self._spawn.Process(*args, **kwargs)
+        self.processes.append(process)
+        return process
+
+    def __getattr__(self, name: str):
+        return getattr(self._spawn, name)
 
 
 def dask_client(scheduler: str):

@@ -9,7 +9,6 @@ exception) returns an Outcome with ``error`` set: one line, never a traceback.
 from __future__ import annotations
 
 import importlib
-import logging
 import time
 import warnings
 from collections.abc import Callable
@@ -22,7 +21,7 @@ import xarray as xr
 
 from zoo.pipeline import sampling_seconds
 from zoo.results import Fit
-from zoo.sampling import SamplerConfig, quiet_pymc, sample_nuts, sample_smc
+from zoo.sampling import SamplerConfig, quieted_pymc, sample_nuts, sample_smc
 
 #: ADVI's optimisation steps (PyMC's default is 10,000; more, so that a bias left is the
 #: approximation's and not an unfinished optimisation: the ELBO's last change is reported)
@@ -93,7 +92,6 @@ def run_jax_nuts(nuts_sampler: str):
 
     def run(target: Target, config: SamplerConfig) -> Outcome:
         resolved = config.resolved("pymc")
-        quiet_pymc()
 
         def sample():
             with target.model:
@@ -267,11 +265,9 @@ def run_method(method: Method, target: Target, config: SamplerConfig) -> Outcome
     missing = missing_package(method)
     if missing:
         return Outcome(error=f"{missing} is not installed: {method.install}", missing=True)
-    quiet_pymc()
-    logging.getLogger("pmx").setLevel(logging.ERROR)
     start = time.perf_counter()
     try:
-        with warnings.catch_warnings():
+        with quieted_pymc("pmx"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return method.run(target, replace(config, progressbar=False))
     except KeyboardInterrupt:

@@ -1,0 +1,58 @@
+"""A start-up that costs what the command needs (issue 26 item 1, issue 27 item 7): the
+commands that only talk (help, the list, a refused argument) import neither PyMC, PyTensor,
+nutpie nor any tool's module. Each case runs the command in a fresh interpreter and reads
+``sys.modules`` there, since this test session has long imported everything."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+#: what a command that fits nothing must not import
+HEAVY = ("pymc", "pytensor", "nutpie", "arviz", "xarray", "matplotlib",
+         "zoo.bench", "zoo.power", "zoo.methods", "zoo.posteriordb", "zoo.sbc", "zoo.sweep",
+         "zoo.faults", "zoo.pipeline")
+
+CHILD = """
+import contextlib, io, json, sys
+from zoo.cli import main
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
+    status = main(sys.argv[1:])
+print(json.dumps({"status": status, "err": err.getvalue(),
+                  "heavy": sorted(m for m in sys.modules if m.split(".")[0] in HEAVY
+                                  or any(m == h or m.startswith(h + ".") for h in HEAVY))}))
+"""
+
+
+def imported_by(*argv: str) -> dict:
+    """The command's exit status, its stderr and the heavy modules it imported."""
+    code = f"HEAVY = {HEAVY!r}\n{CHILD}"
+    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
+                          check=True)
+    return json.loads(done.stdout)
+
+
+@pytest.mark.parametrize("argv, status", [
+    (["--help"], 0),
+    (["list"], 0),
+    (["list", "--settings"], 0),
+    (["verify", "no-such-model"], 2),
+    (["verify", "single-coin", "--draws", "0"], 2),
+    (["bench", "--help"], 0),  # a tool's own help imports that tool, and no model machinery
+])
+def test_talking_commands_import_nothing_heavy(argv, status):
+    seen = imported_by(*argv)
+    assert seen["status"] == status
+    heavy = [m for m in seen["heavy"] if not (argv[0] == "bench" and m.startswith("zoo.bench"))]
+    assert heavy == [], f"zoo {' '.join(argv)} imported {heavy}"
+    if status == 2:
+        assert seen["err"].count("\n") == 1 and "Traceback" not in seen["err"], seen["err"]
+
+
+def test_the_check_sees_a_heavy_import():
+    """The child's view of ``sys.modules`` is real: once PyMC is used, the check sees it."""
+    code = f"HEAVY = {HEAVY!r}\nfrom zoo.deferred import pm\npm.Model\n{CHILD}"
+    done = subprocess.run([sys.executable, "-c", code, "list"], capture_output=True, text=True,
+                          check=True)
+    assert "pymc" in json.loads(done.stdout)["heavy"]
