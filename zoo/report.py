@@ -18,6 +18,8 @@ from zoo.sampling import stats_for_netcdf
 
 
 def status(result: Result) -> str:
+    if result.reference.refusal is not None:
+        return "CANNOT VERIFY"
     if not result.diagnostics.converged:
         return "NOT CONVERGED"
     return "PASS" if result.passed else "FAIL"
@@ -102,6 +104,7 @@ def console(result: Result) -> str:
         "diagnostics: " + diagnostics_line(result),
         *(f"  problem: {p}" for p in result.diagnostics.problems),
         *(f"  note: {n}" for n in result.notes()),
+        *([f"  reference: {result.reference.refusal}"] if result.reference.refusal else []),
         f"{status(result)}: {int(result.checks['passed'].sum())}/{len(result.checks)} checks "
         f"within |z| <= {result.z_bound:.2g}; reference {result.seconds['reference']:.2f} s "
         f"({result.reference_source}), fit {result.seconds['fit']:.1f} s",
@@ -126,6 +129,7 @@ def markdown(result: Result) -> str:
         f"**{status(result)}**: {int(result.checks['passed'].sum())}/{len(result.checks)} checks "
         f"within |z| <= {result.z_bound:.2g}; {diagnostics_line(result)}.",
         *(f"- problem: {p}" for p in result.diagnostics.problems),
+        *([f"- reference: {result.reference.refusal}"] if result.reference.refusal else []),
         "",
         result.model.summary or result.model.title,
         "",

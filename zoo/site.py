@@ -178,7 +178,7 @@ def _write_model_page(result: Result, folder: Path, environment: jinja2.Environm
         "status": status(result),
         "verdict": f"{int(result.checks['passed'].sum())}/{len(result.checks)} checks within "
                    f"|z| <= {result.z_bound:.2g}; {diagnostics_line(result)}",
-        "problems": result.diagnostics.problems,
+        "problems": [*filter(None, [result.reference.refusal]), *result.diagnostics.problems],
         "formula": formula.name if formula else None,
         "formula_text": "; ".join(result.model.formula),
         "graph": graph.name if graph else None,
