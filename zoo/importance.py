@@ -8,9 +8,10 @@ reference computed from the PyMC model's own log density would share any fault o
 Several modes. A proposal placed at one mode cannot see another: Pareto k judges the weights
 of the draws it made, and none falls in a mode it never reached. The model therefore gives
 several starting points (other local optima, their images under the model's symmetries); BFGS
-climbs from each, modes within ``SAME_MODE_SDS`` posterior sds of one found before are the
-same, and the curvature at each (central differences) gives its Laplace approximation and
-mass. Modes under ``MODE_MASS_MIN`` of the total Laplace mass are left out.
+climbs from each (but from a start within ``START_NEAR_SDS`` of a mode already found), modes
+within ``SAME_MODE_SDS`` posterior sds of one found before are the same, and the curvature at
+each (central differences) gives its Laplace approximation and mass. Modes under
+``MODE_MASS_MIN`` of the total Laplace mass are left out.
 
 Per mode, a pilot of ``PILOT_DRAWS`` draws from a multivariate t (``T_DF`` degrees of freedom:
 heavier tails than a nearly Gaussian posterior, so the importance weights stay bounded) at the
@@ -56,6 +57,8 @@ ADAPTED_SCALE = 2.5
 HESSIAN_STEP = 1e-4
 #: two optima closer than this many posterior sds in every coordinate are one mode
 SAME_MODE_SDS = 1.0
+#: a start this close to a mode found (in its sds, every coordinate) is not searched from
+START_NEAR_SDS = 2.0
 #: modes with less than this fraction of the total Laplace mass are left out of the proposal
 MODE_MASS_MIN = 1e-4
 
@@ -115,6 +118,8 @@ def find_modes(target: Target) -> list[Mode]:
     found: list[Mode] = []
     failures = []
     for start in (target.start, *target.other_starts):
+        if any(near(start, mode, START_NEAR_SDS) for mode in found):
+            continue  # it would climb to that mode: BFGS costs hundreds of density calls
         try:
             mode = laplace(target.log_density, start)
         except ReferenceFailed as err:
@@ -130,10 +135,14 @@ def find_modes(target: Target) -> list[Mode]:
 
 
 def same_mode(a: Mode, b: Mode) -> bool:
-    """Whether two optima are one mode: within SAME_MODE_SDS of either's sds in every coordinate."""
-    gap = np.abs(a.point - b.point)
-    sds = np.minimum(np.sqrt(np.diag(a.cov)), np.sqrt(np.diag(b.cov)))
-    return bool(np.all(gap <= SAME_MODE_SDS * sds))
+    """Whether two optima are one mode: within SAME_MODE_SDS of each other's sds in every
+    coordinate."""
+    return near(a.point, b, SAME_MODE_SDS) and near(b.point, a, SAME_MODE_SDS)
+
+
+def near(point: np.ndarray, mode: Mode, sds: float) -> bool:
+    """Whether ``point`` is within ``sds`` of the mode's Laplace sds in every coordinate."""
+    return bool(np.all(np.abs(point - mode.point) <= sds * np.sqrt(np.diag(mode.cov))))
 
 
 def laplace(log_density: Callable[[np.ndarray], np.ndarray], start: np.ndarray) -> Mode:
