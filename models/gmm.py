@@ -558,7 +558,11 @@ def em_fallback(x: np.ndarray, em: MixtureFit, why: str) -> tuple[dict, dict, li
     if not em.converged:
         raise DataError(f"gmm: no trustworthy reference for these data: {why}, and EM did not "
                         f"converge in {em.max_iter} iterations; try fewer components")
-    se = mixture_standard_errors(x, em)
+    try:
+        se = mixture_standard_errors(x, em)
+    except np.linalg.LinAlgError:
+        raise DataError(f"gmm: no trustworthy reference for these data: {why}, and EM's "
+                        "standard errors are undefined; try fewer components") from None
     errors = {f"{name}.mean": EM_FALLBACK_SD_FRACTION * s for name, s in se.items()}
     notes = [f"WEAKER CHECK: {why}; the posterior means are checked against EM's "
              f"maximum-likelihood optimum instead, each with {EM_FALLBACK_SD_FRACTION} x its "
