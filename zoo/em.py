@@ -18,7 +18,10 @@ responsibility-weighted moments *about the current means*, ``N_k``, ``S1_k = sum
 and ``S2_k = sum r (x - mu_k)(x - mu_k)^T``. Moments about the current means do not suffer the
 cancellation of ``E[x^2] - E[x]^2`` (the shift ``S1/N`` is small near convergence), so variances
 stay accurate even as a component shrinks. Internally means are ``(K, d)`` and covariances
-``(K, d, d)``; 1-D input takes a scalar fast path and is returned as ``(K,)`` arrays.
+``(K, d, d)``; 1-D input takes a scalar fast path and is returned as ``(K,)`` arrays. Every fit
+runs on standardised data and is mapped back (``_Units``), so that its answer does not depend
+on the data's units (the stopping rule compares a change with the objective's size, which
+moves with them) and k-means++'s squared distances cannot overflow.
 """
 
 from collections.abc import Callable, Iterator
