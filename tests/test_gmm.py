@@ -452,3 +452,12 @@ def test_components_closer_than_their_sds_never_pass(close_run):
     assert record["refusal"] == close_run.reference.refusal and record["passed"] is False
     assert status(close_run) == "CANNOT VERIFY"
     assert close_run.reference.refusal in console(close_run)
+
+
+def test_a_refusal_is_shown_on_the_report_page(close_run, tmp_path):
+    """Issue 24: the page says CANNOT VERIFY and why, where a failing run shows its problems."""
+    from zoo.site import build_site
+
+    build_site([close_run], tmp_path / "site")
+    page = (tmp_path / "site" / "gmm" / "index.html").read_text()
+    assert "CANNOT VERIFY" in page and "cannot verify: EM reaches" in page
