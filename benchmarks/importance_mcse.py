@@ -16,14 +16,14 @@ import sys
 
 import numpy as np
 
-from zoo.models.gmm import MODEL, REFERENCE_DRAWS, maximum_likelihood, mixture_target, resolve_priors
+from zoo.models.gmm import MODEL, REFERENCE_DRAWS, likelihood_optima, mixture_target, resolve_priors
 from zoo.importance import posterior_moments
 
 
 def main(seeds: int) -> None:
     settings = MODEL.parse_settings([])
     x = MODEL.default_data(settings)["x"].to_numpy()
-    target = mixture_target(x, 3, resolve_priors(x, settings), maximum_likelihood(x, 3))
+    target = mixture_target(x, 3, resolve_priors(x, settings), likelihood_optima(x, 3))
     runs = [posterior_moments(target, REFERENCE_DRAWS, seed) for seed in range(seeds)]
     ratios = []
     for name in runs[0].values:

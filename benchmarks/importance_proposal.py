@@ -22,7 +22,7 @@ import sys
 import numpy as np
 
 import zoo.importance as importance
-from zoo.models.gmm import MODEL, maximum_likelihood, mixture_target, resolve_priors, simulate_mixture
+from zoo.models.gmm import MODEL, likelihood_optima, mixture_target, resolve_priors, simulate_mixture
 
 
 def main(pilot: int, final_scale: float, pilot_scale: float) -> None:
@@ -32,7 +32,7 @@ def main(pilot: int, final_scale: float, pilot_scale: float) -> None:
     ks, ess = [], []
     for data_seed in range(1, 7):
         x = simulate_mixture((0.0, 3.0), (1.0, 1.0), (0.6, 0.4), 300, data_seed)
-        target = mixture_target(x, 2, resolve_priors(x, settings), maximum_likelihood(x, 2))
+        target = mixture_target(x, 2, resolve_priors(x, settings), likelihood_optima(x, 2))
         for seed in (0, 1):
             moments = importance.posterior_moments(target, 8000, seed)
             ks.append(moments.pareto_k)

@@ -14,26 +14,38 @@ Default data: the lecture's generative story (mu 2, 5, 10; sigma 0.6, 0.8, 0.5; 
 ``python -m zoo.models.gmm write-data``.
 
 Reference: the posterior itself, without MCMC (``zoo.importance``): Pareto-smoothed importance
-sampling from a multivariate t at the posterior mode, in the unconstrained space (mu_0, the log
-gaps between ordered means, log sigma, the additive log-ratios of w), on the log posterior
+sampling from multivariate t's at the posterior modes, in the unconstrained space (mu_0, the
+log gaps between ordered means, log sigma, the additive log-ratios of w), on the log posterior
 written out below (``mixture_log_posterior``) from the formulas above, not taken from the PyMC
-model, so that a fault in the PyMC model cannot reach its reference. The checks compare the
-posterior mean and sd of every mu, sigma and w with it, each with the importance sampler's own
-Monte Carlo error, under the same |z| bound as every other model. When its Pareto k exceeds
-0.7 (overlapping components: a multimodal or strongly skewed posterior) the estimates cannot
-be trusted; the checks then fall back on the maximum-likelihood mixture by EM, a weaker check
-of the means only (the estimands differ by the prior's pull and the posterior's skew, so each
-reference error is ``EM_FALLBACK_SD_FRACTION`` times the MLE's standard error: about one
-posterior sd passes), and the run says so. EM's answer is used only when EM converged. Also
-shown: EM (with its distance from the posterior mean in posterior sds), k-means (hard EM),
-MAP-EM (the EM library's conjugate default prior, not the priors above) and NUTS.
+model, so that a fault in the PyMC model cannot reach its reference. It runs on standardised
+data (``Units``) with the priors mapped alike, so its answer does not depend on the data's
+units. The checks compare the posterior mean and sd of every mu, sigma and w with it, each
+with the importance sampler's own Monte Carlo error, under the same |z| bound as every other
+model.
 
-Multimodality: started from PyMC's jittered default point (``init=jitter``, the means at data
+Several modes: the mode search starts from every distinct EM optimum (``likelihood_optima``:
+EM_RESTARTS k-means++ seeds and the reflection of each optimum about the data's mean, a
+symmetry of symmetric data), and the proposal is a mixture of t's, one per mode, weighted by
+its evidence: the reference is then the whole posterior's moments. When its Pareto k exceeds
+0.7 the estimates cannot be trusted: with one mode (a strongly skewed posterior) the checks
+fall back on the maximum-likelihood mixture by EM, a weaker check of the means only (the
+estimands differ by the prior's pull and the posterior's skew, so each reference error is
+``EM_FALLBACK_SD_FRACTION`` times the MLE's standard error: about one posterior sd passes),
+and the run says so; EM's answer is used only when EM converged. With several modes of
+comparable mass, or several EM optima of comparable likelihood (a flat ridge: components
+closer than their sds), EM's one optimum cannot stand for the posterior and the reference
+refuses (``Reference.refusal``: the run's verdict is CANNOT VERIFY, never PASS). Also shown:
+EM (with its distance from the posterior mean in posterior sds), k-means (hard EM), MAP-EM
+(the EM library's conjugate default prior, not the priors above) and NUTS.
+
+Chains: started from PyMC's jittered default point (``init=jitter``, the means at data
 quantiles), a chain sometimes sits in a wrong mode of this posterior for the whole run (PyMC's
 jitter acts on the ``ordered`` transform's log-gaps between means). The chains therefore start
-at points dispersed around the EM optimum (two standard errors at most) without jitter.
-``zoo.diagnostics`` flags any chain that still disagrees with the others (the run then fails),
-and the fit adds a note for any chain whose means sit away from EM.
+at points dispersed around the EM optima of comparable likelihood (two standard errors at
+most, chain seed mod their number picks the optimum) without jitter, so that where the
+posterior has several modes the chains start in several and R-hat sees it.
+``zoo.diagnostics`` flags any chain that disagrees with the others (the run then fails), and
+the fit adds a note for any chain whose means sit away from EM's best optimum.
 
 Sampler: nutpie with its low-rank mass matrix (``zoo.sampling.sample_nutpie``, which gives
 each chain its own start): the means, sds and weights are correlated, and the low-rank matrix
@@ -71,7 +83,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -109,9 +121,11 @@ LECTURE_CSV = DATA_DIR / "gmm_lecture.csv"
 #: the fallback's checks allow |posterior mean - MLE| up to 4 sqrt(mcse^2 + (c se)^2), about
 #: one posterior sd: the weaker check used only when importance sampling cannot be trusted
 EM_FALLBACK_SD_FRACTION = 0.25
-#: importance draws of the reference: its Monte Carlo error is then below NUTS's at the
-#: default 4 x 1000 draws
-REFERENCE_DRAWS = 8000
+#: importance draws of the reference (ESS ~0.6 of them on the default data): its Monte Carlo
+#: error is then at most about a third of NUTS's MCSE at the default 4 x 600 draws (bulk ESS
+#: ~2,400), so its own error cannot move a verdict; 8,000 left it at up to 0.85 of the MCSE
+#: and seed 0 put sigma[2].mean near z = +2 in every run (issue 25)
+REFERENCE_DRAWS = 60_000
 #: the reference's own seed: it does not depend on the sampler's
 REFERENCE_SEED = 0
 #: data values times draws held in memory at once by ``mixture_log_likelihood``
@@ -119,6 +133,15 @@ CHUNK_VALUES = 2_000_000
 #: EM starts are spread uniformly over +- this many standard errors around the optimum
 START_SPREAD_SES = 2.0
 EM_RESTARTS = 10
+#: two EM optima whose means, sds (in data sds) and weights all agree this closely are one
+SAME_OPTIMUM = 1e-2
+#: a mode with at least this share of the posterior mass (by importance sampling), or an EM
+#: optimum with at least this likelihood ratio to the best, is of comparable mass: a
+#: reference must cover it, and the chains start dispersed over them
+COMPARABLE_SHARE = 0.05
+#: EM optima further than this below the best are not searched for posterior modes (their
+#: mass is under e^-50 of the best's unless the prior is far stronger than the data)
+MODE_SEARCH_NATS = 50.0
 #: observations per simulated data set in ``zoo sbc gmm``; the fits then take ~1 s
 SBC_N = 200
 #: SBC's proper, separating prior (see the module docstring): mu_k ~ Normal(2 + 4 k, 0.5)
@@ -199,6 +222,40 @@ def resolve_priors(x: np.ndarray, settings: dict[str, Any]) -> Priors:
     return Priors(mu_mean, mu_sd, sigma_scale, settings["w_prior"])
 
 
+@dataclass(frozen=True)
+class Units:
+    """x = centre + scale z. The reference's numerics (the mode search, importance sampling,
+    EM's standard errors; EM standardises on its own) run on the standardised z, where every
+    quantity is of order one whatever the data's units (at 1e10 the curvature at the mode was
+    not positive definite in floating point), and their answers are mapped back. The map is linear, so the posterior of
+    (mu, sigma) under priors mapped alike is the same posterior in other units; its Jacobian
+    is a constant of the log density, which moves neither modes nor importance weights."""
+
+    centre: float
+    scale: float
+
+    @classmethod
+    def of(cls, x: np.ndarray) -> Units:
+        """The data's mean and sd; DataError where their spread overflows floating point."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            centre, scale = float(np.mean(x)), float(np.std(x, ddof=1))
+        if not (math.isfinite(centre) and math.isfinite(scale) and scale > 0):
+            raise DataError(f"x's spread is {scale:g}: the values (up to {np.max(np.abs(x)):g}) "
+                            "overflow floating point; rescale the data")
+        return cls(centre, scale)
+
+    def standardise(self, x: np.ndarray) -> np.ndarray:
+        return (x - self.centre) / self.scale
+
+    def priors(self, priors: Priors) -> Priors:
+        """The same priors on the standardised scale (a half-normal or log-normal sd's scale
+        divides by ``scale``; the weights' prior has no units)."""
+        mu_mean = (np.asarray(priors.mu_mean, float) - self.centre) / self.scale
+        return replace(priors, mu_mean=tuple(mu_mean) if mu_mean.ndim else float(mu_mean),
+                       mu_sd=priors.mu_sd / self.scale,
+                       sigma_scale=priors.sigma_scale / self.scale)
+
+
 # --- numerics -----------------------------------------------------------------------------------
 
 
@@ -227,11 +284,15 @@ def responsibilities(x: np.ndarray, weights, means, sds) -> np.ndarray:
 
 def mixture_standard_errors(x: np.ndarray, fit: MixtureFit) -> dict[str, float]:
     """Asymptotic standard errors of the 1-D MLE: the inverse observed information, estimated by
-    the outer product of per-point scores (free weights w_0..w_{K-2}; w_{K-1} = 1 - their sum)."""
-    w, mu, s = fit.weights, fit.means, fit.sds
+    the outer product of per-point scores (free weights w_0..w_{K-2}; w_{K-1} = 1 - their sum),
+    computed on the standardised data (``Units``: the information matrix of data in other units
+    is badly scaled) and mapped back."""
+    units = Units.of(x)
+    z = units.standardise(x)
+    w, mu, s = fit.weights, units.standardise(fit.means), fit.sds / units.scale
     k = w.size
-    r = responsibilities(x, w, mu, s)
-    dev = x[:, None] - mu
+    r = responsibilities(z, w, mu, s)
+    dev = z[:, None] - mu
     scores = np.hstack([
         r * dev / s**2,
         r * (dev**2 / s**3 - 1.0 / s),
@@ -240,7 +301,7 @@ def mixture_standard_errors(x: np.ndarray, fit: MixtureFit) -> dict[str, float]:
     cov = np.linalg.inv(scores.T @ scores)
     w_cov = cov[2 * k:, 2 * k:]
     w_var = np.append(np.diag(w_cov), w_cov.sum())
-    variances = np.concatenate([np.diag(cov)[: 2 * k], w_var])
+    variances = np.concatenate([units.scale**2 * np.diag(cov)[: 2 * k], w_var])
     names = [f"{v}[{j}]" for v in ("mu", "sigma", "w") for j in range(k)]
     return dict(zip(names, np.sqrt(variances).tolist()))
 
@@ -299,6 +360,15 @@ def em_starts(x: np.ndarray, em: MixtureFit):
     return lambda seed: dispersed_starts(em, capped, 1, seed)[0]
 
 
+def mode_starts(x: np.ndarray, optima: tuple[MixtureFit, ...]):
+    """A chain's start from its seed: around the optimum numbered seed mod their number,
+    dispersed as in :func:`em_starts`. With several modes, chains then start in different
+    ones (seeds are random: 4 chains miss one of 2 modes 1 time in 8), so that R-hat and the
+    stuck-chain check see a posterior the chains cannot cross."""
+    per_optimum = [em_starts(x, fit) for fit in optima]
+    return lambda seed: per_optimum[seed % len(per_optimum)](seed)
+
+
 def chains_off_reference(idata: xr.DataTree, reference: dict[str, float]) -> dict[int, str]:
     """Chains whose mean of some parameter is over STUCK_SDS within-chain sds (the median
     over chains, as in ``zoo.diagnostics``: a stuck chain inflates the pooled sd) from the
@@ -341,21 +411,52 @@ def hard_and_map_fits(x: np.ndarray, k: int, priors: Priors) -> dict[str, Mixtur
 
 
 def maximum_likelihood(x: np.ndarray, k: int) -> MixtureFit:
-    """The EM optimum; a user error (exit 2) when every start collapses onto a point.
+    """The EM optimum, the best of :func:`likelihood_optima`; a user error (exit 2) when every
+    start collapses onto a point. The reference, the chains' starts, the fit's comparison and
+    the figures all need it."""
+    return likelihood_optima(x, k)[0]
 
-    The reference, the chains' starts, the fit's comparison and the figures all need it: it is
-    computed once per data set and kept."""
-    return _maximum_likelihood(np.ascontiguousarray(x, float).tobytes(), k)
+
+def likelihood_optima(x: np.ndarray, k: int) -> tuple[MixtureFit, ...]:
+    """The distinct local maxima of the likelihood that EM reaches, best first: EM from
+    EM_RESTARTS k-means++ seeds and from the reflection x -> 2 mean(x) - x of each optimum so
+    found (the means' order reversed, so that it is again ordered). On data symmetric about
+    their mean the reflection of a mode is a mode of equal likelihood, which random seeds may
+    never reach. Computed once per data set and kept."""
+    return _likelihood_optima(np.ascontiguousarray(x, float).tobytes(), k)
 
 
 @functools.lru_cache(maxsize=4)
-def _maximum_likelihood(x_bytes: bytes, k: int) -> MixtureFit:
+def _likelihood_optima(x_bytes: bytes, k: int) -> tuple[MixtureFit, ...]:
     x = np.frombuffer(x_bytes)
+    units = Units.of(x)
+    found: list[MixtureFit] = []
+    why = ""
+    for seed in range(EM_RESTARTS):
+        why = _add_optimum(found, x, k, units.scale, restarts=1, seed=seed) or why
+    for fit in list(found):
+        reflected = (fit.weights[::-1], 2 * units.centre - fit.means[::-1], fit.covariances[::-1])
+        _add_optimum(found, x, k, units.scale, init=reflected)
+    if not found:
+        raise DataError(f"EM finds no {k}-component maximum-likelihood fit ({why}); "
+                        "try fewer components")
+    return tuple(sorted(found, key=lambda fit: -fit.loglik))
+
+
+def _add_optimum(found: list[MixtureFit], x: np.ndarray, k: int, spread: float,
+                 **options) -> str:
+    """EM on x with ``options``, its optimum added to ``found`` unless one there is the same
+    (every mean and sd within SAME_OPTIMUM data sds, every weight within SAME_OPTIMUM); why EM
+    failed, or ''."""
     try:
-        return fit_gmm(x, k, restarts=EM_RESTARTS)
-    except ArithmeticError as err:
-        raise DataError(f"EM finds no {k}-component maximum-likelihood fit ({err}); "
-                        "try fewer components") from None
+        fit = fit_gmm(x, k, **options)
+    except (ArithmeticError, ValueError) as err:
+        return str(err)
+    if not any(max(np.abs(fit.means - other.means).max() / spread,
+                   np.abs(fit.sds - other.sds).max() / spread,
+                   np.abs(fit.weights - other.weights).max()) < SAME_OPTIMUM for other in found):
+        found.append(fit)
+    return ""
 
 
 # --- the posterior reference: importance sampling ------------------------------------------------
@@ -422,15 +523,24 @@ def mixture_log_posterior(x: np.ndarray, k: int, priors: Priors):
     return log_density
 
 
-def mixture_target(x: np.ndarray, k: int, priors: Priors, start: MixtureFit) -> Target:
-    """The importance sampler's target: the log posterior, and mu, sigma, w by name."""
+def mixture_target(x: np.ndarray, k: int, priors: Priors,
+                   optima: tuple[MixtureFit, ...]) -> Target:
+    """The importance sampler's target on the standardised data (``Units``): the log posterior
+    under the priors mapped alike, the mode search started from each EM optimum within
+    MODE_SEARCH_NATS of the best, and mu, sigma, w by name, mapped back to the data's units
+    (so the moments and their errors come out in them)."""
+    units = Units.of(x)
+
     def quantities(u: np.ndarray) -> dict[str, np.ndarray]:
         mu, log_sigma, log_w = from_unconstrained(u, k)
-        named = {"mu": mu, "sigma": np.exp(log_sigma), "w": np.exp(log_w)}
+        named = {"mu": units.centre + units.scale * mu, "sigma": units.scale * np.exp(log_sigma),
+                 "w": np.exp(log_w)}
         return {f"{v}[{j}]": named[v][:, j] for v in ("mu", "sigma", "w") for j in range(k)}
 
-    return Target(mixture_log_posterior(x, k, priors), quantities,
-                  to_unconstrained(start.weights, start.means, start.sds))
+    starts = [to_unconstrained(fit.weights, units.standardise(fit.means), fit.sds / units.scale)
+              for fit in optima if fit.loglik >= optima[0].loglik - MODE_SEARCH_NATS]
+    log_density = mixture_log_posterior(units.standardise(x), k, units.priors(priors))
+    return Target(log_density, quantities, starts[0], tuple(starts[1:]))
 
 
 def em_distances(em: MixtureFit, moments: Moments) -> dict[str, float]:
@@ -446,12 +556,73 @@ def em_fallback(x: np.ndarray, em: MixtureFit, why: str) -> tuple[dict, dict, li
     if not em.converged:
         raise DataError(f"gmm: no trustworthy reference for these data: {why}, and EM did not "
                         f"converge in {em.max_iter} iterations; try fewer components")
-    se = mixture_standard_errors(x, em)
+    try:
+        se = mixture_standard_errors(x, em)
+    except np.linalg.LinAlgError:
+        raise DataError(f"gmm: no trustworthy reference for these data: {why}, and EM's "
+                        "standard errors are undefined; try fewer components") from None
     errors = {f"{name}.mean": EM_FALLBACK_SD_FRACTION * s for name, s in se.items()}
     notes = [f"WEAKER CHECK: {why}; the posterior means are checked against EM's "
              f"maximum-likelihood optimum instead, each with {EM_FALLBACK_SD_FRACTION} x its "
              "standard error as reference error (about one posterior sd passes); sds unchecked"]
     return mixture_values(em, ".mean"), errors, notes
+
+
+def comparable_optima(optima: tuple[MixtureFit, ...]) -> tuple[MixtureFit, ...]:
+    """The EM optima whose likelihood is over COMPARABLE_SHARE of the best's: the modes a
+    single-mode answer would misrepresent."""
+    floor = optima[0].loglik + math.log(COMPARABLE_SHARE)
+    return tuple(fit for fit in optima if fit.loglik >= floor)
+
+
+def several_modes(optima: tuple[MixtureFit, ...], moments: Moments | None, why: str) -> str | None:
+    """Why no reference can be given (``why`` importance sampling is not trusted) when the
+    posterior has several modes of comparable mass, or EM several optima of comparable
+    likelihood (several modes or a flat ridge); None when there is one, which EM's optimum
+    may then stand for."""
+    modes = sum(share >= COMPARABLE_SHARE for share in (moments.mode_masses if moments else ()))
+    if modes > 1:
+        return f"cannot verify: {modes} posterior modes of comparable mass, and {why}"
+    comparable = len(comparable_optima(optima))
+    if comparable > 1:
+        return (f"cannot verify: EM reaches {comparable} distinct optima of comparable "
+                f"likelihood (several modes or a flat ridge), and {why}")
+    return None
+
+
+def reference_note(moments: Moments) -> str:
+    """What the importance-sampling reference is: its draws, Pareto k, ESS, and its modes."""
+    note = (f"reference: PSIS from a multivariate t at each posterior mode found, "
+            f"{moments.draws} draws, Pareto k {moments.pareto_k:.2f}, ESS {moments.ess:.0f}")
+    if len(moments.mode_masses) == 1:
+        return note + ", one mode"
+    shares = ", ".join(f"{share:.3g}" for share in moments.mode_masses)
+    return (note + f"; it covers {len(moments.mode_masses)} modes of posterior mass {shares}: "
+            "chains that each stay in one mode cannot match it")
+
+
+def classical_alternatives(x: np.ndarray, k: int, priors: Priors,
+                           em: MixtureFit) -> tuple[dict[str, dict[str, float]], list[str]]:
+    """EM (when it converged) and its standard errors, k-means and MAP-EM, and notes on what
+    is left out; none of them can stop the run."""
+    alternatives: dict[str, dict[str, float]] = {}
+    notes = ["map_em uses the EM library's conjugate default prior, not the model's"]
+    if em.converged:
+        alternatives["em"] = em_method(em)
+        try:
+            alternatives["em_se"] = mixture_standard_errors(x, em)
+        except np.linalg.LinAlgError:
+            notes.append("EM's standard errors: the observed information is singular")
+    else:
+        notes.append(f"EM did not converge in {em.max_iter} iterations: its answer is not "
+                     "shown (its optimum still starts the chains and the mode search)")
+    try:
+        fits = hard_and_map_fits(x, k, priors)
+    except (ArithmeticError, ValueError) as err:
+        notes.append(f"k-means and MAP-EM left out: {err}")
+        return alternatives, notes
+    return {**alternatives, "kmeans": kmeans_method(fits["kmeans"]),
+            "map_em": em_method(fits["map_em"])}, notes
 
 
 # --- the PyMC model -----------------------------------------------------------------------------
@@ -670,10 +841,16 @@ class GaussianMixture(ZooModel):
             return self.default_data(settings)
         column = settings["column"]
         frame = read_csv(path, [Column(column, "real", "")]).rename(columns={column: "x"})
-        distinct = np.unique(frame["x"]).size
+        x = frame["x"].to_numpy()
+        try:
+            units = Units.of(x)
+        except DataError as err:
+            raise DataError(f"{path}: column '{column}': {err}") from None
+        distinct = np.unique(units.standardise(x)).size
         if distinct < 2 * settings["components"]:
-            raise DataError(f"{path}: column '{column}' has {distinct} distinct values; "
-                            f"{settings['components']} components need at least "
+            resolution = " once standardised" if distinct < np.unique(x).size else ""
+            raise DataError(f"{path}: column '{column}' has {distinct} distinct values"
+                            f"{resolution}; {settings['components']} components need at least "
                             f"{2 * settings['components']}")
         return frame
 
@@ -711,46 +888,48 @@ class GaussianMixture(ZooModel):
         return log_density
 
     def reference(self, data, settings):
-        """Posterior means and sds by importance sampling (EM, a weaker check, where its Pareto k
-        is too large); EM, its standard errors, k-means and MAP-EM beside them."""
+        """Posterior means and sds by importance sampling over every mode found; where that
+        cannot be trusted, EM (a weaker check) if EM has one optimum of its height, else a
+        refusal (never one mode standing for several); EM, its standard errors, k-means and
+        MAP-EM beside them."""
         x = data["x"].to_numpy()
         k = settings["components"]
         priors = resolve_priors(x, settings)
-        em = maximum_likelihood(x, k)
-        fits = hard_and_map_fits(x, k, priors)
-        alternatives = {"kmeans": kmeans_method(fits["kmeans"]), "map_em": em_method(fits["map_em"])}
-        notes = ["map_em uses the EM library's conjugate default prior, not the model's"]
-        if em.converged:
-            alternatives = {"em": em_method(em), "em_se": mixture_standard_errors(x, em), **alternatives}
-        else:
-            notes.append(f"EM did not converge in {em.max_iter} iterations: its answer is not "
-                         "shown (its optimum still starts the chains and the mode search)")
+        optima = likelihood_optima(x, k)
+        em = optima[0]
+        alternatives, notes = classical_alternatives(x, k, priors, em)
         try:
-            moments = posterior_moments(mixture_target(x, k, priors, em), REFERENCE_DRAWS,
+            moments = posterior_moments(mixture_target(x, k, priors, optima), REFERENCE_DRAWS,
                                         REFERENCE_SEED)
-        except ReferenceFailed as err:
-            values, errors, fallback = em_fallback(x, em, f"importance sampling failed ({err})")
+        except (ReferenceFailed, np.linalg.LinAlgError) as err:
+            why = f"importance sampling failed ({err})"
+            if refusal := several_modes(optima, None, why):
+                raise DataError(f"gmm: {refusal}") from None
+            values, errors, fallback = em_fallback(x, em, why)
             return Reference("em", values, errors, alternatives, notes + fallback)
         alternatives["psis"] = {**moments.values, "pareto_k": moments.pareto_k, "ess": moments.ess,
-                           "draws": float(moments.draws)}
+                                "draws": float(moments.draws), "modes": len(moments.mode_masses)}
         if not moments.trusted:
-            values, errors, fallback = em_fallback(
-                x, em, f"importance sampling's Pareto k is {moments.pareto_k:.2f} > {PARETO_K_MAX}")
+            why = f"importance sampling's Pareto k is {moments.pareto_k:.2f} > {PARETO_K_MAX}"
+            if refusal := several_modes(optima, moments, why):
+                return Reference("psis", moments.values, moments.errors, alternatives,
+                                 notes + moments.notes, refusal=refusal)
+            values, errors, fallback = em_fallback(x, em, why)
             return Reference("em", values, errors, alternatives, notes + fallback)
-        if em.converged:
+        if "em" in alternatives:
             alternatives["em_minus_posterior_in_sds"] = em_distances(em, moments)
-        notes.insert(0, f"reference: PSIS from a multivariate t at the posterior mode, "
-                        f"{moments.draws} draws, Pareto k {moments.pareto_k:.2f}, ESS "
-                        f"{moments.ess:.0f}")
+        notes.insert(0, reference_note(moments))
         return Reference("psis", moments.values, moments.errors, alternatives,
                          notes + moments.notes)
 
     def nuts_options(self, data, settings):
-        """Each chain at its own dispersed EM start (or PyMC's jittered default)."""
+        """Each chain at its own dispersed start around one of the EM optima of comparable
+        likelihood (or PyMC's jittered default)."""
         x = data["x"].to_numpy()
         if settings["init"] != "em":
             return {}
-        return {"starts": em_starts(x, maximum_likelihood(x, settings["components"]))}
+        return {"starts": mode_starts(x, comparable_optima(
+            likelihood_optima(x, settings["components"])))}
 
     def complete(self, fit, data, settings, config):
         """NUTS's answers and speed beside EM's, and a per-chain comparison with EM's optimum."""

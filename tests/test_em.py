@@ -302,3 +302,22 @@ def test_components_are_label_invariant():
     np.testing.assert_allclose(a.means, b.means, rtol=1e-10)
     np.testing.assert_allclose(a.weights, b.weights, rtol=1e-10)
     np.testing.assert_allclose(a.sds, b.sds, rtol=1e-10)
+
+
+@pytest.mark.parametrize("factor", [1e10, 1e-8])
+def test_a_fit_in_other_units_is_the_same_fit_rescaled(factor):
+    """Issue 23: EM is linear in the data's units (the log-likelihood moves by -n log factor)."""
+    x = lecture_sample(2_000, 5)
+    fit, scaled = em.fit_gmm(x, 3), em.fit_gmm(x * factor, 3)
+    np.testing.assert_allclose(scaled.means, fit.means * factor, rtol=1e-6)
+    np.testing.assert_allclose(scaled.sds, fit.sds * factor, rtol=1e-5)
+    np.testing.assert_allclose(scaled.weights, fit.weights, atol=1e-6)
+    assert scaled.loglik == pytest.approx(fit.loglik - x.size * np.log(factor), rel=1e-9)
+
+
+def test_overflowing_distances_are_a_value_error():
+    """Issue 23: one value of 1e300 among small ones overflowed k-means++'s squared distances
+    into an IndexError; it is a ValueError saying what is wrong."""
+    x = np.array([1e300, 1.0, 2.0, 3.0, 4.0, 5.0])
+    with pytest.raises(ValueError, match="overflow"):
+        em.fit_gmm(x, 2)

@@ -36,6 +36,7 @@ from zoo.errors import DataError, UsageError
 from zoo.exact import beta_mean_sd
 from zoo.importance import Moments, Target, posterior_moments
 from zoo.model import DATA_DIR
+from zoo.report import console, status
 from zoo.results import Reference
 from zoo.pipeline import run
 
@@ -110,6 +111,10 @@ def test_bad_settings(key, text):
     ("y\n1\n2\n", "missing column 'x'"),
     ("x\n1\n2\nthree\n", "line 4, column 'x'"),
     ("x\n1\n2\n1\n2\n1\n2\n", "2 distinct values"),
+    # issue 23: one extreme value among small ones (an IndexError in EM, then a LinAlgError)
+    ("x\n1e300\n1\n2\n3\n4\n5\n6\n", "overflow floating point"),
+    ("x\n1e200\n" + "".join(f"{v}\n" for v in range(1, 500)), "overflow floating point"),
+    ("x\n1e150\n" + "".join(f"{v}\n" for v in range(1, 500)), "distinct values once standardised"),
 ])
 def test_bad_data_is_one_line_and_exit_2(rejects, tmp_path, text, message):
     err = rejects(["verify", "gmm", "--data", "{csv}", "--quiet"], message, text)
@@ -369,3 +374,103 @@ def test_sbc_model_and_simulation_have_sbc_size():
     truth, observed = MODEL.calibration().simulate(model, settings, np.random.default_rng(1))
     assert observed["x"].shape == model["x"].shape.eval() == (SBC_N,)
     assert {v.name for v in model.free_RVs} == set(truth) == {"mu", "sigma", "w"}
+
+
+# --- units and several modes (issues 23 and 24) ---------------------------------------------
+
+
+def two_component_sample() -> np.ndarray:
+    return simulate_mixture((0.0, 3.0), (1.0, 1.0), (0.6, 0.4), 300, seed=3)
+
+
+@pytest.mark.parametrize("factor", [1e10, 1e-8])
+def test_the_reference_does_not_depend_on_the_units(factor):
+    """Issue 23: the same data times 1e10 (a LinAlgError) or 1e-8 (the weaker check) give the
+    same importance reference, scaled: the priors' defaults are on the data's own scale."""
+    x, settings = two_component_sample(), MODEL.parse_settings(["components=2"])
+    reference = MODEL.reference(pd.DataFrame({"x": x}), settings)
+    scaled = MODEL.reference(pd.DataFrame({"x": x * factor}), settings)
+    assert scaled.method == reference.method == "psis" and scaled.refusal is None
+    for name, value in reference.values.items():
+        unit = 1.0 if name.startswith("w") else factor
+        assert scaled.values[name] == pytest.approx(value * unit, rel=1e-6), name
+        assert scaled.errors[name] == pytest.approx(reference.errors[name] * unit, rel=1e-4), name
+
+
+def test_data_in_other_units_get_the_same_verdict(fast_config, tmp_path):
+    """Issue 23: a fit of the same data times 1e10 passes, with the same checks as in the
+    data's units (NUTS's adaptation is not bit-for-bit the same in other units, so its z's
+    differ by Monte Carlo noise)."""
+    x = two_component_sample()
+    results = []
+    for factor in (1.0, 1e10):
+        path = tmp_path / f"x{factor:g}.csv"
+        pd.DataFrame({"x": x * factor}).to_csv(path, index=False, float_format="%.17g")
+        results.append(run(MODEL, path, ["components=2"], fast_config))
+    assert [r.passed for r in results] == [True, True]
+    assert list(results[0].checks["name"]) == list(results[1].checks["name"])
+
+
+def symmetric_sample() -> np.ndarray:
+    """Data exactly symmetric about 5: three bumps fitted by two components, so that the
+    posterior has two modes of equal mass (w[0] ~ 0.3 and ~ 0.7), mirror images."""
+    y = simulate_mixture((-3.0, 0.0, 3.0), (0.6, 0.6, 0.6), (1 / 3, 1 / 3, 1 / 3), 300, 1)
+    return np.concatenate([y, -y]) + 5.0
+
+
+@pytest.fixture(scope="module")
+def symmetric_run(fast_config, tmp_path_factory):
+    path = tmp_path_factory.mktemp("gmm") / "symmetric.csv"
+    pd.DataFrame({"x": symmetric_sample()}).to_csv(path, index=False, float_format="%.17g")
+    return run(MODEL, path, ["components=2"], fast_config)
+
+
+def test_symmetric_modes_are_covered_by_the_reference(symmetric_run):
+    """Issue 24: the reference covers both modes, so its moments are the symmetric truth:
+    w[0].mean = 0.5 and mu[0].mean + mu[1].mean = 10 within their errors."""
+    reference = symmetric_run.reference
+    assert reference.method == "psis" and reference.refusal is None
+    assert reference.alternatives["psis"]["modes"] == 2
+    assert abs(reference.values["w[0].mean"] - 0.5) < 4 * reference.errors["w[0].mean"]
+    mu_sum = reference.values["mu[0].mean"] + reference.values["mu[1].mean"]
+    mu_error = np.hypot(reference.errors["mu[0].mean"], reference.errors["mu[1].mean"])
+    assert abs(mu_sum - 10.0) < 4 * mu_error
+    assert any("covers 2 modes" in note for note in reference.notes)
+
+
+def test_symmetric_modes_never_pass(symmetric_run):
+    """Issue 24: the chains start in both modes and cannot cross: the run fails (it passed
+    12/12 with w[0] ~ 0.69 when everything started at EM's optimum)."""
+    assert not symmetric_run.passed
+    chain_means = symmetric_run.idata.posterior["w"].sel(component=0).mean("draw").values
+    assert chain_means.min() < 0.45 < 0.55 < chain_means.max()  # both modes sampled
+
+
+@pytest.fixture(scope="module")
+def close_run(fast_config, tmp_path_factory):
+    """Two components closer than their sds: one bump, and a likelihood with a flat ridge
+    along which EM stops at ten different optima within 0.1 of each other (at 300 points the
+    same story has one posterior mode, which importance sampling covers, k 0.36)."""
+    path = tmp_path_factory.mktemp("gmm") / "close.csv"
+    x = simulate_mixture((0.0, 1.0), (1.0, 1.0), (0.5, 0.5), 500, 2)
+    pd.DataFrame({"x": x}).to_csv(path, index=False, float_format="%.17g")
+    return run(MODEL, path, ["components=2"], fast_config)
+
+
+def test_components_closer_than_their_sds_never_pass(close_run):
+    """Issue 24: refused with a verdict of its own, in the JSON and on the console."""
+    assert close_run.reference.refusal.startswith("cannot verify")
+    assert not close_run.passed
+    record = json.loads(close_run.to_json())
+    assert record["refusal"] == close_run.reference.refusal and record["passed"] is False
+    assert status(close_run) == "CANNOT VERIFY"
+    assert close_run.reference.refusal in console(close_run)
+
+
+def test_a_refusal_is_shown_on_the_report_page(close_run, tmp_path):
+    """Issue 24: the page says CANNOT VERIFY and why, where a failing run shows its problems."""
+    from zoo.site import build_site
+
+    build_site([close_run], tmp_path / "site")
+    page = (tmp_path / "site" / "gmm" / "index.html").read_text()
+    assert "CANNOT VERIFY" in page and "cannot verify: EM reaches" in page

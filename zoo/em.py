@@ -18,7 +18,10 @@ responsibility-weighted moments *about the current means*, ``N_k``, ``S1_k = sum
 and ``S2_k = sum r (x - mu_k)(x - mu_k)^T``. Moments about the current means do not suffer the
 cancellation of ``E[x^2] - E[x]^2`` (the shift ``S1/N`` is small near convergence), so variances
 stay accurate even as a component shrinks. Internally means are ``(K, d)`` and covariances
-``(K, d, d)``; 1-D input takes a scalar fast path and is returned as ``(K,)`` arrays.
+``(K, d, d)``; 1-D input takes a scalar fast path and is returned as ``(K,)`` arrays. Every fit
+runs on standardised data and is mapped back (``_Units``), so that its answer does not depend
+on the data's units (the stopping rule compares a change with the objective's size, which
+moves with them) and k-means++'s squared distances cannot overflow.
 """
 
 from collections.abc import Callable, Iterator
@@ -176,9 +179,12 @@ def fit_gmm(x: ArrayLike, k: int, *, restarts: int = 10, tol: float = 1e-8,
         If an iteration lowers the log-likelihood (a bug, never expected).
     """
     data, one_d = _as_data(x)
-    method = _Method(hard=False, update=partial(_ml_update, floor=_collapse_floor(data)))
-    return _fit(data, one_d, k, method, _gmm_starts(data, one_d, k, restarts, seed, init),
-                tol, max_iter)
+    units = _Units.of(data)
+    z = units.inward(data)
+    method = _Method(hard=False, update=partial(_ml_update, floor=_collapse_floor(z)))
+    fit = _fit(z, one_d, k, method, _gmm_starts(z, one_d, k, restarts, seed, init, units),
+               tol, max_iter)
+    return units.outward(fit, n=data.shape[0])
 
 
 def fit_map_gmm(x: ArrayLike, k: int, prior: MixturePrior | None = None, *,
@@ -191,11 +197,14 @@ def fit_map_gmm(x: ArrayLike, k: int, prior: MixturePrior | None = None, *,
     arguments as in :func:`fit_gmm`; ``prior=None`` means ``MixturePrior()``.
     """
     data, one_d = _as_data(x)
-    resolved = _resolve_prior(prior or MixturePrior(), data, k)
+    units = _Units.of(data)
+    z = units.inward(data)
+    resolved = units.prior_inward(_resolve_prior(prior or MixturePrior(), data, k))
     method = _Method(hard=False, update=partial(_map_update, prior=resolved),
                      log_prior=partial(_log_prior, prior=resolved))
-    return _fit(data, one_d, k, method, _gmm_starts(data, one_d, k, restarts, seed, init),
-                tol, max_iter)
+    fit = _fit(z, one_d, k, method, _gmm_starts(z, one_d, k, restarts, seed, init, units),
+               tol, max_iter)
+    return units.outward(fit, n=data.shape[0], with_prior=True)
 
 
 def fit_kmeans(x: ArrayLike, k: int, *, restarts: int = 10, tol: float = 1e-8,
@@ -211,17 +220,19 @@ def fit_kmeans(x: ArrayLike, k: int, *, restarts: int = 10, tol: float = 1e-8,
     """
     data, one_d = _as_data(x)
     _, d = data.shape
+    units = _Units.of(data)
+    z = units.inward(data)
     if init is None:
         rng = np.random.default_rng(seed)
-        starts: Iterator[Params] = (_kmeans_start(data, _kmeans_pp(data, k, rng))
+        starts: Iterator[Params] = (_kmeans_start(z, _kmeans_pp(z, k, rng))
                                     for _ in range(_positive(restarts, "restarts")))
     else:
         means = np.array(init, dtype=float).reshape(-1, d)
         if means.shape[0] != k or not np.all(np.isfinite(means)):
             raise ValueError(f"init must hold {k} finite means")
-        starts = iter([_kmeans_start(data, means)])
-    method = _Method(hard=True, update=partial(_kmeans_update, floor=_collapse_floor(data)))
-    return _fit(data, one_d, k, method, starts, tol, max_iter)
+        starts = iter([_kmeans_start(z, units.inward(means))])
+    method = _Method(hard=True, update=partial(_kmeans_update, floor=_collapse_floor(z)))
+    return units.outward(_fit(z, one_d, k, method, starts, tol, max_iter), n=data.shape[0])
 
 
 def em_gaussian_missing(x: ArrayLike, *, tol: float = 1e-10, max_iter: int = 10_000,
@@ -269,6 +280,50 @@ def em_gaussian_missing(x: ArrayLike, *, tol: float = 1e-10, max_iter: int = 10_
         raise RuntimeError(f"no convergence in {max_iter} iterations (last change "
                            f"{trace[-1] - trace[-2]:.3g}); raise max_iter or tol")
     return mean, cov, trace
+
+
+# --- units ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Units:
+    """x = centre + scale z, one scale for every coordinate (so Euclidean distances, and with
+    them k-means and k-means++, keep their geometry). Every fit runs on z and is mapped back:
+    the stopping rule (a relative change of the objective), the collapse floor and the seeds
+    then do not depend on the data's units, and squared distances cannot overflow."""
+
+    centre: NDArray[np.float64]
+    scale: float
+
+    @classmethod
+    def of(cls, data: NDArray[np.float64]) -> "_Units":
+        with np.errstate(over="ignore", invalid="ignore"):
+            centre = data.mean(axis=0)
+            scale = float(np.sqrt(np.mean((data - centre) ** 2)))
+        if not (np.all(np.isfinite(centre)) and np.isfinite(scale)):
+            raise ValueError("x's spread overflows floating point; rescale x")
+        return cls(centre, scale if scale > 0 else 1.0)  # all equal: refused by the seeds
+
+    def inward(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
+        return (values - self.centre) / self.scale
+
+    def prior_inward(self, prior: MixturePrior) -> MixturePrior:
+        """The resolved prior on z: the Normal-inverse-Wishart maps to one of the same family."""
+        return replace(prior, mean=self.inward(np.asarray(prior.mean)),
+                       scale=np.asarray(prior.scale) / self.scale**2)
+
+    def outward(self, fit: MixtureFit, n: int, with_prior: bool = False) -> MixtureFit:
+        """A fit to z as a fit to x. Densities move by the map's log Jacobian: -n d log scale
+        for the likelihood, -K d (d + 2) log scale for a Normal-inverse-Wishart prior."""
+        d = self.centre.size
+        log_scale = float(np.log(self.scale))
+        shift = -n * d * log_scale
+        prior_shift = -fit.weights.size * d * (d + 2) * log_scale if with_prior else 0.0
+        centre = self.centre[0] if fit.means.ndim == 1 else self.centre
+        return replace(fit, means=centre + self.scale * fit.means,
+                       covariances=self.scale**2 * fit.covariances, loglik=fit.loglik + shift,
+                       loglik_trace=fit.loglik_trace + shift + prior_shift,
+                       restart_logliks=fit.restart_logliks + shift + prior_shift)
 
 
 # --- the EM loop shared by every fit ---------------------------------------------------------
@@ -557,13 +612,15 @@ def _kmeans_start(x: NDArray[np.float64], centres: NDArray[np.float64]) -> Param
 
 
 def _gmm_starts(data: NDArray[np.float64], one_d: bool, k: int, restarts: int, seed: int,
-                init: tuple[ArrayLike, ArrayLike, ArrayLike] | None) -> Iterator[Params]:
-    """The given start, or k-means++ seeds with equal weights and the pooled scatter."""
+                init: tuple[ArrayLike, ArrayLike, ArrayLike] | None,
+                units: "_Units") -> Iterator[Params]:
+    """The given start (in the data's units), or k-means++ seeds with equal weights and the
+    pooled scatter, on the standardised ``data``."""
     if init is not None:
-        params = _as_params(init, data.shape[1], one_d)
-        if params[0].size != k:
-            raise ValueError(f"init has {params[0].size} components, expected k = {k}")
-        yield params
+        weights, means, covs = _as_params(init, data.shape[1], one_d)
+        if weights.size != k:
+            raise ValueError(f"init has {weights.size} components, expected k = {k}")
+        yield weights, units.inward(means), covs / units.scale**2
         return
     rng = np.random.default_rng(seed)
     for _ in range(_positive(restarts, "restarts")):

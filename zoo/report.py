@@ -18,6 +18,8 @@ from zoo.sampling import stats_for_netcdf
 
 
 def status(result: Result) -> str:
+    if result.reference.refusal is not None:
+        return "CANNOT VERIFY"
     if not result.diagnostics.converged:
         return "NOT CONVERGED"
     return "PASS" if result.passed else "FAIL"
@@ -145,6 +147,7 @@ def console(result: Result) -> str:
         *(f"  problem: {p}" for p in result.diagnostics.problems),
         "log-density check: " + density_line(result),
         *(f"  note: {n}" for n in result.notes()),
+        *([f"  reference: {result.reference.refusal}"] if result.reference.refusal else []),
         f"{status(result)}: {int(result.checks['passed'].sum())}/{len(result.checks)} checks "
         f"within |z| <= {result.z_bound:.2g}, {density_verdict(result)}; "
         f"reference {result.seconds['reference']:.2f} s "
@@ -171,6 +174,7 @@ def markdown(result: Result) -> str:
         f"within |z| <= {result.z_bound:.2g}; {diagnostics_line(result)}.",
         *(f"- problem: {p}" for p in result.diagnostics.problems),
         f"- {density_line(result)}",
+        *([f"- reference: {result.reference.refusal}"] if result.reference.refusal else []),
         "",
         result.model.summary or result.model.title,
         "",

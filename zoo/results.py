@@ -35,6 +35,8 @@ class Reference:
     ``values`` maps check names (``theta[1].sd``, ``p_factory[0]``) to reference values;
     ``errors`` gives the reference's own standard error where it has one (0 otherwise);
     ``alternatives``: other methods' answers shown beside it (grid, EM, empirical Bayes).
+    ``refusal``: why this reference cannot verify the posterior ("cannot verify: 2 modes of
+    comparable mass"); the run then cannot pass, whatever its checks say.
     """
 
     method: str
@@ -42,6 +44,7 @@ class Reference:
     errors: dict[str, float] = field(default_factory=dict)
     alternatives: dict[str, dict[str, float]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    refusal: str | None = None
 
 
 @dataclass
@@ -121,7 +124,7 @@ class Result:
     @property
     def passed(self) -> bool:
         return (bool(self.checks["passed"].all()) and self.diagnostics.converged
-                and self.density_check.passed)
+                and self.density_check.passed and self.reference.refusal is None)
 
     def config_dict(self) -> dict[str, Any]:
         """What the run used: a setting that does not apply to its data (one that only shapes
@@ -162,6 +165,7 @@ class Result:
             "notes": self.notes(),
             "seconds": self.seconds,
             "reference_source": self.reference_source,
+            "refusal": self.reference.refusal,
             "passed": self.passed,
         }
 

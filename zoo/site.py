@@ -193,7 +193,7 @@ def _write_model_page(result: Result, folder: Path, environment: jinja2.Environm
         "verdict": f"{int(result.checks['passed'].sum())}/{len(result.checks)} checks within "
                    f"|z| <= {result.z_bound:.2g}; {diagnostics_line(result)}; "
                    f"{density_verdict(result)}",
-        "problems": result.diagnostics.problems,
+        "problems": [*filter(None, [result.reference.refusal]), *result.diagnostics.problems],
         "formula": formula.name if formula else None,
         "formula_text": "; ".join(result.model.formula),
         "graph": graph.path.name if graph.path else None,
