@@ -714,20 +714,22 @@ class GaussianMixture(ZooModel):
                                         REFERENCE_SEED)
         except ReferenceFailed as err:
             values, errors, fallback = em_fallback(x, em, f"importance sampling failed ({err})")
-            return Reference("em", values, errors, alternatives, notes + fallback)
+            return Reference("em", values, errors, alternatives, notes + fallback,
+                                 kind="EM fallback")
         alternatives["psis"] = {**moments.values, "pareto_k": moments.pareto_k, "ess": moments.ess,
                            "draws": float(moments.draws)}
         if not moments.trusted:
             values, errors, fallback = em_fallback(
                 x, em, f"importance sampling's Pareto k is {moments.pareto_k:.2f} > {PARETO_K_MAX}")
-            return Reference("em", values, errors, alternatives, notes + fallback)
+            return Reference("em", values, errors, alternatives, notes + fallback,
+                                 kind="EM fallback")
         if em.converged:
             alternatives["em_minus_posterior_in_sds"] = em_distances(em, moments)
         notes.insert(0, f"reference: PSIS from a multivariate t at the posterior mode, "
                         f"{moments.draws} draws, Pareto k {moments.pareto_k:.2f}, ESS "
                         f"{moments.ess:.0f}")
         return Reference("psis", moments.values, moments.errors, alternatives,
-                         notes + moments.notes)
+                         notes + moments.notes, kind="importance sampling")
 
     def nuts_options(self, data, settings):
         """Each chain at its own dispersed EM start (or PyMC's jittered default)."""

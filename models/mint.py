@@ -433,7 +433,8 @@ class Mint(ZooModel):
             error = max(abs(grid[name] - exact[name]) for name in exact)
             notes.append(f"grid: {size} points per axis, {len(counts.labels) + 1}-D over (omega, "
                          f"theta_s), summed coin by coin; max |grid - exact| = {error:.2g}")
-        return Reference(method="exact", values=exact, alternatives=alternatives, notes=notes)
+        return Reference(method="exact", values=exact, alternatives=alternatives, notes=notes,
+                         kind="quadrature")
 
     def reference_draws(self, data, settings, chains, draws, rng):
         """omega (and K when free) from the exact posterior on a fine grid, then every theta_s

@@ -13,14 +13,30 @@ from zoo.compare import round_to_mcse
 from zoo.diagnostics import ESS_BULK_MIN, R_HAT_MAX
 from zoo.outputs import staged_folder
 from zoo.predictive import saved_tree
-from zoo.results import Result
+from zoo.results import WEAKER_KINDS, Result
 from zoo.sampling import stats_for_netcdf
 
 
 def status(result: Result) -> str:
+    """NOT CONVERGED, PASS or FAIL; a verdict against a weaker reference says so
+    (``PASS (weaker check: EM)``)."""
     if not result.diagnostics.converged:
         return "NOT CONVERGED"
-    return "PASS" if result.passed else "FAIL"
+    verdict = "PASS" if result.passed else "FAIL"
+    weaker = WEAKER_KINDS.get(result.reference.kind)
+    return f"{verdict} (weaker check: {weaker})" if weaker else verdict
+
+
+def checks_line(result: Result) -> str:
+    """How many checks passed, of those that count, within which bound, against what kind of
+    reference: the verdict's numbers on the console, in summary.md and on the page."""
+    counted = result.counted_checks
+    line = (f"{int(counted['passed'].sum())}/{len(counted)} checks within |z| <= "
+            f"{result.z_bound:.2g}")
+    derived = [f"{check} from {source}" for check, source in result.reference.derived.items()]
+    if derived:
+        line += f" ({', '.join(derived)}: derived, shown, not counted)"
+    return f"{line}; reference: {result.reference.kind}"
 
 
 #: the console shows at most this many checks and alternatives rows; the files hold them all
@@ -102,8 +118,7 @@ def console(result: Result) -> str:
         "diagnostics: " + diagnostics_line(result),
         *(f"  problem: {p}" for p in result.diagnostics.problems),
         *(f"  note: {n}" for n in result.notes()),
-        f"{status(result)}: {int(result.checks['passed'].sum())}/{len(result.checks)} checks "
-        f"within |z| <= {result.z_bound:.2g}; reference {result.seconds['reference']:.2f} s "
+        f"{status(result)}: {checks_line(result)}; reference {result.seconds['reference']:.2f} s "
         f"({result.reference_source}), fit {result.seconds['fit']:.1f} s",
     ]
     return "\n".join(lines)
@@ -123,8 +138,7 @@ def markdown(result: Result) -> str:
     return "\n".join([
         f"# {result.model.name}: {result.model.title}",
         "",
-        f"**{status(result)}**: {int(result.checks['passed'].sum())}/{len(result.checks)} checks "
-        f"within |z| <= {result.z_bound:.2g}; {diagnostics_line(result)}.",
+        f"**{status(result)}**: {checks_line(result)}; {diagnostics_line(result)}.",
         *(f"- problem: {p}" for p in result.diagnostics.problems),
         "",
         result.model.summary or result.model.title,

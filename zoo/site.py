@@ -28,8 +28,8 @@ from zoo.figures import (LEAD_PLOTS, Figures, draw_all, formula_image, graph_mis
                          model_graph)
 from zoo.results import Result
 from zoo.outputs import staged_folder
-from zoo.report import (checks_table, diagnostics_line, markdown, markdown_table, alternatives_table,
-                        status, summary_table, worst_first)
+from zoo.report import (checks_line, checks_table, diagnostics_line, markdown, markdown_table,
+                        alternatives_table, status, summary_table, worst_first)
 
 DEFAULT_OUT = Path("reports") / "site"
 #: packages that draw the site, recorded beside the ones that change the numbers
@@ -176,8 +176,7 @@ def _write_model_page(result: Result, folder: Path, environment: jinja2.Environm
         "title": result.model.title,
         "about": result.model.summary or result.model.title,
         "status": status(result),
-        "verdict": f"{int(result.checks['passed'].sum())}/{len(result.checks)} checks within "
-                   f"|z| <= {result.z_bound:.2g}; {diagnostics_line(result)}",
+        "verdict": f"{checks_line(result)}; {diagnostics_line(result)}",
         "problems": result.diagnostics.problems,
         "formula": formula.name if formula else None,
         "formula_text": "; ".join(result.model.formula),
