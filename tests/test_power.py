@@ -91,6 +91,9 @@ def test_quick_runs_end_to_end_and_writes_its_json(quick):
             assert fault["seeds"] == 2 and fault["sbc"]["simulations"] == 10
     assert document["models"]["single-coin"]["faults"]["flat-prior"]["verify_caught"] == 2
     assert len(document["targets"]) == 3
+    # p_factory[1] = 1 - p_factory[0] is no second check; p_factory's bias is in its exact sd
+    detectable = document["models"]["two-factories"]["detectable"]
+    assert "p_factory[1]" not in detectable and detectable["p_factory[0]"]["in_sd"]
 
 
 def test_a_rerun_skips_stored_units(quick):

@@ -97,7 +97,7 @@ def run_unit(unit: Unit, config: PowerConfig) -> dict[str, Any]:
         from zoo.sbc import simulate_and_fit
 
         return simulate_and_fit(model, [], config.sbc, unit.index)
-    from zoo.compare import parse_check, posterior_estimate
+    from zoo.compare import parse_check, posterior_estimate, reference_sd
     from zoo.pipeline import run
 
     seed = DEFAULT_SEED + unit.index
@@ -114,10 +114,12 @@ def run_unit(unit: Unit, config: PowerConfig) -> dict[str, Any]:
         draws_sd = None
         if var in result.fit.idata.posterior:
             draws_sd = posterior_estimate(result.fit.idata, f"{scalar}.sd").value
+        exact_sd = reference_sd(result.reference, row["name"])
         checks.append({"name": row["name"], "passed": bool(row["passed"]),
                        **{k: float(row[k]) for k in ("reference", "estimate", "mcse", "z")},
                        "se_ref": float(result.reference.errors.get(row["name"], 0.0)),
-                       "draws_sd": draws_sd})
+                       "draws_sd": draws_sd, "reference_sd": exact_sd and exact_sd[0],
+                       "derived_from": result.reference.derived.get(row["name"])})
     return {"index": unit.index, "seed": seed, "passed": result.passed,
             "checks_passed": bool(result.checks["passed"].all()),
             "converged": result.diagnostics.converged, "problems": result.diagnostics.problems,
@@ -215,17 +217,22 @@ def run_power(plan: Plan, config: PowerConfig, out: Path, *, jobs: int = 1,
 
 
 def posterior_sds(reference: dict[str, float], correct: list[dict[str, Any]]) -> dict[str, float | None]:
-    """Per check: the posterior sd of its quantity (reference's v.sd, else median sd of the
-    draws over the correct runs; None when it has no draws)."""
+    """Per check that counts (a check derived from another is not a second chance to catch a
+    fault): the posterior sd of its quantity (the reference's, else the median sd of the draws
+    over the correct runs; None when it has no draws)."""
     from zoo.compare import parse_check
 
     sds = {}
     for check in correct[0]["checks"]:
+        if check.get("derived_from"):
+            continue
         var, index, _ = parse_check(check["name"])
         scalar = var if index is None else f"{var}[{index}]"
         draws = [c["draws_sd"] for r in correct for c in r["checks"] if c["name"] == check["name"]]
         if f"{scalar}.sd" in reference:
             sds[check["name"]] = reference[f"{scalar}.sd"]
+        elif check.get("reference_sd"):
+            sds[check["name"]] = check["reference_sd"]
         elif all(d is not None for d in draws):
             sds[check["name"]] = statistics.median(draws)
         else:

@@ -73,8 +73,9 @@ def model_document(result: ModelMethods) -> dict[str, Any]:
     return {
         "model": result.model,
         "settings": result.settings,
-        "reference": {"method": result.reference.method, "values": result.reference.values,
-                      "errors": result.reference.errors},
+        "reference": {"method": result.reference.method, "kind": result.reference.kind,
+                      "values": result.reference.values, "errors": result.reference.errors,
+                      "sds": result.reference.sds},
         "config": {
             "seed": config.seed, "draws": config.draws, "chains": config.chains,
             "cores": config.cores,
@@ -104,9 +105,8 @@ def versions() -> dict[str, str]:
 
 # --- console -----------------------------------------------------------------------------------
 
-HEADER = ["method", "grade", "worst |bias| (sd) [interval]", "worst sd ratio [interval]", "z",
-          "R-hat", "min ESS",
-          "div", "compile s", "run s", "ESS/s"]
+HEADER = ["method", "grade", "worst bias (sd) [interval]", "worst sd ratio [interval]", "z",
+          "R-hat", "min ESS", "div", "compile s", "run s", "ESS/s"]
 
 
 def console(result: ModelMethods) -> str:
@@ -118,7 +118,7 @@ def console(result: ModelMethods) -> str:
              for record in doc["alternatives"]]
     reasons = [f"  {r['method']}: {r['error']}" for r in doc["methods"] if r["error"]]
     lines = [f"{result.model}: {len(result.reference.values)} checks against "
-             f"'{result.reference.method}'; seed {result.config.seed}, "
+             f"'{result.reference.method}' ({result.reference.kind}); seed {result.config.seed}, "
              f"{result.config.chains} chains x {result.config.draws} draws",
              text_table([HEADER, *rows])]
     if reasons:
