@@ -84,9 +84,10 @@ def test_every_installed_method_runs_and_is_graded(single_coin, optional_methods
             continue
         assert record["seconds"]["run"] > 0 and record["z_passed"], name
         # the zoo's NUTS must converge; a backend that misses R-hat <= 1.01 by chance on
-        # these short chains is graded unconverged, saying why, whatever its bias
+        # these short chains is graded unconverged, saying why, whatever its bias. Its best
+        # band is accurate; at 4 x 500 draws its interval may reach into usable (pymc's does)
         if name in ("nutpie", "pymc") or record["diagnostics"]["converged"]:
-            assert record["grade"] == "accurate", (name, record["diagnostics"])
+            assert record["grade"] in ("accurate", "accurate or usable"), (name, record)
         else:
             assert record["grade"] == "unconverged" and record["diagnostics"]["problems"]
 
@@ -164,7 +165,7 @@ def test_mean_field_advi_is_graded_worse_than_nuts_on_a_correlated_posterior(sma
     # nutpie, the zoo's NUTS: its low-rank mass matrix learns the correlation
     result = run_methods(Correlated(), None, [], ["nutpie", "advi"], SMALL)
     nuts, advi = (run.grade for run in result.runs)
-    assert nuts.grade == "accurate"
+    assert nuts.grade in ("accurate", "accurate or usable")  # its best band: accurate
     assert advi.grade == "misleading"
     check, ratio = advi.worst_sd_ratio
     assert ratio < 1 - USABLE_SD, (check, ratio)  # ~0.5 after 3000 steps, 0.34 after 20000

@@ -71,8 +71,11 @@ def test_model_page_has_tables_plots_and_provenance(site, name, own_plot):
         assert f'<table id="{table}">' in page
     images = re.findall(r'<img src="([^"]+)"', page)
     assert set(GENERIC_PLOTS) | {own_plot} <= set(images)
-    for needle in ["pytest demo", f"{FAST.seed}", "version of pymc", "version of jinja2", "wall time"]:
+    for needle in ["pytest demo", f"{FAST.seed}", "version of pymc", "version of jinja2", "wall time",
+                   "reference: exact"]:  # what the verdict rests on
         assert needle in page
+    if name == "two-factories":  # p_factory[1] shown, not counted
+        assert "2/2 checks within" in page and "p_factory[1] from p_factory[0]: derived" in page
 
 
 def test_page_leads_with_the_verdict_and_plots_and_folds_the_full_tables(site):

@@ -344,7 +344,7 @@ def cell_text(entry: dict | None) -> str:
         return "not installed" if "not installed" in (entry["error"] or "") else "failed"
     bias, ratio, seconds = entry.get("worst_bias"), entry.get("worst_sd_ratio"), entry.get("total_s")
     parts = [entry["grade"],
-             f"|bias| {abs(bias):.2f} sd{_interval(entry, 'worst_bias', absolute=True)}"
+             f"{abs(bias):.2f} sd{_interval(entry, 'worst_bias', absolute=True)}"
              if bias is not None else "",
              f"sd x{ratio:.2f}{_interval(entry, 'worst_sd_ratio')}" if ratio is not None else "",
              f"{seconds:.0f} s" if seconds else ""]
