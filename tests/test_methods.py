@@ -167,8 +167,9 @@ def test_mean_field_advi_is_graded_worse_than_nuts_on_a_correlated_posterior(sma
     nuts, advi = (run.grade for run in result.runs)
     assert nuts.grade in ("accurate", "accurate or usable")  # its best band: accurate
     assert advi.grade == "misleading"
-    check, ratio = advi.worst_sd_ratio
-    assert ratio < 1 - USABLE_SD, (check, ratio)  # ~0.5 after 3000 steps, 0.34 after 20000
+    check, ratio, _, high = advi.worst_sd_ratio
+    # its whole interval below usable: ~0.5 after 3000 steps, 0.34 after 20000
+    assert high < 1 - USABLE_SD, (check, ratio, high)
 
 
 def test_missing_extra_and_failed_method_are_rows_with_reasons(monkeypatch, tmp_path, capsys):
