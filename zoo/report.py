@@ -118,7 +118,7 @@ def console(result: Result) -> str:
         "diagnostics: " + diagnostics_line(result),
         *(f"  problem: {p}" for p in result.diagnostics.problems),
         *(f"  note: {n}" for n in result.notes()),
-        f"{status(result)}: {checks_line(result)}; reference {result.seconds['reference']:.2f} s "
+        f"{status(result)}: {checks_line(result)}, {result.seconds['reference']:.2f} s "
         f"({result.reference_source}), fit {result.seconds['fit']:.1f} s",
     ]
     return "\n".join(lines)
