@@ -906,21 +906,24 @@ class GaussianMixture(ZooModel):
             if refusal := several_modes(optima, None, why):
                 raise DataError(f"gmm: {refusal}") from None
             values, errors, fallback = em_fallback(x, em, why)
-            return Reference("em", values, errors, alternatives, notes + fallback)
+            return Reference("em", values, errors, alternatives, notes + fallback,
+                             kind="EM fallback")
         alternatives["psis"] = {**moments.values, "pareto_k": moments.pareto_k, "ess": moments.ess,
                                 "draws": float(moments.draws), "modes": len(moments.mode_masses)}
         if not moments.trusted:
             why = f"importance sampling's Pareto k is {moments.pareto_k:.2f} > {PARETO_K_MAX}"
             if refusal := several_modes(optima, moments, why):
                 return Reference("psis", moments.values, moments.errors, alternatives,
-                                 notes + moments.notes, refusal=refusal)
+                                 notes + moments.notes, refusal=refusal,
+                                 kind="importance sampling")
             values, errors, fallback = em_fallback(x, em, why)
-            return Reference("em", values, errors, alternatives, notes + fallback)
+            return Reference("em", values, errors, alternatives, notes + fallback,
+                             kind="EM fallback")
         if "em" in alternatives:
             alternatives["em_minus_posterior_in_sds"] = em_distances(em, moments)
         notes.insert(0, reference_note(moments))
         return Reference("psis", moments.values, moments.errors, alternatives,
-                         notes + moments.notes)
+                         notes + moments.notes, kind="importance sampling")
 
     def nuts_options(self, data, settings):
         """Each chain at its own dispersed start around one of the EM optima of comparable

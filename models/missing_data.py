@@ -460,7 +460,7 @@ class MissingData(ZooModel):
         distance = {f"{q}.mean": d for q, d in em_distance(em, values).items()}
         lost = int(data["x2"].isna().sum())
         return Reference(
-            method="exact", values=values, errors=errors,
+            method="exact", kind="exact draws", values=values, errors=errors,
             alternatives={"em": {f"{q}.mean": v for q, v in em.items()},
                           "em_minus_posterior_in_sds": distance},
             notes=[f"exact: {REFERENCE_DRAWS:,} iid draws of the conjugate posterior (seed "

@@ -579,7 +579,8 @@ class RatTumors(ZooModel):
         notes += self._levels_of_bayes(tumors, rats, alternatives)
         point = {name: values[f"{name}.mean"] for name in ("alpha", "beta") if f"{name}.mean" in values}
         alternatives["grid_full_bayes"] = {**point, current: moments[current], **predictive}
-        return Reference("grid", values, alternatives=alternatives, notes=notes)
+        return Reference("grid", values, alternatives=alternatives, notes=notes, kind="grid",
+                         sds={"y_new.mean": predictive["y_new.sd"]})
 
     @staticmethod
     def _drop_tail_dependent(values: dict, grid: GridPosterior, tumors, rats, size: int) -> list[str]:

@@ -152,7 +152,7 @@ class SingleCoin(ZooModel):
         exact = exact_posterior(heads, tails, settings["prior"])
         grid = grid_posterior(heads, tails, settings["prior"], settings["grid"])
         return Reference(
-            method="exact",
+            method="exact", kind="exact",
             values={"theta.mean": exact["mean"], "theta.sd": exact["sd"]},
             alternatives={name: {"theta.mean": answer["mean"], "theta.sd": answer["sd"],
                             "log_evidence": answer["log_evidence"]}

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.special import logsumexp
-from scipy.stats import beta as beta_dist
+from scipy.special import expit, logsumexp
+from scipy.stats import beta as beta_distribution
 
 from zoo import parsers
 from zoo.compare import posterior_estimate
@@ -43,6 +43,8 @@ from zoo.sampling import SamplerConfig, sample_smc, smc_log_evidence
 #: SMC runs at least this many chains per factory: the MCSE of the log Bayes factor is
 #: estimated from the spread between chains, and fewer would make that estimate too noisy
 SMC_MIN_CHAINS = 8
+#: Gauss-Legendre nodes per axis for p_factory's exact posterior sd
+SD_NODES = 400
 
 
 def parse_pair(name: str, lower: float, upper: float, total: float | None = None):
@@ -72,6 +74,34 @@ def exact_comparison(heads: int, tails: int, omega, kappa: float, prior) -> dict
         "p_factory[0]": float(posterior[0]),
         "p_factory[1]": float(posterior[1]),
     }
+
+
+def p_factory_sd(heads: int, tails: int, omega, kappa: float, prior) -> float:
+    """The exact posterior sd of p_factory[0] (that of p_factory[1] = 1 - p_factory[0] too).
+
+    p_factory[0] = p(m = 1 | theta, y) is the variable whose posterior mean is checked, so a
+    method's bias on it is measured in its own posterior sd, as every other mean check is. It
+    is smaller than the sd of the factory's indicator, sqrt(p (1 - p)), by
+    E[p_factory (1 - p_factory)] in variance (total variance). The posterior of the two thetas
+    is the mixture p(m = 1 | y) Post_1 x Prior_2 + p(m = 2 | y) Prior_1 x Post_2 (the unchosen
+    theta follows its prior), so E[p_factory^2] is two 2-D integrals over Betas, done by
+    Gauss-Legendre quadrature in each Beta's quantiles.
+    """
+    a, b = beta_from_mode(np.asarray(omega, dtype=float), kappa)
+    exact = exact_comparison(heads, tails, omega, kappa, prior)
+    nodes, weights = np.polynomial.legendre.leggauss(SD_NODES)
+    quantiles, weights = (nodes + 1) / 2, weights / 2
+
+    def log_joint(m: int, theta):
+        return np.log(prior[m]) + heads * np.log(theta) + tails * np.log1p(-theta)
+
+    second = 0.0
+    for chosen in (0, 1):
+        theta = [beta_distribution.ppf(quantiles, a[m] + heads * (m == chosen),
+                                       b[m] + tails * (m == chosen)) for m in (0, 1)]
+        p_first = expit(log_joint(0, theta[0])[:, None] - log_joint(1, theta[1])[None, :])
+        second += exact[f"p_factory[{chosen}]"] * weights @ p_first**2 @ weights
+    return float(np.sqrt(max(second - exact["p_factory[0]"] ** 2, 0.0)))
 
 
 def log_bf_estimate(evidence_1: np.ndarray, evidence_2: np.ndarray) -> Estimate:
@@ -179,7 +209,7 @@ class TwoFactories(ZooModel):
             theta = values["theta"]
             per_factory = np.log(settings["prior"]) + y.sum() * np.log(theta) \
                 + (1 - y).sum() * np.log1p(-theta)
-            return float(logsumexp(per_factory) + beta_dist.logpdf(theta, a, b).sum())
+            return float(logsumexp(per_factory) + beta_distribution.logpdf(theta, a, b).sum())
 
         return log_density
 
@@ -189,7 +219,7 @@ class TwoFactories(ZooModel):
         y = data["y"].to_numpy(float)
 
         def one_factory(m):
-            return lambda values: float(beta_dist.logpdf(values["theta"], a[m], b[m])
+            return lambda values: float(beta_distribution.logpdf(values["theta"], a[m], b[m])
                                         + np.sum(y * np.log(values["theta"])
                                                  + (1 - y) * np.log1p(-values["theta"])))
 
@@ -218,10 +248,13 @@ class TwoFactories(ZooModel):
     def reference(self, data, settings):
         heads, tails = heads_tails(data["y"])
         exact = exact_comparison(heads, tails, settings["omega"], settings["kappa"], settings["prior"])
+        sd = p_factory_sd(heads, tails, settings["omega"], settings["kappa"], settings["prior"])
         return Reference(
-            method="exact",
+            method="exact", kind="exact",
             values={k: exact[k] for k in ("p_factory[0]", "p_factory[1]", "log_bf")},
             alternatives={"exact": exact},
+            derived={"p_factory[1]": "p_factory[0]"},  # 1 - p_factory[0] in every draw
+            sds={"p_factory[0]": sd, "p_factory[1]": sd},
         )
 
     def reference_draws(self, data, settings, chains, draws, rng):

@@ -16,12 +16,14 @@ from zoo.density_check import MIN_FINITE_POINTS, density_check
 from zoo.faults import Reweighted
 from zoo.model import Calibration
 from zoo.registry import all_models
+from zoo.results import REFERENCE_KINDS
 from zoo.sbc import SbcConfig, run_sbc
 
 MODELS = sorted(all_models())
 #: a small SBC per model (the per-model files used to carry a copy each)
 TINY_SBC = SbcConfig(sims=16, seed=3, draws=200, tune=200, chains=2)
-CHECK_KEYS = {"name", "reference", "estimate", "mcse", "z", "passed", "reference_error"}
+CHECK_KEYS = {"name", "reference", "estimate", "mcse", "z", "passed", "reference_error",
+              "derived_from"}
 DENSITY_CHECK_KEYS = {"passed", "max_deviation", "tolerance", "points", "seconds"}
 
 
@@ -40,6 +42,7 @@ def test_reference_is_finite_and_named_as_checks(name):
     settings = model.parse_settings()
     reference = model.reference(model.default_data(settings), settings)
     assert reference.values
+    assert reference.kind in REFERENCE_KINDS and reference.kind != "unstated"
     for check, value in reference.values.items():
         parse_check(check)  # raises on a name the comparison cannot read
         assert math.isfinite(value), check
@@ -51,8 +54,9 @@ def test_run_gives_a_complete_json_document(name, example_run):
     document = json.loads(example_run(name).to_json())
     assert document["model"] == name
     assert {"config", "checks", "alternatives", "diagnostics", "density_check", "notes", "seconds",
-            "reference_source", "passed"} <= set(document)
+            "reference_source", "reference_kind", "weaker_check", "passed"} <= set(document)
     assert set(document["density_check"]) == DENSITY_CHECK_KEYS and document["density_check"]["passed"]
+    assert document["reference_kind"] == example_run(name).reference.kind
     assert document["checks"] and all(set(c) == CHECK_KEYS for c in document["checks"])
     assert {"r_hat_max", "ess_bulk_min", "divergences", "converged"} <= set(document["diagnostics"])
     assert document["config"]["seed"] == example_run(name).config.seed and document["config"]["versions"]

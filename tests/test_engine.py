@@ -69,6 +69,25 @@ def test_many_checks_widen_the_bound_family_wise():
     assert not single["passed"][0]
 
 
+def test_a_derived_check_is_shown_but_does_not_widen_the_bound():
+    """40 checks of which 20 are derived exactly from the other 20 (as p_factory[1] from
+    p_factory[0]) are held to the bound of 20; a derived check must name a check that counts."""
+    from zoo.compare import z_bound
+
+    fit = Fit(_idata({"x": NORMAL}), estimates={f"e{i}": Estimate(0.0, 1.0) for i in range(40)})
+    values = {f"e{i}": 0.0 for i in range(40)}
+    derived = {f"e{i + 20}": f"e{i}" for i in range(20)}
+    checks = compare(fit, Reference("exact", values, derived=derived))
+    assert list(checks["name"]) == list(values)  # every check shown
+    assert checks.attrs["z_bound"] == z_bound(20) < z_bound(40)
+    with pytest.raises(ValueError, match="derived check"):
+        Reference("exact", values, derived={"e1": "e40"})
+    with pytest.raises(ValueError, match="derived check"):
+        Reference("exact", values, derived={"e1": "e2", "e2": "e3"})
+    with pytest.raises(ValueError, match="not one of"):
+        Reference("exact", values, kind="exactly")
+
+
 def test_reference_error_widens_the_bound():
     fit = Fit(_idata({"x": NORMAL}))
     strict = compare(fit, Reference("grid", {"x.mean": 1.2}))

@@ -142,6 +142,7 @@ def test_posterior_matches_the_importance_reference(lecture_run):
     """Means and sds of every parameter against PSIS, with a trustworthy Pareto k."""
     checks, reference = lecture_run.checks, lecture_run.reference
     assert reference.method == "psis" and reference.alternatives["psis"]["pareto_k"] < 0.7
+    assert reference.kind == "importance sampling" and not reference.weaker
     assert checks["passed"].all(), checks
     assert set(checks["name"]) == {f"{v}[{j}].{stat}" for v in ("mu", "sigma", "w")
                                    for j in range(3) for stat in ("mean", "sd")}
@@ -332,6 +333,23 @@ def test_untrusted_reference_falls_back_on_em_and_says_so(monkeypatch):
     stalled = replace(fit_gmm(x, 3), converged=False)
     with pytest.raises(DataError, match="EM did not converge"):
         em_fallback(x, stalled, "Pareto k 0.9")
+
+
+def test_a_run_on_the_em_fallback_says_so_as_data(monkeypatch, lecture_run):
+    """Importance sampling not trusted: the run's JSON says its reference is the EM fallback and
+    the check the weaker one, and its status line says PASS (weaker check: EM). The reference
+    is computed (cache off); the fit is lecture_run's, on the same data."""
+    from zoo.report import console
+
+    untrusted = lambda *args: Moments({}, {}, pareto_k=0.9, ess=10.0, draws=100)  # noqa: E731
+    monkeypatch.setattr("zoo.models.gmm.posterior_moments", untrusted)
+    monkeypatch.setenv("ZOO_CACHE_DIR", "off")
+    monkeypatch.setattr(MODEL, "fit", lambda *args: lecture_run.fit)
+    result = run(MODEL, lecture_run.data_source, config=lecture_run.config)
+    document = json.loads(result.to_json())
+    assert document["reference_kind"] == "EM fallback" and document["weaker_check"] is True
+    assert document["passed"] and "PASS (weaker check: EM): " in console(result)
+    assert json.loads(lecture_run.to_json())["reference_kind"] == "importance sampling"
 
 
 # --- simulation-based calibration ---------------------------------------------------------------

@@ -138,6 +138,9 @@ def test_quick_runs_end_to_end_and_writes_its_json(quick):
     assert flat["how"] == "exact" and flat["errors"] == 0 and len(flat["per_seed"]) == 2
     assert len(document["targets"]) == 3
     assert document["code"]["keys"]["single-coin/flat-prior"] == power.code_of("single-coin", "flat-prior")
+    # p_factory[1] = 1 - p_factory[0] is no second check; p_factory's bias is in its exact sd
+    detectable = document["models"]["two-factories"]["detectable"]
+    assert "p_factory[1]" not in detectable and detectable["p_factory[0]"]["in_sd"]
 
 
 def test_a_rerun_skips_stored_units(quick):

@@ -75,11 +75,14 @@ def test_model_page_has_tables_plots_and_provenance(site, name, own_plot):
         assert f'<table id="{table}">' in page
     images = re.findall(r'<img src="([^"]+)"', page)
     assert set(GENERIC_PLOTS) | {own_plot} <= set(images)
-    for needle in ["pytest demo", f"{FAST.seed}", "version of pymc", "version of jinja2", "wall time"]:
+    for needle in ["pytest demo", f"{FAST.seed}", "version of pymc", "version of jinja2", "wall time",
+                   "reference: exact"]:  # what the verdict rests on
         assert needle in page
     assert re.search(r'<p id="density-check">Log-density cross-check: log density agrees with the '
                      r"model's formulas: max deviation \S+ \(<= \S+\) at \d+ points",
                      html.unescape(page))
+    if name == "two-factories":  # p_factory[1] shown, not counted
+        assert "2/2 checks within" in page and "p_factory[1] from p_factory[0]: derived" in page
 
 
 def test_a_disagreeing_log_density_fails_the_run_everywhere_it_is_shown():

@@ -1,11 +1,12 @@
 """two-factories: exact evidence, the lecture's printed numbers explained, NUTS and SMC agreement."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import integrate, stats
 from scipy.special import betaln
 
-from zoo.models.two_factories import MODEL, exact_comparison
+from zoo.models.two_factories import MODEL, exact_comparison, p_factory_sd
 from zoo.exact import beta_from_mode
 
 
@@ -54,6 +55,38 @@ def test_wrong_factory_prior_is_detected(default_run):
     wrong = MODEL.reference(default_run.data, MODEL.parse_settings(["prior=0.4,0.6"]))
     checks = compare(default_run.fit, wrong).set_index("name")
     assert not checks.loc["p_factory[0]", "passed"]
+
+
+@pytest.mark.parametrize("kappa, heads, flips", [(6, 7, 10), (202, 7, 10), (20, 400, 1000)])
+def test_p_factory_sd_by_quadrature_matches_exact_draws(kappa, heads, flips):
+    """The quadrature of p_factory's posterior sd against 200,000 exact draws of the model's
+    posterior (factory first, then the thetas), within 4 of the draws' standard errors; it is
+    below the indicator's sqrt(p (1 - p)), as total variance says."""
+    settings = MODEL.parse_settings([f"kappa={kappa}"])
+    data = pd.DataFrame({"y": np.repeat([1, 0], [heads, flips - heads])})
+    sd = p_factory_sd(heads, flips - heads, settings["omega"], settings["kappa"], settings["prior"])
+    draws = MODEL.reference_draws(data, settings, 4, 50_000, np.random.default_rng(2))
+    p_first = draws["p_factory"][..., 0].ravel()
+    # the standard error of an sd from iid draws: sqrt(var((x - mean)^2)) / (2 sd sqrt(n))
+    se = np.std((p_first - p_first.mean()) ** 2) / (2 * sd * np.sqrt(p_first.size))
+    assert abs(p_first.std() - sd) < 4 * se, (p_first.std(), sd, se)
+    p = exact_comparison(heads, flips - heads, settings["omega"], kappa, settings["prior"])["p_factory[0]"]
+    assert sd < np.sqrt(p * (1 - p))
+
+
+def test_p_factory_is_counted_once_and_graded_in_its_posterior_sd(default_run):
+    """p_factory[1] is shown but derived: the bound and the count are those of two checks; the
+    reference's sd of p_factory is NUTS's sd of its draws, within 4 MCSE."""
+    from zoo.compare import posterior_estimate, z_bound
+    from zoo.report import checks_line
+
+    reference = default_run.reference
+    assert reference.derived == {"p_factory[1]": "p_factory[0]"}
+    assert default_run.z_bound == z_bound(2) and len(default_run.checks) == 3
+    assert checks_line(default_run).startswith("2/2 checks within |z| <= 4 (p_factory[1] from "
+                                               "p_factory[0]: derived, shown, not counted)")
+    drawn = posterior_estimate(default_run.idata, "p_factory[0].sd")
+    assert abs(drawn.value - reference.sds["p_factory[0]"]) < 4 * drawn.mcse
 
 
 def test_log_bf_mcse_carries_welch_degrees_of_freedom(default_run):

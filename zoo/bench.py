@@ -333,14 +333,15 @@ def targets(models: dict, whole: dict, seeds: dict, em: list[Row], smc: dict) ->
 
 
 def ess_per_gradient_verdict(zoo: Row, baseline: Row) -> dict:
-    """Met when the zoo's median is at least the baseline's; *equal within noise* when the
-    zoo's [min, max] over repeats overlaps the baseline's (then it is not a miss)."""
+    """Met when the zoo's median is at least the baseline's, and only then; ``within_noise``
+    says whether the zoo's [min, max] over repeats overlaps the baseline's (a miss by noise
+    is still a miss: it is reported as such, not as met)."""
     ratio = zoo["ess_per_gradient"] / baseline["ess_per_gradient"]
     low, high = (zoo.get("spread", {}).get("ess_per_gradient", [zoo["ess_per_gradient"]] * 2))
     b_low, b_high = (baseline.get("spread", {}).get("ess_per_gradient",
                                                     [baseline["ess_per_gradient"]] * 2))
     within_noise = low <= b_high and b_low <= high
-    return {"value": ratio, "met": ratio >= 1 or within_noise, "within_noise": within_noise}
+    return {"value": ratio, "met": bool(ratio >= 1), "within_noise": within_noise}
 
 
 # --- the whole bench ------------------------------------------------------------------------
@@ -496,8 +497,8 @@ def summary_notes(doc: dict) -> list[str]:
             notes.append(f"target {key}: {verdict['value']:.3g} "
                          f"({'met' if verdict['met'] else 'missed'})")
     for name, verdict in doc["targets"].get("ess_per_gradient_at_least_baseline", {}).items():
-        state = "met" if verdict["value"] >= 1 else ("equal within noise" if verdict["within_noise"]
-                                                     else "missed")
+        state = "met" if verdict["met"] else ("missed, within the repeats' noise"
+                                              if verdict["within_noise"] else "missed")
         notes.append(f"ESS per gradient zoo/baseline {name}: {verdict['value']:.2f} ({state})")
     for r in doc["em"]:
         notes.append(f"EM n={r['n']}: zoo {r['zoo_seconds']:.3f} s, scikit-learn "

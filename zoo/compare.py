@@ -4,7 +4,9 @@ A check passes when |z| <= z_bound(number of checks), z = (estimate - reference)
 sqrt(mcse^2 + se_ref^2). With a correct model z is roughly standard normal, so a bound of 4
 fails about 1 check in 16,000 by chance while any error larger than a few MCSE fails. A model
 with many checks (rat tumors has 151) gets a wider bound so that a correct model still fails
-by chance in at most FAMILY_ALPHA of runs (Bonferroni): 4.5 for 151 checks.
+by chance in at most FAMILY_ALPHA of runs (Bonferroni): 4.5 for 151 checks. A check derived
+exactly from another (``Reference.derived``: p_factory[1] = 1 - p_factory[0]) fails exactly
+when its source does, so it does not widen the bound.
 
 Nothing passes by default: a check whose estimate, MCSE or reference (or its error) is NaN or
 infinite fails, with its z shown as NaN or inf. An estimate whose MCSE comes from a few
@@ -41,6 +43,23 @@ def parse_check(name: str) -> tuple[str, int | None, str]:
     return match["var"], None if index is None else int(index), match["stat"] or "mean"
 
 
+def sd_check_of(check: str) -> str:
+    """The name of the sd check of the scalar a mean check is about."""
+    var, index, _ = parse_check(check)
+    return f"{var}{'' if index is None else f'[{index}]'}.sd"
+
+
+def reference_sd(reference: Reference, check: str) -> tuple[float, float] | None:
+    """The exact posterior sd of a mean check's quantity and that sd's own standard error: the
+    reference of its ``.sd`` check, else the reference's ``sds``; None when it has neither."""
+    sd_check = sd_check_of(check)
+    if sd_check in reference.values:
+        return reference.values[sd_check], reference.errors.get(sd_check, 0.0)
+    if check in reference.sds:
+        return reference.sds[check], 0.0
+    return None
+
+
 def z_bound(n_checks: int) -> float:
     """The |z| a model with ``n_checks`` checks must stay within: 4, or wider for many checks."""
     return max(Z_BOUND, float(norm.isf(FAMILY_ALPHA / (2 * max(n_checks, 1)))))
@@ -62,7 +81,7 @@ def compare(fit: Fit, reference: Reference) -> pd.DataFrame:
     (its raw t and degrees of freedom); ``attrs["z_bound"]`` the |z| bound the checks met.
     """
     rows, notes = [], []
-    bound = z_bound(len(reference.values))
+    bound = z_bound(len(reference.counted))  # a derived check is no further chance to fail
     for name, ref in reference.values.items():
         if name in fit.estimates:
             est = fit.estimates[name]

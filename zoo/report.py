@@ -13,16 +13,32 @@ from zoo.compare import parse_check, round_to_mcse
 from zoo.diagnostics import ESS_BULK_MIN, R_HAT_MAX
 from zoo.outputs import staged_folder, written_files
 from zoo.predictive import saved_tree
-from zoo.results import Result
+from zoo.results import WEAKER_KINDS, Result
 from zoo.sampling import stats_for_netcdf
 
 
 def status(result: Result) -> str:
+    """CANNOT VERIFY, NOT CONVERGED, PASS or FAIL; a verdict against a weaker reference says
+    so (``PASS (weaker check: EM)``)."""
     if result.reference.refusal is not None:
         return "CANNOT VERIFY"
     if not result.diagnostics.converged:
         return "NOT CONVERGED"
-    return "PASS" if result.passed else "FAIL"
+    verdict = "PASS" if result.passed else "FAIL"
+    weaker = WEAKER_KINDS.get(result.reference.kind)
+    return f"{verdict} (weaker check: {weaker})" if weaker else verdict
+
+
+def checks_line(result: Result) -> str:
+    """How many checks passed, of those that count, within which bound, against what kind of
+    reference: the verdict's numbers on the console, in summary.md and on the page."""
+    counted = result.counted_checks
+    line = (f"{int(counted['passed'].sum())}/{len(counted)} checks within |z| <= "
+            f"{result.z_bound:.2g}")
+    derived = [f"{check} from {source}" for check, source in result.reference.derived.items()]
+    if derived:
+        line += f" ({', '.join(derived)}: derived, shown, not counted)"
+    return f"{line}; reference: {result.reference.kind}"
 
 
 #: the console shows at most this many checks and alternatives rows; the files hold them all
@@ -148,10 +164,9 @@ def console(result: Result) -> str:
         "log-density check: " + density_line(result),
         *(f"  note: {n}" for n in result.notes()),
         *([f"  reference: {result.reference.refusal}"] if result.reference.refusal else []),
-        f"{status(result)}: {int(result.checks['passed'].sum())}/{len(result.checks)} checks "
-        f"within |z| <= {result.z_bound:.2g}, {density_verdict(result)}; "
-        f"reference {result.seconds['reference']:.2f} s "
-        f"({result.reference_source}), fit {result.seconds['fit']:.1f} s",
+        f"{status(result)}: {checks_line(result)}, {result.seconds['reference']:.2f} s "
+        f"({result.reference_source}); {density_verdict(result)}; "
+        f"fit {result.seconds['fit']:.1f} s",
     ]
     return "\n".join(lines)
 
@@ -170,8 +185,7 @@ def markdown(result: Result) -> str:
     return "\n".join([
         f"# {result.model.name}: {result.model.title}",
         "",
-        f"**{status(result)}**: {int(result.checks['passed'].sum())}/{len(result.checks)} checks "
-        f"within |z| <= {result.z_bound:.2g}; {diagnostics_line(result)}.",
+        f"**{status(result)}**: {checks_line(result)}; {diagnostics_line(result)}.",
         *(f"- problem: {p}" for p in result.diagnostics.problems),
         f"- {density_line(result)}",
         *([f"- reference: {result.reference.refusal}"] if result.reference.refusal else []),

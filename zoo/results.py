@@ -28,6 +28,23 @@ PACKAGES = ["pymc", "pytensor", "nutpie", "arviz", "arviz-base", "arviz-stats", 
             "pandas", "xarray"]
 
 
+#: what a reference can rest on (``Reference.kind``), and what each means
+REFERENCE_KINDS = {
+    "exact": "closed form",
+    "exact draws": "independent draws of the exact posterior; their Monte Carlo error is the "
+                   "reference's error",
+    "quadrature": "numerical integration to a stated tolerance",
+    "grid": "sums over a grid of the parameters",
+    "importance sampling": "importance sampling with a trusted Pareto k; its Monte Carlo error "
+                           "is the reference's error",
+    "EM fallback": "EM's optimum and its asymptotic standard errors: a weaker check",
+    "reference draws": "a published reference posterior's draws (posteriordb)",
+    "unstated": "the model does not say",
+}
+#: the kinds that make a weaker check, with the short name a verdict gives them
+WEAKER_KINDS = {"EM fallback": "EM"}
+
+
 @dataclass
 class Reference:
     """The exact or classical answer the posterior is checked against.
@@ -37,6 +54,12 @@ class Reference:
     ``alternatives``: other methods' answers shown beside it (grid, EM, empirical Bayes).
     ``refusal``: why this reference cannot verify the posterior ("cannot verify: 2 modes of
     comparable mass"); the run then cannot pass, whatever its checks say.
+    ``kind``: what the values rest on, one of REFERENCE_KINDS (a verdict says it).
+    ``derived``: checks that follow exactly from another ({"p_factory[1]": "p_factory[0]"}):
+    shown, but neither widening the bound nor counted as checks of their own.
+    ``sds``: the exact posterior sd of a mean check's quantity that has no ``.sd`` check, so
+    that a method's bias is always in units of the posterior's sd
+    (:func:`zoo.compare.reference_sd`).
     """
 
     method: str
@@ -45,6 +68,28 @@ class Reference:
     alternatives: dict[str, dict[str, float]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     refusal: str | None = None
+    kind: str = field(default="unstated", kw_only=True)
+    derived: dict[str, str] = field(default_factory=dict, kw_only=True)
+    sds: dict[str, float] = field(default_factory=dict, kw_only=True)
+
+    def __post_init__(self):
+        if self.kind not in REFERENCE_KINDS:
+            raise ValueError(f"reference kind {self.kind!r} is not one of "
+                             f"{', '.join(REFERENCE_KINDS)}")
+        for check, source in self.derived.items():
+            if check not in self.values or source not in self.values or source in self.derived:
+                raise ValueError(f"derived check {check!r} from {source!r}: both must be checks, "
+                                 "and the source not itself derived")
+
+    @property
+    def weaker(self) -> bool:
+        """Whether the checks against this reference are the weaker kind (EM fallback)."""
+        return self.kind in WEAKER_KINDS
+
+    @property
+    def counted(self) -> list[str]:
+        """The checks that count: every check but the derived ones."""
+        return [check for check in self.values if check not in self.derived]
 
 
 @dataclass
@@ -126,6 +171,11 @@ class Result:
         return (bool(self.checks["passed"].all()) and self.diagnostics.converged
                 and self.density_check.passed and self.reference.refusal is None)
 
+    @property
+    def counted_checks(self) -> pd.DataFrame:
+        """The checks that count (a derived one is shown, not counted: ``Reference.derived``)."""
+        return self.checks[~self.checks["name"].isin(self.reference.derived)]
+
     def config_dict(self) -> dict[str, Any]:
         """What the run used: a setting that does not apply to its data (one that only shapes
         the bundled example, under --data) is left out rather than shown as if it had."""
@@ -152,8 +202,11 @@ class Result:
 
     def to_dict(self) -> dict[str, Any]:
         """Everything a run found; each check also gives its ``reference_error``, so that
-        z = (estimate - reference) / sqrt(mcse^2 + reference_error^2) can be recomputed."""
-        checks = [{**row, "reference_error": self.reference.errors.get(row["name"], 0.0)}
+        z = (estimate - reference) / sqrt(mcse^2 + reference_error^2) can be recomputed, and the
+        check it is ``derived_from`` (None for a check that counts); ``reference_kind`` and
+        ``weaker_check`` say what the verdict rests on."""
+        checks = [{**row, "reference_error": self.reference.errors.get(row["name"], 0.0),
+                   "derived_from": self.reference.derived.get(row["name"])}
                   for row in self.checks.to_dict(orient="records")]
         return {
             "model": self.model.name,
@@ -166,6 +219,8 @@ class Result:
             "seconds": self.seconds,
             "reference_source": self.reference_source,
             "refusal": self.reference.refusal,
+            "reference_kind": self.reference.kind,
+            "weaker_check": self.reference.weaker,
             "passed": self.passed,
         }
 

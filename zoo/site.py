@@ -27,9 +27,9 @@ from zoo.diagnostics import ESS_BULK_MIN, R_HAT_MAX
 from zoo.figures import LEAD_PLOTS, Figures, draw_all, formula_image, model_graph
 from zoo.results import Result
 from zoo.outputs import staged_folder
-from zoo.report import (alternatives_table, checks_table, density_line, density_verdict,
-                        diagnostics_line, main_checks, markdown, markdown_table, status,
-                        summary_table, worst_first)
+from zoo.report import (alternatives_table, checks_line, checks_table, density_line,
+                        density_verdict, diagnostics_line, main_checks, markdown, markdown_table,
+                        status, summary_table, worst_first)
 
 DEFAULT_OUT = Path("reports") / "site"
 #: packages that draw the site, recorded beside the ones that change the numbers
@@ -190,8 +190,7 @@ def _write_model_page(result: Result, folder: Path, environment: jinja2.Environm
         "title": result.model.title,
         "about": result.model.summary or result.model.title,
         "status": status(result),
-        "verdict": f"{int(result.checks['passed'].sum())}/{len(result.checks)} checks within "
-                   f"|z| <= {result.z_bound:.2g}; {diagnostics_line(result)}; "
+        "verdict": f"{checks_line(result)}; {diagnostics_line(result)}; "
                    f"{density_verdict(result)}",
         "problems": [*filter(None, [result.reference.refusal]), *result.diagnostics.problems],
         "formula": formula.name if formula else None,

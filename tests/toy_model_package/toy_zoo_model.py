@@ -30,7 +30,7 @@ class PoissonRate(ZooModel):
     def reference(self, data, settings):
         counts = data["count"].to_numpy()
         exact = stats.gamma(settings["shape"] + counts.sum(), scale=1 / (1 + counts.size))
-        return Reference("exact", {"rate.mean": exact.mean(), "rate.sd": exact.std()})
+        return Reference("exact", {"rate.mean": exact.mean(), "rate.sd": exact.std()}, kind="exact")
 
     def log_posterior(self, data, settings):
         counts = data["count"].to_numpy()

@@ -16,21 +16,23 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
-from zoo.compare import parse_check
-from zoo.methods.grading import ACCURATE_BIAS, USABLE_BIAS, scalar, sd_check_of
+from zoo.compare import parse_check, reference_sd
+from zoo.methods.grading import ACCURATE_BIAS, UNRESOLVED, USABLE_BIAS, scalar
 
 #: panels per model: the first scalars with a mean and an sd reference
 MAX_PANELS = 9
 #: the heat map's colour range of |bias| in sds (log scale)
 BIAS_RANGE = (0.01, 3.0)
 #: the heat map's mark for each grade
-INITIALS = {"accurate": "A", "usable": "U", "misleading": "M", "unconverged": "NC"}
+INITIALS = {"accurate": "A", "accurate or usable": "A/U", "usable": "U",
+            "usable or misleading": "U/M", "misleading": "M", UNRESOLVED: "?", "unconverged": "NC"}
 
 
 def marginals(result, path: Path) -> None:
     """One panel per checked scalar: every method's draws against the reference mean +- sd."""
-    values = result.reference.values
-    scalars = [c for c in values if parse_check(c)[2] == "mean" and sd_check_of(c) in values]
+    reference = result.reference
+    scalars = [c for c in reference.values
+               if parse_check(c)[2] == "mean" and reference_sd(reference, c) is not None]
     scalars = [c for c in scalars if any(_covers(run, c) for run in result.runs)][:MAX_PANELS]
     if not scalars:
         return
@@ -58,7 +60,7 @@ def _covers(run, check: str) -> bool:
 
 def _panel(ax, result, check: str) -> None:
     var, index, _ = parse_check(check)
-    mean, sd = result.reference.values[check], result.reference.values[sd_check_of(check)]
+    mean, sd = result.reference.values[check], reference_sd(result.reference, check)[0]
     ax.axvspan(mean - sd, mean + sd, color="0.88", label="reference mean +- sd")
     ax.axvline(mean, color="black", linewidth=1.2, label="reference mean")
     grid = np.linspace(mean - 4 * sd, mean + 4 * sd, 200)
@@ -114,7 +116,8 @@ def heat_map(summary: dict[str, Any], path: Path) -> None:
     bar = figure.colorbar(image, ax=ax, label="worst |bias| (posterior sds)")
     for level in (ACCURATE_BIAS, USABLE_BIAS):
         bar.ax.axhline(level, color="black", linewidth=0.8)
-    ax.set_title("A accurate, U usable, M misleading, NC not converged; x failed, "
-                 "n/i not installed, n/g not graded")
+    ax.set_title("A accurate, U usable, M misleading (A/U, U/M: either, within the Monte Carlo "
+                 "error; ? not resolved), NC not converged; x did not run, n/i not installed, "
+                 "n/g not graded", fontsize="small", wrap=True)
     figure.savefig(path, dpi=90)
     plt.close(figure)

@@ -17,18 +17,20 @@ from typing import Any
 
 from zoo.methods import ModelMethods, MethodRun
 from zoo.methods.catalog import ADVI_ITERATIONS, APPROXIMATION_DRAWS, METHODS
-from zoo.methods.grading import (ACCURATE_BIAS, ACCURATE_SD, USABLE_BIAS, USABLE_SD, MethodGrade,
-                                 parse_check)
+from zoo.methods.grading import (ACCURATE_BIAS, ACCURATE_SD, GRADE_ALPHA, UNRESOLVED, USABLE_BIAS,
+                                 USABLE_SD, MethodGrade, parse_check)
 from zoo.results import PACKAGES
 from zoo.sampling import DEFAULT_TARGET_ACCEPT, DEFAULT_TUNE
 
 SUMMARY = "summary.json"
 #: packages that only some methods use; their versions are recorded when installed
 METHOD_PACKAGES = ["pymc-extras", "jax", "numpyro", "blackjax"]
-THRESHOLDS = (f"accurate: every |bias| < {ACCURATE_BIAS:g} posterior sd and sd ratio within "
-              f"{ACCURATE_SD:.0%}; usable: |bias| < {USABLE_BIAS:g} sd and sd ratio within "
-              f"{USABLE_SD:.0%}; misleading otherwise; a sampler whose R-hat, ESS, divergences or "
-              "chains fail is unconverged whatever its bias")
+THRESHOLDS = (f"accurate: every |bias| < {ACCURATE_BIAS:g} reference posterior sd and sd ratio "
+              f"within {ACCURATE_SD:.0%}; usable: |bias| < {USABLE_BIAS:g} sd and sd ratio within "
+              f"{USABLE_SD:.0%}; misleading otherwise; a band only when the intervals (Monte Carlo "
+              f"error of the method and the reference, {1 - GRADE_ALPHA:.0%} jointly) lie inside it, "
+              f"else two neighbouring bands ('accurate or usable') or '{UNRESOLVED}'; a sampler "
+              "whose R-hat, ESS, divergences or chains fail is unconverged whatever its bias")
 
 
 # --- one method's line ---------------------------------------------------------------------------
@@ -49,7 +51,7 @@ def method_record(run: MethodRun) -> dict[str, Any]:
 
 def grade_record(grade: MethodGrade) -> dict[str, Any]:
     def worst(item):
-        return None if item is None else {"check": item[0], "value": item[1]}
+        return None if item is None else dict(zip(("check", "value", "low", "high"), item))
 
     return {"grade": grade.grade, "worst_bias": worst(grade.worst_bias),
             "worst_sd_ratio": worst(grade.worst_sd_ratio), "z_passed": grade.z_passed,
@@ -71,8 +73,9 @@ def model_document(result: ModelMethods) -> dict[str, Any]:
     return {
         "model": result.model,
         "settings": result.settings,
-        "reference": {"method": result.reference.method, "values": result.reference.values,
-                      "errors": result.reference.errors},
+        "reference": {"method": result.reference.method, "kind": result.reference.kind,
+                      "values": result.reference.values, "errors": result.reference.errors,
+                      "sds": result.reference.sds},
         "config": {
             "seed": config.seed, "draws": config.draws, "chains": config.chains,
             "cores": config.cores,
@@ -102,8 +105,8 @@ def versions() -> dict[str, str]:
 
 # --- console -----------------------------------------------------------------------------------
 
-HEADER = ["method", "grade", "worst |bias| (sd)", "worst sd ratio", "z", "R-hat", "min ESS",
-          "div", "compile s", "run s", "ESS/s"]
+HEADER = ["method", "grade", "worst bias (sd) [interval]", "worst sd ratio [interval]", "z",
+          "R-hat", "min ESS", "div", "compile s", "run s", "ESS/s"]
 
 
 def console(result: ModelMethods) -> str:
@@ -115,7 +118,7 @@ def console(result: ModelMethods) -> str:
              for record in doc["alternatives"]]
     reasons = [f"  {r['method']}: {r['error']}" for r in doc["methods"] if r["error"]]
     lines = [f"{result.model}: {len(result.reference.values)} checks against "
-             f"'{result.reference.method}'; seed {result.config.seed}, "
+             f"'{result.reference.method}' ({result.reference.kind}); seed {result.config.seed}, "
              f"{result.config.chains} chains x {result.config.draws} draws",
              text_table([HEADER, *rows])]
     if reasons:
@@ -141,9 +144,13 @@ def table_row(record: dict[str, Any]) -> list[str]:
 
 
 def worst_text(worst: dict | None, signed: bool = True) -> str:
+    """``+0.050 [+0.021, +0.079] theta.mean``: the value, its interval and its check."""
     if not worst:
         return ""
-    return f"{worst['value']:{'+' if signed else ''}.3f} {worst['check']}"
+    sign = "+" if signed else ""
+    interval = (f" [{worst['low']:{sign}.3f}, {worst['high']:{sign}.3f}]"
+                if worst.get("low") is not None else "")
+    return f"{worst['value']:{sign}.3f}{interval} {worst['check']}"
 
 
 def number(value, digits: int) -> str:
@@ -182,9 +189,10 @@ def text_table(rows: list[list[str]]) -> str:
 # --- files ---------------------------------------------------------------------------------------
 
 CHECK_COLUMNS = ["model", "method", "check", "reference", "estimate", "mcse", "bias", "sd_ratio",
-                 "error", "z", "scale"]
-SUMMARY_COLUMNS = ["model", "method", "kind", "grade", "worst_bias", "worst_bias_check",
-                   "worst_sd_ratio", "worst_sd_ratio_check", "z_passed", "r_hat_max",
+                 "error", "low", "high", "z", "scale"]
+SUMMARY_COLUMNS = ["model", "method", "kind", "grade", "worst_bias", "worst_bias_low",
+                   "worst_bias_high", "worst_bias_check", "worst_sd_ratio", "worst_sd_ratio_low",
+                   "worst_sd_ratio_high", "worst_sd_ratio_check", "z_passed", "r_hat_max",
                    "ess_bulk_min", "divergences", "compile_s", "run_s", "total_s",
                    "ess_per_second", "error"]
 
@@ -245,6 +253,10 @@ def written_by() -> dict[str, Any]:
             "thresholds": THRESHOLDS, "versions": versions()}
 
 
+#: a worst bias or sd ratio's parts, and the suffix of each in the summary
+WORST_KEYS = [("value", ""), ("low", "_low"), ("high", "_high"), ("check", "_check")]
+
+
 def summary_entry(doc: dict[str, Any]) -> dict[str, Any]:
     """A model's line per method (and classical answer) in the zoo-wide summary."""
 
@@ -253,9 +265,8 @@ def summary_entry(doc: dict[str, Any]) -> dict[str, Any]:
         seconds = record.get("seconds") or {}
         worst_bias, worst_ratio = record["worst_bias"] or {}, record["worst_sd_ratio"] or {}
         return {"kind": record.get("kind", "classical"), "grade": record["grade"],
-                "worst_bias": worst_bias.get("value"), "worst_bias_check": worst_bias.get("check"),
-                "worst_sd_ratio": worst_ratio.get("value"),
-                "worst_sd_ratio_check": worst_ratio.get("check"),
+                **{f"worst_bias{suffix}": worst_bias.get(key) for key, suffix in WORST_KEYS},
+                **{f"worst_sd_ratio{suffix}": worst_ratio.get(key) for key, suffix in WORST_KEYS},
                 "z_passed": record["z_passed"], "r_hat_max": diag.get("r_hat_max"),
                 "ess_bulk_min": diag.get("ess_bulk_min"), "divergences": diag.get("divergences"),
                 "compile_s": seconds.get("compile"), "run_s": seconds.get("run"),
@@ -303,7 +314,8 @@ def site_section(folder: Path) -> dict[str, Any] | None:
         answers = {**entry["methods"], **entry["alternatives"]}
         rows.append([model, *(cell_text(answers.get(m)) for m in methods)])
     load = ", ".join(f"{x:.1f}" for x in summary.get("load_average", []))
-    notes = [f"Each cell: grade, worst |bias| in posterior sds, worst sd ratio, wall time. "
+    notes = [f"Each cell: grade, worst |bias| in reference posterior sds and worst sd ratio, "
+             f"each with its interval, wall time. "
              f"{THRESHOLDS}.",
              f"From methods/{SUMMARY} (zoo methods), {summary.get('date', '')}, "
              f"load average {load} on {summary.get('cpus')} CPUs."]
@@ -331,9 +343,23 @@ def cell_text(entry: dict | None) -> str:
     if entry["grade"] in ("failed", "not installed"):
         return entry["grade"]
     bias, ratio, seconds = entry.get("worst_bias"), entry.get("worst_sd_ratio"), entry.get("total_s")
-    parts = [entry["grade"], f"{abs(bias):.2f} sd" if bias is not None else "",
-             f"sd x{ratio:.2f}" if ratio is not None else "", f"{seconds:.0f} s" if seconds else ""]
+    parts = [entry["grade"],
+             f"{abs(bias):.2f} sd{_interval(entry, 'worst_bias', absolute=True)}"
+             if bias is not None else "",
+             f"sd x{ratio:.2f}{_interval(entry, 'worst_sd_ratio')}" if ratio is not None else "",
+             f"{seconds:.0f} s" if seconds else ""]
     return ", ".join(p for p in parts if p)
+
+
+def _interval(entry: dict, name: str, absolute: bool = False) -> str:
+    """`` [0.02-0.09]``: a summary entry's interval of ``name``; of its absolute value (the
+    interval of |bias|, 0 when it spans 0) with ``absolute``."""
+    low, high = entry.get(f"{name}_low"), entry.get(f"{name}_high")
+    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+        return ""
+    if absolute:
+        low, high = (0.0 if low <= 0 <= high else min(abs(low), abs(high))), max(abs(low), abs(high))
+    return f" [{low:.2f}-{high:.2f}]"
 
 
 def site_images(summary: dict[str, Any]) -> list[tuple[str, str]]:

@@ -171,7 +171,7 @@ def reference_checks(idata: xr.DataTree, draws: dict[str, np.ndarray],
             check = f"{theirs}.{stat}"
             values[check], errors[check] = reference[stat].value, reference[stat].mcse
             estimates[check] = Estimate(estimate[stat].value, estimate[stat].mcse)
-    checks = compare(Fit(idata, estimates=estimates), Reference("posteriordb", values, errors))
+    checks = compare(Fit(idata, estimates=estimates), Reference("posteriordb", values, errors, kind="reference draws"))
     checks.attrs["reference_errors"] = [errors[name] for name in checks["name"]]
     return checks
 
