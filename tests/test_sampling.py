@@ -146,3 +146,61 @@ def test_compiling_leaves_nothing_in_the_temp_folder(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("generated_src")
     assert list(temp.iterdir()) == []
+
+
+# --- the session's cache of compiled nutpie models (issue 26.3) -----------------------------
+
+
+def _coin(heads: int, tails: int, a: float = 1.0, b: float = 1.0, name: str = "p_cached") -> pm.Model:
+    with pm.Model() as model:
+        p = pm.Beta(name, a, b)
+        pm.Bernoulli("flips", p=p, observed=np.repeat([1, 0], [heads, tails]))
+    return model
+
+
+def _structure(model: pm.Model) -> str | None:
+    from zoo.compile_cache import data_slots, structure_key
+
+    fgraph, _ = data_slots(model)
+    return structure_key(fgraph, model)
+
+
+def test_the_cache_key_ignores_the_observed_values_and_nothing_else():
+    same = _structure(_coin(3, 9))
+    assert same is not None and _structure(_coin(9, 3)) == same
+    others = [_coin(3, 9, a=2.0), _coin(3, 9, b=1.5), _coin(3, 9, name="q"), _coin(4, 9)]
+    with pm.Model() as triangular:  # the same names and data, another prior and transform
+        p = pm.Triangular("p_cached", lower=0.0, c=0.5, upper=1.0)
+        pm.Bernoulli("flips", p=p, observed=np.repeat([1, 0], [3, 9]))
+    with pm.Model() as interval:  # the same distribution, other bounds of its interval transform
+        p = pm.Uniform("p_cached", 0.0, 0.9)
+        pm.Bernoulli("flips", p=p, observed=np.repeat([1, 0], [3, 9]))
+    with pm.Model() as wider:
+        p = pm.Uniform("p_cached", 0.0, 1.0)
+        pm.Bernoulli("flips", p=p, observed=np.repeat([1, 0], [3, 9]))
+    keys = [_structure(m) for m in [*others, triangular, interval, wider]]
+    assert None not in keys and len({same, *keys}) == len(keys) + 1
+
+
+def test_a_model_with_its_own_initial_values_is_compiled_every_time():
+    from zoo.compile_cache import data_slots
+
+    assert data_slots(_ordered_model()) is None
+
+
+def test_a_model_fitted_again_on_new_data_compiles_once_and_another_prior_compiles_anew():
+    """Each fit's posterior mean is its own exact Beta posterior's: the second fit samples the
+    second data set, the third its own prior, never a function compiled for another."""
+    from zoo.compile_cache import cache_info
+
+    config = SamplerConfig(draws=500, tune=300, chains=2, seed=5, nuts_sampler="nutpie")
+    before = cache_info()
+    fits = [((3, 9, 1.0, 1.0), sample_nuts(_coin(3, 9), config)),
+            ((10, 2, 1.0, 1.0), sample_nuts(_coin(10, 2), replace(config, seed=6, draws=400))),
+            ((3, 9, 30.0, 2.0), sample_nuts(_coin(3, 9, 30.0, 2.0), config))]
+    after = cache_info()
+    assert (after.compiles - before.compiles, after.hits - before.hits) == (2, 1)
+    for (heads, tails, a, b), idata in fits:
+        exact = (a + heads) / (a + b + heads + tails)
+        assert float(idata.posterior["p_cached"].mean()) == pytest.approx(exact, abs=0.03)
+        assert int(idata.observed_data["flips"].sum()) == heads
