@@ -204,3 +204,21 @@ def test_a_model_fitted_again_on_new_data_compiles_once_and_another_prior_compil
         exact = (a + heads) / (a + b + heads + tails)
         assert float(idata.posterior["p_cached"].mean()) == pytest.approx(exact, abs=0.03)
         assert int(idata.observed_data["flips"].sum()) == heads
+
+
+def test_a_model_verified_again_in_the_session_compiles_nothing_and_says_where_time_went(fast_config):
+    from zoo.compile_cache import cache_info
+    from zoo.report import console
+
+    config = replace(fast_config, draws=300, tune=300)
+    first = run(get_model("single-coin"), config=config)
+    before = cache_info()
+    again = run(get_model("single-coin"), config=replace(config, seed=99, draws=400, target_accept=0.9))
+    after = cache_info()
+    assert (after.compiles, after.hits) == (before.compiles, before.hits + 1)
+    assert again.passed and again.fit.idata.posterior["theta"].shape == (4, 400)
+    seconds = again.seconds
+    assert {"imports", "building", "compiling", "sampling", "reference", "diagnostics"} <= set(seconds)
+    assert seconds["building"] + seconds["compiling"] + seconds["sampling"] <= seconds["fit"]
+    assert seconds["compiling"] < first.seconds["compiling"]
+    assert "compile" in console(again).splitlines()[-1]

@@ -16,7 +16,7 @@ from typing import Any
 
 from zoo import api
 from zoo.api import writable_folder
-from zoo import interrupts
+from zoo import interrupts, stopwatch
 from zoo.errors import UsageError, ZooError
 from zoo.sampling import DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TARGET_ACCEPT, DEFAULT_TUNE, SamplerConfig
 
@@ -161,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    stopwatch.count_startup = argv is None  # a command, not a call: its start-up is its own
     try:
         with interrupts.recorded():  # a Ctrl-C swallowed while compiling still stops the run
             try:  # building the parser imports the commands' modules: seconds on a busy machine

@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from zoo import stopwatch
+
 #: compiled models kept (least recently used dropped first): a sweep over a structural
 #: setting compiles one per value
 MAX_MODELS = 16
@@ -68,17 +70,20 @@ def nutpie_model(model, *, initial_points: dict | None = None,
     them."""
     import nutpie
 
-    slots = data_slots(model)
-    key = structure_key(slots[0], model) if slots is not None else None
+    with stopwatch.phase("building"):
+        slots = data_slots(model)
+        key = structure_key(slots[0], model) if slots is not None else None
     if key is None:
         _COUNTS["compiles"] += 1
-        return nutpie.compile_pymc_model(model, initial_points=initial_points,
-                                         jitter_rvs=jitter_rvs)
+        with stopwatch.phase("compiling"):
+            return nutpie.compile_pymc_model(model, initial_points=initial_points,
+                                             jitter_rvs=jitter_rvs)
     fgraph, data = slots
     with _LOCK:
         compiled = _MODELS.get(key)
         if compiled is None:
-            compiled = nutpie.compile_pymc_model(_model_with_slots(fgraph, model))
+            with stopwatch.phase("compiling"):
+                compiled = nutpie.compile_pymc_model(_model_with_slots(fgraph, model))
             _COUNTS["compiles"] += 1
             _MODELS[key] = compiled
             while len(_MODELS) > MAX_MODELS:
@@ -87,8 +92,9 @@ def nutpie_model(model, *, initial_points: dict | None = None,
             _COUNTS["hits"] += 1
             _MODELS.move_to_end(key)
     own = compiled.with_data(**data)
-    return replace(own, initial_point_func=flat_initial_point(
-        model, own, initial_points=initial_points, jitter_rvs=jitter_rvs))
+    with stopwatch.phase("compiling"):  # PyMC compiles the initial-point function
+        return replace(own, initial_point_func=flat_initial_point(
+            model, own, initial_points=initial_points, jitter_rvs=jitter_rvs))
 
 
 def data_slots(model) -> tuple[Any, dict[str, np.ndarray]] | None:

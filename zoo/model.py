@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import pandas as pd
 import pymc as pm
 
+from zoo import stopwatch
 from zoo.data import Column, read_csv
 from zoo.errors import UsageError
 from zoo.results import Fit, Reference
@@ -141,7 +142,8 @@ class ZooModel(ABC):
 
         The one place where the sampler is chosen; models customise the two hooks, not this.
         """
-        model = self.build(data, settings)
+        with stopwatch.phase("building"):
+            model = self.build(data, settings)
         if config.sampler == "smc":
             if not self.smc_ok:
                 raise UsageError(f"{self.name}: SMC needs proper priors, which this model lacks")

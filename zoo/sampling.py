@@ -21,7 +21,7 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from zoo import compile_cache, interrupts
+from zoo import compile_cache, interrupts, stopwatch
 
 DEFAULT_SEED = 20261125
 #: draws per chain when neither the command nor the model (``ZooModel.draws``) says otherwise
@@ -176,7 +176,8 @@ def sample_nutpie(model: pm.Model, config: SamplerConfig, *, starts: Starts | No
     the DataTree ``pm.sample`` returns (PyMC's own patch adds the data groups and timings).
     A model compiled earlier in the session with the same structure is reused
     (:mod:`zoo.compile_cache`)."""
-    import nutpie
+    with stopwatch.phase("imports"):
+        import nutpie
     from pymc.backends.arviz import patch_nutpie_idata
 
     quiet_pymc()
