@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo import stopwatch
+from zoo import nutpie_callbacks, stopwatch
 
 #: compiled models kept (least recently used dropped first): a sweep over a structural
 #: setting compiles one per value
@@ -83,7 +83,7 @@ def nutpie_model(model, *, initial_points: dict | None = None,
         compiled = _MODELS.get(key)
         if compiled is None:
             with stopwatch.phase("compiling"):
-                compiled = nutpie.compile_pymc_model(_model_with_slots(fgraph, model))
+                compiled = nutpie_callbacks.compile_model(_model_with_slots(fgraph, model))
             _COUNTS["compiles"] += 1
             _MODELS[key] = compiled
             while len(_MODELS) > MAX_MODELS:
