@@ -222,3 +222,81 @@ def test_a_model_verified_again_in_the_session_compiles_nothing_and_says_where_t
     assert seconds["building"] + seconds["compiling"] + seconds["sampling"] <= seconds["fit"]
     assert seconds["compiling"] < first.seconds["compiling"]
     assert "compile" in console(again).splitlines()[-1]
+
+
+# --- nutpie's callbacks kept on disk (issue 26.2) ---------------------------------------------
+
+
+@pytest.fixture
+def numba_cache(tmp_path, monkeypatch):
+    """PyTensor's numba cache (where the zoo's callbacks are kept) in a folder of the test's."""
+    import pytensor.link.numba.cache as cache
+
+    monkeypatch.setattr(cache, "NUMBA_CACHE_PATH", tmp_path)
+    return tmp_path
+
+
+def _scaled_logp_callback(scale: float):
+    """The zoo's log-density callback around PyTensor's -sum(scale * data * x^2) and its
+    gradient, data a shared variable read through nutpie's user_data: (callback, user_data,
+    the data user_data points to, which must outlive the calls)."""
+    import pytensor
+    import pytensor.tensor as pt
+    from nutpie.compile_pymc import make_user_data
+
+    from zoo.nutpie_callbacks import _slots, callback
+
+    x = pt.dvector("x")
+    data = pytensor.shared(np.array([1.0, 2.0]), name="data")
+    logp = -(scale * data * x**2).sum()
+    function = pytensor.function([x], [logp, pt.grad(logp, x)], mode="NUMBA")
+    values = {"s0": data.get_value()}
+    user_data = make_user_data({data: "s0"}, values)
+    sizes = {"n_dim": 2, "n_expanded": 2, "n_words": user_data.dtype.itemsize // 8}
+    slots = _slots(user_data.dtype, {data: "s0"})
+    return callback("zoo_logp", function, slots, sizes), user_data, values
+
+
+def _call(callback, user_data, values, x) -> tuple[int, float, list[float]]:
+    import ctypes
+
+    x = np.array(x, dtype=float)
+    grad, logp = np.zeros(2), np.zeros(())
+    pointer = ctypes.POINTER(ctypes.c_double)
+    status = callback.ctypes(2, x.ctypes.data_as(pointer), grad.ctypes.data_as(pointer),
+                             logp.ctypes.data_as(pointer), ctypes.c_void_p(user_data.ctypes.data))
+    return status, float(logp), grad.tolist()
+
+
+def test_the_callbacks_load_from_disk_and_never_for_another_function(numba_cache):
+    expected = (0, -6.0, [-4.0, -8.0])  # x = (1, 1), data = (1, 2), scale 2: logp, gradient
+    first, user_data, values = _scaled_logp_callback(2.0)
+    assert first._cache_hits == 0 and _call(first, user_data, values, [1.0, 1.0]) == expected
+    assert any(numba_cache.glob("*zoo_logp*.nbi"))
+    again, user_data, values = _scaled_logp_callback(2.0)
+    assert again._cache_hits == 1 and _call(again, user_data, values, [1.0, 1.0]) == expected
+    other, user_data, values = _scaled_logp_callback(3.0)  # same source, another function
+    assert other._cache_hits == 0
+    assert _call(other, user_data, values, [1.0, 1.0]) == (0, -9.0, [-6.0, -12.0])
+
+
+def test_a_corrupt_or_unwritable_callback_cache_costs_a_compile_not_an_answer(numba_cache, monkeypatch):
+    import numba.core.caching
+
+    _scaled_logp_callback(2.0)
+    kept = list(numba_cache.glob("*zoo_logp*"))
+    assert kept
+    for path in kept:
+        path.write_bytes(b"not a numba cache entry")
+    callback, user_data, values = _scaled_logp_callback(2.0)
+    assert _call(callback, user_data, values, [1.0, 0.5]) == (0, -3.0, [-4.0, -4.0])
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    for path in kept:
+        path.unlink()
+    monkeypatch.setattr(numba.core.caching.IndexDataCacheFile, "save", refuse)
+    callback, user_data, values = _scaled_logp_callback(2.0)
+    assert _call(callback, user_data, values, [1.0, 0.5]) == (0, -3.0, [-4.0, -4.0])
+    assert not any(numba_cache.glob("*zoo_logp*"))

@@ -66,7 +66,6 @@ def zoo_expand(dim, expanded, x_, out_, user_data_):
 def compile_model(model):
     """``nutpie.compile_pymc_model(model)`` with disk-cacheable callbacks. Its initial-point
     function is a placeholder: the caller gives the model's own (``zoo.compile_cache``)."""
-    import numba
     from nutpie import compile_pymc as nutpie_pymc
 
     n_dim, n_expanded, logp_pt, expand_pt, initial_point, shape_info, reparameterized = (
@@ -80,14 +79,9 @@ def compile_model(model):
         shared_keys[variable] = key
     user_data = nutpie_pymc.make_user_data(shared_keys, shared_data)
     slots = _slots(user_data.dtype, shared_keys)
-    logp_signature = numba.types.int64(
-        numba.types.uint64, *[numba.types.CPointer(numba.types.double)] * 3, numba.types.voidptr)
-    expand_signature = numba.types.int64(
-        numba.types.uint64, numba.types.uint64, *[numba.types.CPointer(numba.types.double)] * 2,
-        numba.types.voidptr)
     sizes = {"n_dim": n_dim, "n_expanded": n_expanded, "n_words": user_data.dtype.itemsize // 8}
-    logp = callback(_LOGP, "zoo_logp", logp_pt, slots, sizes, logp_signature)
-    expand = callback(_EXPAND, "zoo_expand", expand_pt, slots, sizes, expand_signature)
+    logp = callback("zoo_logp", logp_pt, slots, sizes)
+    expand = callback("zoo_expand", expand_pt, slots, sizes)
     dims, coords = nutpie_pymc._prepare_dims_and_coords(model, shape_info, reparameterized)
     return nutpie_pymc.CompiledPyMCModel(
         _n_dim=n_dim, dims=dims, _coords=coords,
@@ -118,12 +112,25 @@ def _slots(record: np.dtype, shared_keys: dict) -> dict:
             for variable, key in shared_keys.items()}
 
 
-def callback(template: str, name: str, function, slots: dict, sizes: dict, signature):
-    """The C callback of ``template`` around PyTensor's compiled ``function``, cached on disk
-    when PyTensor keyed ``function`` (else compiled as nutpie would, every time)."""
+def _signature(name: str):
+    """The C signature nutpie calls ``name`` with: sizes, then pointers, last ``user_data``."""
+    from numba import types
+
+    sizes = {"zoo_logp": 1, "zoo_expand": 2}[name]
+    doubles = [types.CPointer(types.double)] * (4 - sizes)
+    return types.int64(*[types.uint64] * sizes, *doubles, types.voidptr)
+
+
+def callback(name: str, function, slots: dict, sizes: dict):
+    """The C callback ``name`` ("zoo_logp" or "zoo_expand") around PyTensor's compiled
+    ``function``, cached on disk when PyTensor keyed ``function`` (else compiled every time,
+    as nutpie does); ``slots`` from :func:`_slots`, ``sizes`` the numbers written in."""
     import numba
     from nutpie.compile_pymc import address_as_void_pointer
     from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS, compile_numba_function_src
+
+    template = {"zoo_logp": _LOGP, "zoo_expand": _EXPAND}[name]
+    signature = _signature(name)
 
     arrays, arguments = [], ""
     for index, variable in enumerate(function.get_shared()):
