@@ -103,7 +103,6 @@ def data_slots(model) -> tuple[Any, dict[str, np.ndarray]] | None:
     model with a non-default ``initval``) or two data variables share a name."""
     import pytensor
     from pymc.model.fgraph import ModelObservedRV, fgraph_from_model, model_observed_rv
-    from pymc.pytensorf import toposort_replace
     from pytensor.compile.sharedvalue import SharedVariable
     from pytensor.graph.basic import Constant
     from pytensor.tensor.random.type import RandomType
@@ -112,15 +111,17 @@ def data_slots(model) -> tuple[Any, dict[str, np.ndarray]] | None:
         return None
     try:
         fgraph, _ = fgraph_from_model(model, inlined_views=True)
-        replacements = []
+        replacements = {}
         for node in fgraph.toposort():
             if isinstance(node.op, ModelObservedRV) and isinstance(node.inputs[1], Constant):
                 rv, value = node.inputs[:2]
                 slot = pytensor.shared(np.asarray(value.data), name=f"{node.op.name}__observed")
-                replacements.append((node.outputs[0],
-                                     model_observed_rv(rv, rv.type.filter_variable(slot),
-                                                       node.op.name, *node.op.dims)))
-        toposort_replace(fgraph, replacements)
+                rv = sized_by(rv, slot)
+                replacements[node.outputs[0]] = model_observed_rv(
+                    rv, rv.type.filter_variable(slot), node.op.name, *node.op.dims)
+        for old, new in replacements.items():  # fgraph.replace would pin new to old's shape
+            for client, index in list(fgraph.clients[old]):
+                fgraph.change_node_input(client, index, new, import_missing=True, check=False)
     except (NotImplementedError, TypeError, ValueError):  # PyMC's conversion refused it
         return None
     shared = [v for v in fgraph.variables
@@ -129,6 +130,23 @@ def data_slots(model) -> tuple[Any, dict[str, np.ndarray]] | None:
     if None in data or len(data) < len(shared):
         return None
     return fgraph, data
+
+
+def sized_by(rv, slot):
+    """``rv`` drawn at the size of ``slot``'s data, whatever it holds, where PyMC fixed its size
+    to the observed values' shape (a plain random variable whose size is that constant): the
+    compiled model then takes data of any size. Any other ``rv`` as it is."""
+    from pytensor.graph.basic import Constant
+    from pytensor.tensor.random.op import RandomVariable
+
+    node = rv.owner
+    if not isinstance(node.op, RandomVariable) or node.outputs[1] is not rv:
+        return rv
+    rng, size, *parameters = node.inputs
+    value = slot.get_value(borrow=True)
+    if not isinstance(size, Constant) or tuple(np.ravel(size.data)) != value.shape:
+        return rv
+    return node.op.make_node(rng, slot.shape, *parameters).outputs[1]
 
 
 def structure_key(fgraph, model) -> str | None:
