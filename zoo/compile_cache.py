@@ -3,8 +3,10 @@
 Compiling a PyMC model for nutpie (PyTensor graphs, numba typing, LLVM) costs seconds; the
 draws of a small model cost a tenth of one. A model verified again in one session (new data,
 another seed, other sampler settings), and every fit of SBC, power and sweeps, reuses the
-model compiled the first time: its observed values are compiled as shared variables, so a
-later model of the same structure only swaps its own data in (nutpie's ``with_data``).
+model compiled the first time: its observed values are compiled as shared variables of any
+size, so a later model of the same structure only swaps its own data in (nutpie's
+``with_data``). Across processes, the compile itself is shortened by callbacks that numba
+keeps on disk (:mod:`zoo.nutpie_callbacks`).
 
 The key is the whole symbolic model with the observed values left out: every variable,
 operation (pickled, so all its parameters), constant (its bytes), name, static shape,
@@ -91,7 +93,8 @@ def nutpie_model(model, *, initial_points: dict | None = None,
         else:
             _COUNTS["hits"] += 1
             _MODELS.move_to_end(key)
-    own = compiled.with_data(**data)
+    used = {variable.name for variable in compiled.shared_var_keys}  # not e.g. a dim's length
+    own = compiled.with_data(**{name: value for name, value in data.items() if name in used})
     with stopwatch.phase("compiling"):  # PyMC compiles the initial-point function
         return replace(own, initial_point_func=flat_initial_point(
             model, own, initial_points=initial_points, jitter_rvs=jitter_rvs))
