@@ -151,3 +151,157 @@ def test_compiling_leaves_nothing_in_the_temp_folder(tmp_path):
     inside, after = done.stdout.splitlines()
     assert inside.endswith("generated_src") and after == "''"
     assert list(temp.iterdir()) == []
+
+
+# --- the session's cache of compiled nutpie models (issue 26.3) -----------------------------
+
+
+def _coin(heads: int, tails: int, a: float = 1.0, b: float = 1.0, name: str = "p_cached") -> pm.Model:
+    with pm.Model() as model:
+        p = pm.Beta(name, a, b)
+        pm.Bernoulli("flips", p=p, observed=np.repeat([1, 0], [heads, tails]))
+    return model
+
+
+def _structure(model: pm.Model) -> str | None:
+    from zoo.compile_cache import data_slots, structure_key
+
+    fgraph, _ = data_slots(model)
+    return structure_key(fgraph, model)
+
+
+def test_the_cache_key_ignores_the_observed_values_and_nothing_else():
+    same = _structure(_coin(3, 9))
+    assert same is not None and _structure(_coin(9, 3)) == _structure(_coin(20, 1)) == same
+    others = [_coin(3, 9, a=2.0), _coin(3, 9, b=1.5), _coin(3, 9, name="q")]
+    with pm.Model() as triangular:  # the same names and data, another prior and transform
+        p = pm.Triangular("p_cached", lower=0.0, c=0.5, upper=1.0)
+        pm.Bernoulli("flips", p=p, observed=np.repeat([1, 0], [3, 9]))
+    with pm.Model() as interval:  # the same distribution, other bounds of its interval transform
+        p = pm.Uniform("p_cached", 0.0, 0.9)
+        pm.Bernoulli("flips", p=p, observed=np.repeat([1, 0], [3, 9]))
+    with pm.Model() as wider:
+        p = pm.Uniform("p_cached", 0.0, 1.0)
+        pm.Bernoulli("flips", p=p, observed=np.repeat([1, 0], [3, 9]))
+    keys = [_structure(m) for m in [*others, triangular, interval, wider]]
+    assert None not in keys and len({same, *keys}) == len(keys) + 1
+
+
+def test_a_model_with_its_own_initial_values_is_compiled_every_time():
+    from zoo.compile_cache import data_slots
+
+    assert data_slots(_ordered_model()) is None
+
+
+def test_a_model_fitted_again_on_new_data_compiles_once_and_another_prior_compiles_anew():
+    """Each fit's posterior mean is its own exact Beta posterior's: the second fit samples the
+    second data set (twice as many flips), the third its own prior, never a function compiled for another."""
+    from zoo.compile_cache import cache_info
+
+    config = SamplerConfig(draws=500, tune=300, chains=2, seed=5, nuts_sampler="nutpie")
+    before = cache_info()
+    fits = [((3, 9, 1.0, 1.0), sample_nuts(_coin(3, 9), config)),
+            ((20, 4, 1.0, 1.0), sample_nuts(_coin(20, 4), replace(config, seed=6, draws=400))),
+            ((3, 9, 30.0, 2.0), sample_nuts(_coin(3, 9, 30.0, 2.0), config))]
+    after = cache_info()
+    assert (after.compiles - before.compiles, after.hits - before.hits) == (2, 1)
+    for (heads, tails, a, b), idata in fits:
+        exact = (a + heads) / (a + b + heads + tails)
+        assert float(idata.posterior["p_cached"].mean()) == pytest.approx(exact, abs=0.03)
+        assert int(idata.observed_data["flips"].sum()) == heads
+
+
+def test_a_model_verified_again_in_the_session_compiles_nothing_and_says_where_time_went(fast_config):
+    from zoo.compile_cache import cache_info
+    from zoo.report import console
+
+    config = replace(fast_config, draws=300, tune=300)
+    first = run(get_model("single-coin"), config=config)
+    before = cache_info()
+    again = run(get_model("single-coin"), config=replace(config, seed=99, draws=400, target_accept=0.9))
+    after = cache_info()
+    assert (after.compiles, after.hits) == (before.compiles, before.hits + 1)
+    assert again.passed and again.fit.idata.posterior["theta"].shape == (4, 400)
+    seconds = again.seconds
+    assert {"imports", "building", "compiling", "sampling", "reference", "diagnostics"} <= set(seconds)
+    assert seconds["building"] + seconds["compiling"] + seconds["sampling"] <= seconds["fit"]
+    assert seconds["compiling"] < first.seconds["compiling"]
+    assert "compile" in console(again).splitlines()[-1]
+
+
+# --- nutpie's callbacks kept on disk (issue 26.2) ---------------------------------------------
+
+
+@pytest.fixture
+def numba_cache(tmp_path, monkeypatch):
+    """PyTensor's numba cache (where the zoo's callbacks are kept) in a folder of the test's."""
+    import pytensor.link.numba.cache as cache
+
+    monkeypatch.setattr(cache, "NUMBA_CACHE_PATH", tmp_path)
+    return tmp_path
+
+
+def _scaled_logp_callback(scale: float):
+    """The zoo's log-density callback around PyTensor's -sum(scale * data * x^2) and its
+    gradient, data a shared variable read through nutpie's user_data: (callback, user_data,
+    the data user_data points to, which must outlive the calls)."""
+    import pytensor
+    import pytensor.tensor as pt
+    from nutpie.compile_pymc import make_user_data
+
+    from zoo.nutpie_callbacks import _slots, callback
+
+    x = pt.dvector("x")
+    data = pytensor.shared(np.array([1.0, 2.0]), name="data")
+    logp = -(scale * data * x**2).sum()
+    function = pytensor.function([x], [logp, pt.grad(logp, x)], mode="NUMBA")
+    values = {"s0": data.get_value()}
+    user_data = make_user_data({data: "s0"}, values)
+    sizes = {"n_dim": 2, "n_expanded": 2, "n_words": user_data.dtype.itemsize // 8}
+    slots = _slots(user_data.dtype, {data: "s0"})
+    return callback("zoo_logp", function, slots, sizes), user_data, values
+
+
+def _call(callback, user_data, values, x) -> tuple[int, float, list[float]]:
+    import ctypes
+
+    x = np.array(x, dtype=float)
+    grad, logp = np.zeros(2), np.zeros(())
+    pointer = ctypes.POINTER(ctypes.c_double)
+    status = callback.ctypes(2, x.ctypes.data_as(pointer), grad.ctypes.data_as(pointer),
+                             logp.ctypes.data_as(pointer), ctypes.c_void_p(user_data.ctypes.data))
+    return status, float(logp), grad.tolist()
+
+
+def test_the_callbacks_load_from_disk_and_never_for_another_function(numba_cache):
+    expected = (0, -6.0, [-4.0, -8.0])  # x = (1, 1), data = (1, 2), scale 2: logp, gradient
+    first, user_data, values = _scaled_logp_callback(2.0)
+    assert first._cache_hits == 0 and _call(first, user_data, values, [1.0, 1.0]) == expected
+    assert any(numba_cache.glob("*zoo_logp*.nbi"))
+    again, user_data, values = _scaled_logp_callback(2.0)
+    assert again._cache_hits == 1 and _call(again, user_data, values, [1.0, 1.0]) == expected
+    other, user_data, values = _scaled_logp_callback(3.0)  # same source, another function
+    assert other._cache_hits == 0
+    assert _call(other, user_data, values, [1.0, 1.0]) == (0, -9.0, [-6.0, -12.0])
+
+
+def test_a_corrupt_or_unwritable_callback_cache_costs_a_compile_not_an_answer(numba_cache, monkeypatch):
+    import numba.core.caching
+
+    _scaled_logp_callback(2.0)
+    kept = list(numba_cache.glob("*zoo_logp*"))
+    assert kept
+    for path in kept:
+        path.write_bytes(b"not a numba cache entry")
+    callback, user_data, values = _scaled_logp_callback(2.0)
+    assert _call(callback, user_data, values, [1.0, 0.5]) == (0, -3.0, [-4.0, -4.0])
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    for path in kept:
+        path.unlink()
+    monkeypatch.setattr(numba.core.caching.IndexDataCacheFile, "save", refuse)
+    callback, user_data, values = _scaled_logp_callback(2.0)
+    assert _call(callback, user_data, values, [1.0, 0.5]) == (0, -3.0, [-4.0, -4.0])
+    assert not any(numba_cache.glob("*zoo_logp*"))

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from zoo import interrupts
+from zoo import interrupts, stopwatch
 from zoo.errors import (EXIT_BAD_INPUT, EXIT_BUG, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, UsageError,
                         ZooError, environment_problem)
 from zoo.outputs import writable_folder
@@ -191,6 +191,7 @@ def _tool_options(command: str, parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    stopwatch.count_startup = argv is None  # a command, not a call: its start-up is its own
     try:
         with interrupts.recorded():  # a Ctrl-C swallowed while compiling still stops the run
             try:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 import pandas as pd
 
+from zoo import stopwatch
 from zoo.data import Column, read_csv
 from zoo.deferred import pm
 from zoo.errors import UsageError
@@ -157,7 +158,8 @@ class ZooModel(ABC):
 
         The one place where the sampler is chosen; models customise the two hooks, not this.
         """
-        model = self.build(data, settings)
+        with stopwatch.phase("building"):
+            model = self.build(data, settings)
         if config.sampler == "smc":
             if not self.smc_ok:
                 raise UsageError(f"{self.name}: SMC needs proper priors, which this model lacks")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import arviz as az
 
-from zoo import reference_cache
+from zoo import reference_cache, stopwatch
 from zoo.compare import compare
 from zoo.density_check import density_check
 from zoo.diagnostics import diagnose
@@ -31,6 +31,8 @@ def run(
     settings = model.parse_settings(set_pairs, user_data=data_path is not None)
     data = model.load(data_path, settings)
     config = config.resolved(model.nuts_sampler, model.draws)
+    startup = stopwatch.startup_seconds()
+    stopwatch.collected()  # phases timed before this run are not its own
     start = time.perf_counter()
     density = density_check(model, data, settings)
     after_density = time.perf_counter()
@@ -56,9 +58,10 @@ def run(
         density_check=density,
         set_pairs=list(set_pairs or []),
         reference_source=source.describe(),
-        seconds={"density_check": after_density - start,
-                 "reference": after_reference - after_density, "fit": after_fit - after_reference,
-                 "diagnostics": time.perf_counter() - after_fit, **sampling_seconds(fit)},
+        seconds=run_seconds(fit, startup, {"density_check": after_density - start,
+                                           "reference": after_reference - after_density,
+                                           "fit": after_fit - after_reference,
+                                           "diagnostics": time.perf_counter() - after_fit}),
     )
 
 
@@ -85,6 +88,16 @@ def run_all(models: list[ZooModel], data_path: str | Path | None = None,
                 here[index] = run(models[index], data_path, set_pairs, quiet)
         for index, future in enumerate(futures):
             yield here[index] if index in here else future.result()
+
+
+def run_seconds(fit: Fit, startup: float, measured: dict[str, float]) -> dict[str, float]:
+    """The run's ``seconds``: ``measured`` (reference, fit, diagnostics) and where they went:
+    imports (the command's ``startup`` and the sampler's), graph building and compiling
+    (every fit of the run), sampling (see :func:`sampling_seconds`)."""
+    phases = stopwatch.collected()
+    return {**measured, "imports": startup + phases.pop("imports", 0.0),
+            "building": phases.pop("building", 0.0), "compiling": phases.pop("compiling", 0.0),
+            **phases, **sampling_seconds(fit)}
 
 
 def sampling_seconds(fit: Fit) -> dict[str, float]:

@@ -4,6 +4,7 @@ and the files of ``zoo run`` (written atomically: all or nothing)."""
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -164,11 +165,22 @@ def console(result: Result) -> str:
         "log-density check: " + density_line(result),
         *(f"  note: {n}" for n in result.notes()),
         *([f"  reference: {result.reference.refusal}"] if result.reference.refusal else []),
-        f"{status(result)}: {checks_line(result)}, {result.seconds['reference']:.2f} s "
-        f"({result.reference_source}); {density_verdict(result)}; "
-        f"fit {result.seconds['fit']:.1f} s",
+        f"{status(result)}: {checks_line(result)}; {density_verdict(result)}; {time_split(result)}",
     ]
     return "\n".join(lines)
+
+
+def time_split(result: Result) -> str:
+    """Where the run's seconds went: compiling, sampling (every fit's), the reference and
+    the rest (start-up and imports, the log-density check, graph building, diagnostics, the
+    model's own additions)."""
+    s = result.seconds
+    total = (s.get("imports", 0.0) + s.get("density_check", 0.0) + s["reference"] + s["fit"]
+             + s["diagnostics"])
+    compiling, sampling = s.get("compiling", 0.0), s.get("sampling_total", 0.0)
+    other = total - compiling - sampling - s["reference"]
+    return (f"time {total:.1f} s: compile {compiling:.1f} s, sampling {sampling:.1f} s, "
+            f"reference {s['reference']:.2f} s ({result.reference_source}), other {other:.1f} s")
 
 
 def _more(total: int, shown: int, what: str) -> list[str]:
@@ -214,8 +226,7 @@ def markdown(result: Result) -> str:
         f"- sampler: {c['sampler']} ({c['nuts_sampler']}), chains {c['chains']}, draws "
         f"{c['draws']}, tune {c['tune']}, target_accept {c['target_accept']}, seed {c['seed']}",
         f"- versions: {versions}",
-        f"- wall time: reference {result.seconds['reference']:.2f} s ({result.reference_source}), "
-        f"fit {result.seconds['fit']:.1f} s",
+        f"- wall time: {time_split(result)}",
         "",
     ])
 
@@ -235,8 +246,10 @@ def write_run(result: Result, out: Path) -> list[Path]:
         tree[f"extra_{name}"] = _netcdf_ready(extra)
     tree.attrs["zoo_notes"] = "; ".join(missing) or "posterior_predictive and log_likelihood saved"
     with staged_folder(out) as staging:
+        start = time.perf_counter()
         tree.to_netcdf(staging / "posterior.nc")
         (staging / "summary.md").write_text(markdown(result))
+        result.seconds["writing"] = time.perf_counter() - start  # all but result.json itself
         (staging / "result.json").write_text(result.to_json())
     return written_files(out)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo import interrupts
+from zoo import compile_cache, interrupts, stopwatch
 from zoo.deferred import pm, xr
 from zoo.errors import UsageError
 
@@ -245,12 +245,15 @@ def sample_nutpie(model: pm.Model, config: SamplerConfig, *, starts: Starts | No
                   adaptation: str = "low_rank") -> xr.DataTree:
     """nutpie called directly rather than through ``pm.sample``, which takes one start for
     every chain and jitters it, and offers no choice of mass-matrix adaptation. The result is
-    the DataTree ``pm.sample`` returns (PyMC's own patch adds the data groups and timings)."""
-    import nutpie
+    the DataTree ``pm.sample`` returns (PyMC's own patch adds the data groups and timings).
+    A model compiled earlier in the session with the same structure is reused
+    (:mod:`zoo.compile_cache`)."""
+    with stopwatch.phase("imports"):
+        import nutpie
     from pymc.backends.arviz import patch_nutpie_idata
 
     xr.DataArray(np.zeros(1))  # xarray's one-time import of dask (if installed): not sampling
-    compiled = nutpie.compile_pymc_model(
+    compiled = compile_cache.nutpie_model(
         model, initial_points=initvals, jitter_rvs=None if starts is None else set())
     if starts is not None:
         compiled = replace(compiled, initial_point_func=nutpie_starts(model, compiled, starts))
@@ -277,17 +280,11 @@ def nutpie_starts(model: pm.Model, compiled, starts: Starts) -> Callable[[int], 
     (chain seed -> untransformed values by name)."""
     from pymc.initial_point import make_initial_point_fn
 
-    names, slices, _ = compiled.shape_info
-    free = [name for name, where in zip(names, slices) if where.stop <= compiled.n_dim]
-    lock = threading.Lock()  # nutpie's chain threads; pytensor compiles one at a time
+    def point(seed: int) -> dict[str, np.ndarray]:
+        return make_initial_point_fn(model=model, overrides=starts(seed), jitter_rvs=set(),
+                                     return_transformed=True)(seed)
 
-    def initial_point(seed: int) -> np.ndarray:
-        with lock:
-            point = make_initial_point_fn(model=model, overrides=starts(seed),
-                                          jitter_rvs=set(), return_transformed=True)(seed)
-        return np.concatenate([np.ravel(point[name]) for name in free]).astype("float64")
-
-    return initial_point
+    return compile_cache.flat_points(compiled, point)
 
 
 @quieted_pymc()

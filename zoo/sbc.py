@@ -31,7 +31,8 @@ ranks look uniform). gmm's former SBC prior, whose component sds reached 0.001, 
 (see models/gmm.py).
 
 Cost is compiling, so each worker process compiles a model once (nutpie, observed values in a
-shared variable swapped per simulation) and reuses it. Simulation i's seed comes from
+shared variable swapped per simulation) and reuses it; through :mod:`zoo.compile_cache`, whose
+callbacks load from disk in a warm worker. Simulation i's seed comes from
 (seed, i) alone, so results do not depend on --jobs, order or resumption. Each result is
 stored as it finishes (one JSON file, written atomically); a rerun skips the stored ones.
 
@@ -57,6 +58,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import binom
 
+from zoo import compile_cache
 from zoo.diagnostics import r_hat_and_ess, scalar_draws, worst
 from zoo.errors import UsageError
 from zoo.model import ZooModel
@@ -192,7 +194,6 @@ def forward_draw(model, rng: np.random.Generator) -> tuple[dict, dict]:
 def _compiled(model: ZooModel, set_pairs: tuple[str, ...]) -> _Compiled:
     key = (type(model).__module__, type(model).__qualname__, model.name, set_pairs)
     if key not in _COMPILED:
-        import nutpie
         import pymc as pm
         import pytensor
 
@@ -206,7 +207,7 @@ def _compiled(model: ZooModel, set_pairs: tuple[str, ...]) -> _Compiled:
         _COMPILED[key] = _Compiled(
             model=sbc_model,
             settings=settings,
-            sampler=nutpie.compile_pymc_model(fitted),
+            sampler=compile_cache.nutpie_model(fitted),
             data_names={name: var.name for name, var in shared.items()},
             data_dtypes={name: var.get_value().dtype for name, var in shared.items()},
         )
