@@ -7,7 +7,7 @@ Prints the imports, the model's build, nutpie's two steps of compiling (PyTensor
 then Numba's C callbacks, each timed) and 4 x 1,000 draws with nutpie's defaults (tune 400,
 diagonal mass matrix, 2 threads). Run it with a fresh ``PYTENSOR_FLAGS=base_compiledir=DIR``
 and ``NUMBA_CACHE_DIR`` to see a cold cache. What the zoo's compile path was chosen from
-(README, Benchmarks: Targets).
+(docs/benchmarks.md, "Targets").
 """
 
 import time

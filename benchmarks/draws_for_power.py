@@ -4,7 +4,7 @@ formula, median over seeds) and the sampling time, for several draws per chain.
     python -m zoo.benchmarks.draws_for_power MODEL [--draws 500,600,1000] [--seeds 3]
 
 What ``ZooModel.draws`` is chosen from: the fewest draws whose worst check still detects
-``zoo.power.DETECTABLE_MAX_SD`` posterior sds (README, "Power of the checks").
+``zoo.power.DETECTABLE_MAX_SD`` posterior sds (docs/power.md).
 """
 
 import argparse

@@ -16,7 +16,7 @@
   write fail with one line and exit 2, the previous output kept.
 
 Prints the counts; ``--json`` also writes them. The measured ones are in
-benchmarks/kill_robustness.json (and the README).
+benchmarks/kill_robustness.json (and docs/cli.md).
 """
 
 from __future__ import annotations

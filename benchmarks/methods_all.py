@@ -1,7 +1,7 @@
 """The full methods table (issue 15): `zoo methods --all` with every method, the JAX samplers
-and pymc-extras included when installed, timed as a whole on this machine, plus two cases the
-README discusses: a coin with 0 heads in 10 flips (flat prior: the posterior is Beta(1, 11),
-its mode on the boundary) for Laplace and MAP.
+and pymc-extras included when installed, timed as a whole on this machine, plus two cases
+docs/methods.md discusses: a coin with 0 heads in 10 flips (flat prior: the posterior is
+Beta(1, 11), its mode on the boundary) for Laplace and MAP.
 
 Writes the console output to benchmarks/methods_all.txt and the wall times, load averages,
 CPUs and versions to benchmarks/methods_all.json; the tables and figures go to reports/methods/

@@ -17,7 +17,7 @@ from zoo.models.single_coin import SingleCoin
 from zoo.pipeline import run
 from zoo.registry import all_models, get_model
 
-README = Path(__file__).parents[1] / "README.md"
+POWER_PAGE = Path(__file__).parents[1] / "docs" / "power.md"
 COMMITTED = Path(__file__).parents[1] / "benchmarks" / "results" / "power.json"
 
 
@@ -210,10 +210,11 @@ def test_no_model_named_means_every_registered_model():
     assert plan.faults["missing-data"] and plan.faults["mint"]
 
 
-def test_the_readme_power_table_is_generated_from_the_committed_results():
+def test_the_docs_power_table_is_generated_from_the_committed_results():
     summary = json.loads(COMMITTED.read_text())
-    found = re.search(r"<!-- power-table -->\n(.*?)\n<!-- /power-table -->", README.read_text(), re.S)
-    assert found, "README has no generated power table"
+    found = re.search(r"<!-- power-table -->\n(.*?)\n<!-- /power-table -->", POWER_PAGE.read_text(),
+                      re.S)
+    assert found, "docs/power.md has no generated power table"
     assert found.group(1) == power.readme_table(summary)
     assert summary["code"]["git_commit"] and summary["code"]["keys"]
 

@@ -437,7 +437,7 @@ def whole_zoo_rows(doc: dict) -> list[list[str]]:
 
 def summary_rows(doc: dict) -> list[list[str]]:
     """Per model and side (warm, with jobs and cores): compile, sampling, ESS, ESS/s, ESS per
-    gradient, divergences, stuck chains, load (for the site and the README)."""
+    gradient, divergences, stuck chains, load (for the site and docs/benchmarks.md)."""
     rows = [["model", "side (jobs 1)", "cores", "compile s", "sampling s", "ESS bulk", "ESS/s",
              "ESS per gradient", "div", "stuck", "load"]]
     labels = {"zoo": ("zoo", ZOO_CORES), "baseline": ("baseline", ZOO_CORES),
@@ -478,7 +478,7 @@ def markdown_rows(rows: list[list[str]]) -> str:
 
 
 def table(doc: dict) -> str:
-    """The figures as Markdown tables (README-ready), then :func:`summary_notes`."""
+    """The figures as Markdown tables (for docs/benchmarks.md), then :func:`summary_notes`."""
     parts = [markdown_rows(summary_rows(doc))]
     if doc["whole_zoo"]:
         parts += [markdown_rows(whole_zoo_rows(doc)), markdown_rows(breakdown_rows(doc))]

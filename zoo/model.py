@@ -80,7 +80,7 @@ class ZooModel(ABC):
     #: own, and after the first model of a process its compile costs about a second
     nuts_sampler: ClassVar[str] = "nutpie"
     #: draws per chain unless the command says: enough that every check detects a bias of
-    #: 0.15 posterior sd (README, "Power of the checks"); more only costs time
+    #: 0.15 posterior sd (docs/power.md, "Power of the checks"); more only costs time
     draws: ClassVar[int] = DEFAULT_DRAWS
     #: variables whose R-hat and ESS decide convergence (None: all posterior variables)
     var_names: ClassVar[list[str] | None] = None

@@ -448,7 +448,7 @@ def targets(models: dict, plan: Plan) -> dict[str, Any]:
 
 def fault_rows(summary: dict[str, Any], described: bool = False) -> list[list[str]]:
     """The fault table, one row per model and fault (the fault's description beside its name
-    with ``described``): the console's, the site's and the README's."""
+    with ``described``): the console's, the site's and docs/power.md's."""
     rows = [["model", "fault", "effect (posterior sds)", "verify caught",
              "by " + " / ".join(CATCHERS), "errors", "SBC", "target"]]
     for model, m in summary["models"].items():
@@ -544,8 +544,8 @@ def site_notes(summary: dict[str, Any]) -> list[str]:
 
 
 def readme_table(summary: dict[str, Any]) -> str:
-    """The README's power table (markdown): the fault table, false alarms, and the code and
-    settings it came from."""
+    """The power table of docs/power.md (markdown): the fault table, false alarms, and the code
+    and settings it came from."""
     rows = fault_rows(summary)
     lines = ["| " + " | ".join(row) + " |" for row in rows]
     lines.insert(1, "|" + " --- |" * len(rows[0]))
@@ -576,7 +576,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write the summary (per fault and seed, with the code version "
                              "and settings) to FILE, e.g. benchmarks/results/power.json")
     parser.add_argument("--readme-table", type=Path, metavar="SUMMARY",
-                        help="print the README's power table from a summary JSON and exit")
+                        help="print docs/power.md's power table from a summary JSON and exit")
     parser.add_argument("--quick", action="store_true",
                         help="CI smoke test: single-coin and two-factories, their quick faults, "
                              "2 seeds, small draws, 10 simulations")
@@ -633,7 +633,7 @@ def check_results_file(path: Path | None) -> None:
 
 def power_command(args: argparse.Namespace) -> int:
     """``zoo power``: run, print the tables (or one JSON document), write the summary into
-    ``args.out`` (and ``--results``); or, with ``--readme-table``, print the README's table."""
+    ``args.out`` (and ``--results``); or, with ``--readme-table``, print docs/power.md's table."""
     if args.readme_table:
         print(readme_table(read_summary(args.readme_table)))
         return 0

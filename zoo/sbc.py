@@ -23,7 +23,7 @@ bulk ESS < 100, or either is undefined (NaN). Verify's 1.01 / 400 suit 4 x 1000 
 2 x 500 R-hat > 1.01 tripped by chance in 5-11% of correct fits (four of the models). The
 verdict fails when more than 1% of fits diverged, or more than 1% did not converge.
 
-Why these limits (measured: README, "Calibration"): with 200 simulations each, no fit of the
+Why these limits (measured: docs/calibration.md): with 200 simulations each, no fit of the
 five models diverged or crossed 1.05 / 100, so the limits flag only real trouble; 1% then
 tolerates no bad fit in CI's 30-40 simulations and up to 5 in a full 500, while a sampler in
 real trouble is far above it (the centred funnel of the tests: 6 of 8 fits diverge, though its
