@@ -174,9 +174,10 @@ def test_ctrl_c_swallowed_while_compiling_still_stops_the_run(tmp_path, capsys, 
     calling ctypes callback function"), and the run went on, wrote its output and exited 0."""
     import ctypes
 
-    import nutpie
+    from zoo import compile_cache, nutpie_callbacks
 
-    compile_model = nutpie.compile_pymc_model
+    compile_cache.cache_clear()  # compile now, not reuse a model an earlier test compiled
+    compile_model = nutpie_callbacks.compile_model
 
     def callback():
         os.kill(os.getpid(), signal.SIGINT)
@@ -187,7 +188,7 @@ def test_ctrl_c_swallowed_while_compiling_still_stops_the_run(tmp_path, capsys, 
         ctypes.CFUNCTYPE(None)(callback)()
         return compile_model(*args, **kwargs)
 
-    monkeypatch.setattr(nutpie, "compile_pymc_model", compile_interrupted)
+    monkeypatch.setattr(nutpie_callbacks, "compile_model", compile_interrupted)
     out = tmp_path / "coin"
     assert main(["run", "single-coin", "--out", str(out), "--quiet", "--draws", "200"]) == 130
     captured = capsys.readouterr()
