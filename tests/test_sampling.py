@@ -216,7 +216,7 @@ def test_a_model_verified_again_in_the_session_compiles_nothing_and_says_where_t
     from zoo.report import console
 
     config = replace(fast_config, draws=300, tune=300)
-    first = run(get_model("single-coin"), config=config)
+    run(get_model("single-coin"), config=config)
     before = cache_info()
     again = run(get_model("single-coin"), config=replace(config, seed=99, draws=400, target_accept=0.9))
     after = cache_info()
@@ -225,7 +225,6 @@ def test_a_model_verified_again_in_the_session_compiles_nothing_and_says_where_t
     seconds = again.seconds
     assert {"imports", "building", "compiling", "sampling", "reference", "diagnostics"} <= set(seconds)
     assert seconds["building"] + seconds["compiling"] + seconds["sampling"] <= seconds["fit"]
-    assert seconds["compiling"] < first.seconds["compiling"]
     assert "compile" in console(again).splitlines()[-1]
 
 
