@@ -20,9 +20,9 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from zoo.diagnostics import Diagnostics, diagnose
-from zoo.sampling import sampling_time
-from zoo.sampling import smc_log_evidence as zoo_smc_log_evidence
+from zoo.core.diagnostics import Diagnostics, diagnose
+from zoo.core.sampling import sampling_time
+from zoo.core.sampling import smc_log_evidence as zoo_smc_log_evidence
 
 
 class Timer:

@@ -10,7 +10,7 @@ import pandas as pd
 import pymc as pm
 
 from zoo.benchmarks.baseline_common import Timer, report
-from zoo.model import DATA_DIR
+from zoo.core.model import DATA_DIR
 
 
 def fit(timer: Timer, data: pd.DataFrame | None = None) -> dict:

@@ -6,7 +6,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from zoo.benchmarks.baseline_common import Timer, report
-from zoo.model import DATA_DIR
+from zoo.core.model import DATA_DIR
 
 
 def fit(timer: Timer, data: pd.DataFrame | None = None) -> dict:

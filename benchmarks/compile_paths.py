@@ -20,7 +20,7 @@ import numba  # noqa: E402
 import nutpie  # noqa: E402
 import nutpie.compile_pymc as nutpie_compile  # noqa: E402
 
-from zoo.registry import get_model  # noqa: E402
+from zoo.core.registry import get_model  # noqa: E402
 
 
 def timed(label: str, function):

@@ -4,14 +4,14 @@ formula, median over seeds) and the sampling time, for several draws per chain.
     python -m zoo.benchmarks.draws_for_power MODEL [--draws 500,600,1000] [--seeds 3]
 
 What ``ZooModel.draws`` is chosen from: the fewest draws whose worst check still detects
-``zoo.power.DETECTABLE_MAX_SD`` posterior sds (docs/power.md).
+``zoo.tools.power.DETECTABLE_MAX_SD`` posterior sds (docs/power.md).
 """
 
 import argparse
 import statistics
 
-from zoo.power import CORRECT, DETECTABLE_MAX_SD, PowerConfig, Unit, detectable, posterior_sds, run_unit
-from zoo.sampling import SamplerConfig
+from zoo.tools.power import CORRECT, DETECTABLE_MAX_SD, PowerConfig, Unit, detectable, posterior_sds, run_unit
+from zoo.core.sampling import SamplerConfig
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Time zoo.em.fit_gmm against scikit-learn's GaussianMixture on the lecture's 1-D mixture.
+"""Time zoo.numerics.em.fit_gmm against scikit-learn's GaussianMixture on the lecture's 1-D mixture.
 
     .venv/bin/python benchmarks/em_vs_sklearn.py [--n 10000 100000 1000000] [--repeats 3]
                                                  [--tol 1e-8] [--json PATH]
@@ -33,7 +33,7 @@ import numpy as np
 import sklearn
 from sklearn.mixture import GaussianMixture
 
-from zoo.em import MixtureFit, fit_gmm, gmm_loglik
+from zoo.numerics.em import MixtureFit, fit_gmm, gmm_loglik
 
 WEIGHTS = np.array([0.4, 0.2, 0.4])
 MEANS = np.array([2.0, 5.0, 10.0])

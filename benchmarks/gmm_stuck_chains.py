@@ -5,7 +5,7 @@
     .venv/bin/python benchmarks/gmm_stuck_chains.py speed
 
 ``stuck`` fits the default data once per seed with PyMC's default start (``init=jitter``) and
-once from dispersed EM starts (``init=em``), and counts the chains ``zoo.diagnostics`` calls
+once from dispersed EM starts (``init=em``), and counts the chains ``zoo.core.diagnostics`` calls
 stuck (and the max R-hat). ``generic-start`` does the same with PyMC's jitter around a
 generic start instead of the model's data quantiles: means evenly spaced from min x to max x
 (``range``) or the tutorial-style 0, 1, ..., K-1 (``index``). ``speed`` fits once with PyMC's NUTS and once with nutpie (EM starts)
@@ -22,8 +22,8 @@ import arviz as az
 import numpy as np
 
 from zoo.models.gmm import MODEL
-from zoo.diagnostics import scalar_draws, stuck_chains
-from zoo.sampling import SamplerConfig, sample_nuts
+from zoo.core.diagnostics import scalar_draws, stuck_chains
+from zoo.core.sampling import SamplerConfig, sample_nuts
 
 
 def one_fit(init: str, config: SamplerConfig) -> dict:

@@ -17,7 +17,7 @@ import sys
 import numpy as np
 
 from zoo.models.gmm import MODEL, REFERENCE_DRAWS, likelihood_optima, mixture_target, resolve_priors
-from zoo.importance import posterior_moments
+from zoo.numerics.importance import posterior_moments
 
 
 def main(seeds: int) -> None:

@@ -1,4 +1,4 @@
-"""Which importance proposal gives zoo.importance a trustworthy reference on small mixtures.
+"""Which importance proposal gives zoo.numerics.importance a trustworthy reference on small mixtures.
 
 Twelve runs: six 300-point two-component mixtures with overlapping components (0.6 Normal(0, 1)
 + 0.4 Normal(3, 1), data seeds 1-6), importance seeds 0 and 1, 8,000 final draws, t with 5
@@ -21,7 +21,7 @@ import sys
 
 import numpy as np
 
-import zoo.importance as importance
+import zoo.numerics.importance as importance
 from zoo.models.gmm import MODEL, likelihood_optima, mixture_target, resolve_priors, simulate_mixture
 
 

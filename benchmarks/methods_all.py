@@ -34,7 +34,7 @@ def timed(args: list[str]) -> dict:
 
 
 def main() -> None:
-    from zoo.methods.output import versions
+    from zoo.tools.methods.output import versions
 
     with tempfile.TemporaryDirectory() as folder:
         zero_heads = Path(folder) / "zero_heads.csv"

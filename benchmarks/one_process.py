@@ -4,7 +4,7 @@
                                          [--draws N] [--tune N] [--data CSV]
 
 One interpreter and one compile cache for all the models, as a user fitting them in a notebook
-would have: the fair opponent for ``zoo verify --all``. The zoo's side is ``zoo.pipeline.run``
+would have: the fair opponent for ``zoo verify --all``. The zoo's side is ``zoo.core.pipeline.run``
 (what ``verify`` runs, without its console output); the baseline's side is each model's
 ``zoo.benchmarks.baseline_*.fit``. Prints one JSON document: the seconds spent importing, each
 model's figures (compile, sampling, the zoo's reference and diagnostics, ESS per second and per
@@ -23,9 +23,9 @@ import json  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from zoo.benchmarks.baseline_common import Timer, efficiency  # noqa: E402
-from zoo.pipeline import run  # noqa: E402
-from zoo.registry import all_models, get_model  # noqa: E402
-from zoo.sampling import DEFAULT_SEED, SamplerConfig  # noqa: E402
+from zoo.core.pipeline import run  # noqa: E402
+from zoo.core.registry import all_models, get_model  # noqa: E402
+from zoo.core.sampling import DEFAULT_SEED, SamplerConfig  # noqa: E402
 
 IMPORTED = time.perf_counter()
 

@@ -1,7 +1,7 @@
 """Is the grid behind the exact reference draws fine enough? (``zoo posteriordb export``)
 
 mint and rat-tumors draw their hyperparameters from a fine grid (a cell by its mass, then a
-uniform point in it; ``zoo.exact_draws``) and the rest from exact conditional Betas. The draws'
+uniform point in it; ``zoo.numerics.exact_draws``) and the rest from exact conditional Betas. The draws'
 distribution is exact up to the grid's discretisation. This measures that error in the unit that
 matters, the Monte Carlo error of a 10,000-draw reference (sd / 100 for a mean, sd / 141 for an
 sd): the moments the draws follow (the cell masses, each cell's uniform spread included for the
@@ -21,8 +21,8 @@ Usage: python benchmarks/posteriordb_grid_error.py
 import numpy as np
 from scipy.special import logsumexp
 
-from zoo.exact import beta_from_mode, beta_mean_sd
-from zoo.exact_draws import midpoints, trimmed_box
+from zoo.numerics.exact import beta_from_mode, beta_mean_sd
+from zoo.numerics.exact_draws import midpoints, trimmed_box
 from zoo.models import mint, rat_tumors
 
 DRAWS = 10_000

@@ -1,1 +1,1 @@
-"""The zoo's models, one module each; each defines ``MODEL``, a :class:`zoo.model.ZooModel`."""
+"""The zoo's models, one module each; each defines ``MODEL``, a :class:`zoo.core.model.ZooModel`."""

@@ -13,7 +13,7 @@ Default data: the lecture's generative story (mu 2, 5, 10; sigma 0.6, 0.8, 0.5; 
 .4; n = 10,000), simulated with a fixed seed into ``data/gmm_lecture.csv`` by
 ``python -m zoo.models.gmm write-data``.
 
-Reference: the posterior itself, without MCMC (``zoo.importance``): Pareto-smoothed importance
+Reference: the posterior itself, without MCMC (``zoo.numerics.importance``): Pareto-smoothed importance
 sampling from multivariate t's at the posterior modes, in the unconstrained space (mu_0, the
 log gaps between ordered means, log sigma, the additive log-ratios of w), on the log posterior
 written out below (``mixture_log_posterior``) from the formulas above, not taken from the PyMC
@@ -44,10 +44,10 @@ jitter acts on the ``ordered`` transform's log-gaps between means). The chains t
 at points dispersed around the EM optima of comparable likelihood (two standard errors at
 most, chain seed mod their number picks the optimum) without jitter, so that where the
 posterior has several modes the chains start in several and R-hat sees it.
-``zoo.diagnostics`` flags any chain that disagrees with the others (the run then fails), and
+``zoo.core.diagnostics`` flags any chain that disagrees with the others (the run then fails), and
 the fit adds a note for any chain whose means sit away from EM's best optimum.
 
-Sampler: nutpie with its low-rank mass matrix (``zoo.sampling.sample_nutpie``, which gives
+Sampler: nutpie with its low-rank mass matrix (``zoo.core.sampling.sample_nutpie``, which gives
 each chain its own start): the means, sds and weights are correlated, and the low-rank matrix
 roughly halves the leapfrog steps per draw. The measurements behind both decisions are in
 ``benchmarks/MEASUREMENTS.md``.
@@ -92,11 +92,11 @@ import pandas as pd
 from scipy.special import gammaln, log_softmax, logsumexp
 from scipy.stats import halfnorm, norm
 
-from zoo import parsers
-from zoo.data import Column, read_csv, write_example_command
-from zoo.deferred import az, pm, pt, xr
-from zoo.diagnostics import STUCK_SDS, scalar_draws
-from zoo.em import (
+from zoo.core import parsers
+from zoo.core.data import Column, read_csv, write_example_command
+from zoo.core.deferred import az, pm, pt, xr
+from zoo.core.diagnostics import STUCK_SDS, scalar_draws
+from zoo.numerics.em import (
     MixtureFit,
     MixturePrior,
     fit_gmm,
@@ -104,12 +104,12 @@ from zoo.em import (
     fit_map_gmm,
     gmm_loglik,
 )
-from zoo.errors import DataError
-from zoo.figures import new_figure, save
-from zoo.importance import PARETO_K_MAX, Moments, ReferenceFailed, Target, posterior_moments
-from zoo.model import DATA_DIR, Calibration, Setting, ZooModel
-from zoo.results import Reference
-from zoo.sampling import sampling_time
+from zoo.core.errors import DataError
+from zoo.report.figures import new_figure, save
+from zoo.numerics.importance import PARETO_K_MAX, Moments, ReferenceFailed, Target, posterior_moments
+from zoo.core.model import DATA_DIR, Calibration, Setting, ZooModel
+from zoo.core.results import Reference
+from zoo.core.sampling import sampling_time
 
 LECTURE_MEANS = (2.0, 5.0, 10.0)
 LECTURE_SDS = (0.6, 0.8, 0.5)
@@ -371,7 +371,7 @@ def mode_starts(x: np.ndarray, optima: tuple[MixtureFit, ...]):
 
 def chains_off_reference(idata: xr.DataTree, reference: dict[str, float]) -> dict[int, str]:
     """Chains whose mean of some parameter is over STUCK_SDS within-chain sds (the median
-    over chains, as in ``zoo.diagnostics``: a stuck chain inflates the pooled sd) from the
+    over chains, as in ``zoo.core.diagnostics``: a stuck chain inflates the pooled sd) from the
     reference."""
     off: dict[int, str] = {}
     for name, draws in scalar_draws(idata, ["mu", "sigma", "w"]).items():

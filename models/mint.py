@@ -57,15 +57,15 @@ from scipy.special import betaln, log_expit, logsumexp
 from scipy.stats import beta as beta_dist
 from scipy.stats import gamma as gamma_dist
 
-from zoo.compare import posterior_estimate
-from zoo import parsers
-from zoo.data import Column
-from zoo.deferred import pm, pt
-from zoo.exact import beta_from_mode, beta_mean_sd, lecture_grid, log_evidence_bernoulli
-from zoo.exact_draws import grid_draws, trimmed_box
-from zoo.figures import new_figure, save
-from zoo.model import Calibration, Setting, ZooModel
-from zoo.results import Reference
+from zoo.core.compare import posterior_estimate
+from zoo.core import parsers
+from zoo.core.data import Column
+from zoo.core.deferred import pm, pt
+from zoo.numerics.exact import beta_from_mode, beta_mean_sd, lecture_grid, log_evidence_bernoulli
+from zoo.numerics.exact_draws import grid_draws, trimmed_box
+from zoo.report.figures import new_figure, save
+from zoo.core.model import Calibration, Setting, ZooModel
+from zoo.core.results import Reference
 
 EXAMPLES = {
     "two-coins": {"coin1": (3, 15), "coin2": (4, 5)},
@@ -291,7 +291,7 @@ def draw_grid(heads, flips, K: float | FreeK, A: float, B: float) -> DrawGrid:
 def posterior_draws(heads, flips, K: float | FreeK, A: float, B: float, size, rng) -> dict:
     """iid draws of omega (and K if free) and every theta_s, keyed by the model's names.
 
-    (omega[, v = log(K - 2)]) comes from :func:`zoo.exact_draws.grid_draws` over the box that
+    (omega[, v = log(K - 2)]) comes from :func:`zoo.numerics.exact_draws.grid_draws` over the box that
     holds all but 1e-12 of the posterior per edge, DRAW_CELLS cells per axis: the midpoint
     rule's error moves no mean or sd by more than 0.014 of a 10,000-draw Monte Carlo error
     (benchmarks/posteriordb_grid_error.py, against the quadrature reference). theta_s given

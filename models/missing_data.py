@@ -48,7 +48,7 @@ and sd of mu[0], mu[1], sigma[0], sigma[1] and rho, under the zoo's |z| bound.
 
 Beside it, ``em``: the lecture's EM (E-step: each lost x2 by its conditional expectation, its
 conditional variance added to the second moments; M-step: the complete-data MLE;
-``zoo.em.em_gaussian_missing``, monotone log-likelihood checked every step), with its
+``zoo.numerics.em.em_gaussian_missing``, monotone log-likelihood checked every step), with its
 distance from the posterior mean in posterior sds. The report's figure draws that distance
 against the share lost, from the exact posterior (no MCMC).
 
@@ -71,14 +71,14 @@ import pandas as pd
 from scipy.special import gammaln
 from scipy.stats import invgamma, multivariate_normal, norm
 
-from zoo import parsers
-from zoo.data import Column, fail_rows, read_csv, write_example_command
-from zoo.deferred import pm, pt
-from zoo.em import em_gaussian_missing
-from zoo.errors import DataError
-from zoo.figures import new_figure, save
-from zoo.model import DATA_DIR, Calibration, Setting, ZooModel
-from zoo.results import Reference
+from zoo.core import parsers
+from zoo.core.data import Column, fail_rows, read_csv, write_example_command
+from zoo.core.deferred import pm, pt
+from zoo.numerics.em import em_gaussian_missing
+from zoo.core.errors import DataError
+from zoo.report.figures import new_figure, save
+from zoo.core.model import DATA_DIR, Calibration, Setting, ZooModel
+from zoo.core.results import Reference
 
 LECTURE_MEANS = (1.85, 1.0)
 LECTURE_SDS = (1.0, 0.75)
@@ -103,7 +103,7 @@ PRIOR_K = 0.01
 REFERENCE_DRAWS = 200_000
 REFERENCE_SEED = 0
 #: EM stops when the log-likelihood's relative change is below this: EM converges linearly
-#: (at the rate of the share of missing information), and at zoo.em's default 1e-10 mu, sigma
+#: (at the rate of the share of missing information), and at zoo.numerics.em's default 1e-10 mu, sigma
 #: and rho were still up to 3e-5 from the closed-form maximum with 80 % lost (here < 1e-7)
 EM_TOL = 1e-15
 #: the quantities checked (mean and sd of each) and their EM counterparts

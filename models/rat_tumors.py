@@ -60,16 +60,16 @@ from scipy import optimize
 from scipy.special import betaln, digamma, expit, gammaln
 from scipy.stats import binom
 
-from zoo import parsers
-from zoo.data import Column, fail_rows
-from zoo.deferred import az, pm, pt, xr
-from zoo.errors import DataError
-from zoo.exact import beta_mean_sd
-from zoo.exact_draws import grid_draws, trimmed_box
-from zoo.figures import save
-from zoo.model import DATA_DIR, Calibration, Density, Setting, ZooModel
-from zoo.results import Estimate, Fit, Reference
-from zoo.sampling import sample_nuts
+from zoo.core import parsers
+from zoo.core.data import Column, fail_rows
+from zoo.core.deferred import az, pm, pt, xr
+from zoo.core.errors import DataError
+from zoo.numerics.exact import beta_mean_sd
+from zoo.numerics.exact_draws import grid_draws, trimmed_box
+from zoo.report.figures import save
+from zoo.core.model import DATA_DIR, Calibration, Density, Setting, ZooModel
+from zoo.core.results import Estimate, Fit, Reference
+from zoo.core.sampling import sample_nuts
 
 #: posterior mass allowed beyond each edge of the grid's box
 TAIL_MASS = 1e-7
@@ -222,7 +222,7 @@ DRAW_CELLS = 1_000
 def posterior_draws(tumors, rats, size, rng) -> dict[str, np.ndarray]:
     """iid draws of every variable of the model, for posteriordb's reference posterior.
 
-    (u, v) from :func:`zoo.exact_draws.grid_draws`: DRAW_CELLS x DRAW_CELLS cells over the part
+    (u, v) from :func:`zoo.numerics.exact_draws.grid_draws`: DRAW_CELLS x DRAW_CELLS cells over the part
     of the search box (the one :func:`grid_box` searches) holding all but 1e-12 of the mass per
     edge, so the draws follow the posterior up to the midpoint rule's error (at most 0.03 of a
     10,000-draw Monte Carlo error in any mean or sd: benchmarks/posteriordb_grid_error.py) and

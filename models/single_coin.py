@@ -21,15 +21,15 @@ import pandas as pd
 from scipy.special import betaln
 from scipy.stats import beta as beta_dist
 
-from zoo import parsers
-from zoo.data import Column
-from zoo.deferred import pm
-from zoo.exact import beta_mean_sd, heads_tails, lecture_grid, log_evidence_bernoulli, quadrature_moments
-from zoo.exact_draws import truncated_beta
-from zoo.figures import new_figure, save
-from zoo.model import Setting, ZooModel
-from zoo.results import Reference
-from zoo.sampling import smc_log_evidence
+from zoo.core import parsers
+from zoo.core.data import Column
+from zoo.core.deferred import pm
+from zoo.numerics.exact import beta_mean_sd, heads_tails, lecture_grid, log_evidence_bernoulli, quadrature_moments
+from zoo.numerics.exact_draws import truncated_beta
+from zoo.report.figures import new_figure, save
+from zoo.core.model import Setting, ZooModel
+from zoo.core.results import Reference
+from zoo.core.sampling import smc_log_evidence
 
 
 def parse_prior(text: str) -> tuple:

@@ -30,15 +30,15 @@ import pandas as pd
 from scipy.special import expit, logsumexp
 from scipy.stats import beta as beta_distribution
 
-from zoo import parsers
-from zoo.compare import posterior_estimate
-from zoo.data import Column
-from zoo.deferred import pm
-from zoo.exact import beta_from_mode, heads_tails, log_evidence_bernoulli
-from zoo.figures import new_figure, save
-from zoo.model import Calibration, Density, Setting, ZooModel
-from zoo.results import Estimate, Reference
-from zoo.sampling import SamplerConfig, sample_smc, smc_log_evidence
+from zoo.core import parsers
+from zoo.core.compare import posterior_estimate
+from zoo.core.data import Column
+from zoo.core.deferred import pm
+from zoo.numerics.exact import beta_from_mode, heads_tails, log_evidence_bernoulli
+from zoo.report.figures import new_figure, save
+from zoo.core.model import Calibration, Density, Setting, ZooModel
+from zoo.core.results import Estimate, Reference
+from zoo.core.sampling import SamplerConfig, sample_smc, smc_log_evidence
 
 #: SMC runs at least this many chains per factory: the MCSE of the log Bayes factor is
 #: estimated from the spread between chains, and fewer would make that estimate too noisy
@@ -112,7 +112,7 @@ def log_bf_estimate(evidence_1: np.ndarray, evidence_2: np.ndarray) -> Estimate:
     (log_bf - exact) / mcse follows a t distribution with about 2 (chains - 1) degrees of
     freedom or fewer (when one factory's chains are much more spread than the other's), not a
     normal: |t| > 4 is some 20 times likelier than |z| > 4. The estimate carries those degrees
-    of freedom and :func:`zoo.compare.compare` checks the normal z with the t's tail
+    of freedom and :func:`zoo.core.compare.compare` checks the normal z with the t's tail
     probability, which keeps the stated false-alarm rate at the cost of a wider raw bound
     (|t| <= ~5.6 at 14 df). Making the MCSE itself precise instead would take several times
     more chains, each a full SMC run of each factory: the bound is free, the chains are not.

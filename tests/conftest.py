@@ -10,7 +10,7 @@ from pathlib import Path
 import matplotlib
 import pytest
 
-from zoo.sampling import SamplerConfig
+from zoo.core.sampling import SamplerConfig
 
 matplotlib.use("Agg")
 
@@ -62,8 +62,8 @@ def rejects(tmp_path, capsys):
 def example_run():
     """``example_run(name)``: the model verified on its bundled example with FAST, run once per
     session however many test files ask for it."""
-    from zoo.pipeline import run
-    from zoo.registry import get_model
+    from zoo.core.pipeline import run
+    from zoo.core.registry import get_model
 
     runs = {}
 
@@ -78,7 +78,7 @@ def example_run():
 @pytest.fixture
 def toy_model(tmp_path, monkeypatch):
     """The toy package's model registered through its entry point, as if installed: its name."""
-    from zoo.registry import ENTRY_POINT_GROUP
+    from zoo.core.registry import ENTRY_POINT_GROUP
 
     dist = tmp_path / "toy_zoo_model-0.1.0.dist-info"
     dist.mkdir()

@@ -12,7 +12,8 @@ from io import StringIO
 
 import pytest
 
-from zoo import bench, bench_runs, bench_scaling, site
+from zoo.tools.bench import command as bench, runs as bench_runs, scaling as bench_scaling
+from zoo.report import site
 from zoo.cli import main
 
 ROW_KEYS = {"compile", "sampling", "ess_bulk_min", "gradients", "ess_per_second",

@@ -6,8 +6,8 @@ import os
 import pytest
 
 from zoo.cli import main
-from zoo.outputs import MARKER
-from zoo.registry import all_models
+from zoo.core.outputs import MARKER
+from zoo.core.registry import all_models
 
 FAST = ["--draws", "500", "--tune", "500", "--seed", "7", "--quiet"]
 
@@ -65,7 +65,7 @@ def _umask() -> int:
 def test_output_folders_get_the_umasks_mode(tmp_path, mask):
     """Issue 18: reports/MODEL, reports/site and reports/sweep-* (all staged_folder) were 0700
     whatever the umask, being tempfile.mkdtemp's folder renamed."""
-    from zoo.report import staged_folder
+    from zoo.report.text import staged_folder
 
     previous = os.umask(mask)
     try:
@@ -165,19 +165,19 @@ OUT_COMMANDS = {
 def test_a_bad_out_is_refused_before_fitting(rejects, monkeypatch, command, where, message,
                                              status):
     """Issue 18: a bad --out was found only after the fit, with a traceback and exit 1."""
-    import zoo.pipeline
-    import zoo.sbc
+    import zoo.core.pipeline
+    import zoo.tools.sbc
 
     def no_fit(*args, **kwargs):
         raise AssertionError("fitted before checking --out")
 
-    for module, name in [(zoo.pipeline, "run"), (zoo.sbc, "run_sbc")]:
+    for module, name in [(zoo.core.pipeline, "run"), (zoo.tools.sbc, "run_sbc")]:
         monkeypatch.setattr(module, name, no_fit)
     rejects([*OUT_COMMANDS[command], "--out", where], message, csv_text="y\n1\n", status=status)
 
 
 def test_the_out_check_leaves_nothing_behind(tmp_path):
-    from zoo.outputs import writable_folder as output_folder
+    from zoo.core.outputs import writable_folder as output_folder
 
     existing = tmp_path / "existing"
     existing.mkdir()
@@ -204,7 +204,7 @@ def test_a_setting_that_would_be_ignored_is_refused(rejects, args, message):
 
 
 def test_settings_that_apply_are_accepted():
-    from zoo.registry import get_model
+    from zoo.core.registry import get_model
 
     mint, gmm = get_model("mint"), get_model("gmm")
     assert mint.parse_settings(["example=exercise1"], user_data=False)["example"] == "exercise1"
@@ -220,7 +220,7 @@ def test_console_shows_failures_and_the_worst_checks_with_a_count():
 
     import pandas as pd
 
-    from zoo.report import CONSOLE_ROWS, checks_table
+    from zoo.report.text import CONSOLE_ROWS, checks_table
 
     z = [0.1 * i for i in range(30)] + [-9.0]
     checks = pd.DataFrame({"name": [f"c{i}" for i in range(31)], "reference": 0.0,
@@ -239,7 +239,7 @@ def test_data_that_is_a_folder_is_named_so(rejects, tmp_path):
 
 def test_a_wide_table_is_folded_to_the_terminal_width():
     """Issue 18: rat-tumors' alternatives table was 166 characters wide on an 80-column terminal."""
-    from zoo.report import folded_columns
+    from zoo.report.text import folded_columns
 
     rows = [["quantity", *(f"method_{i}" for i in range(12))],
             *([f"theta[{j}]", *(f"{0.123456 * i:.6g}" for i in range(12))] for j in range(3))]
@@ -253,7 +253,7 @@ def test_sweep_writes_whole_settings_as_integers_and_labels_only_the_swept_value
     """Issue 18: the CSV wrote K as 5.0, and sweep.png's log axis labelled its minor ticks."""
     import pandas as pd
 
-    from zoo.sweep import CELL_LEGEND, _value, plot
+    from zoo.tools.sweep import CELL_LEGEND, _value, plot
 
     assert (_value("5"), _value("0.5"), _value("1e3")) == (5, 0.5, 1000)
     assert isinstance(_value("5"), int) and "(reference) z" in CELL_LEGEND
@@ -284,12 +284,12 @@ def users_folder(tmp_path):
 
 
 def refuse_fitting(monkeypatch):
-    import zoo.pipeline
+    import zoo.core.pipeline
 
     def fit(*args, **kwargs):
         raise AssertionError("fitted before checking --out")
 
-    monkeypatch.setattr(zoo.pipeline, "run", fit)
+    monkeypatch.setattr(zoo.core.pipeline, "run", fit)
 
 
 @pytest.mark.parametrize("command", REPLACING)
@@ -313,8 +313,8 @@ def test_a_folder_the_zoo_did_not_write_is_refused_before_fitting(tmp_path, caps
 
 
 def test_the_zoo_replaces_its_own_folder_but_not_a_file_added_to_it(tmp_path):
-    from zoo.errors import UsageError
-    from zoo.outputs import staged_folder, writable_folder
+    from zoo.core.errors import UsageError
+    from zoo.core.outputs import staged_folder, writable_folder
 
     out = tmp_path / "out"
     for version in (b"1", b"2"):  # its own output is replaced, run after run

@@ -11,13 +11,13 @@ import numpy as np
 import pymc as pm
 import pytest
 
-from zoo.compare import parse_check
-from zoo.density_check import MIN_FINITE_POINTS, density_check
-from zoo.faults import Reweighted
-from zoo.model import Calibration
-from zoo.registry import all_models
-from zoo.results import REFERENCE_KINDS
-from zoo.sbc import SbcConfig, run_sbc
+from zoo.core.compare import parse_check
+from zoo.core.density_check import MIN_FINITE_POINTS, density_check
+from zoo.core.faults import Reweighted
+from zoo.core.model import Calibration
+from zoo.core.registry import all_models
+from zoo.core.results import REFERENCE_KINDS
+from zoo.tools.sbc import SbcConfig, run_sbc
 
 MODELS = sorted(all_models())
 #: a small SBC per model (the per-model files used to carry a copy each)

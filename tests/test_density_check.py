@@ -1,4 +1,4 @@
-"""The log-density cross-check (zoo/density_check.py): it fails on a fault in a helper shared by
+"""The log-density cross-check (zoo/core/density_check.py): it fails on a fault in a helper shared by
 ``build`` and the reference, and on a fault in any PyMC model a fit samples; its arithmetic (the
 deviation, the Jacobian of a simplex, the points) on its own. That it passes on every model's
 example and user data, and fails on a slightly wrong likelihood, is in tests/test_contract.py."""
@@ -13,10 +13,10 @@ import zoo.models.gmm as gmm
 import zoo.models.missing_data as missing_data
 import zoo.models.mint as mint
 import zoo.models.two_factories as two_factories
-from zoo.density_check import (RELATIVE_TOLERANCE, PymcSide, check_points, compare,
-                               density_check, deviation)
-from zoo.exact import beta_from_mode
-from zoo.model import Density
+from zoo.core.density_check import (RELATIVE_TOLERANCE, PymcSide, check_points, compare,
+                                    density_check, deviation)
+from zoo.numerics.exact import beta_from_mode
+from zoo.core.model import Density
 
 def check_of(model):
     settings = model.parse_settings()

@@ -1,4 +1,4 @@
-"""Tests of zoo.em: EM invariants, classical answers (scikit-learn, scipy), failure modes."""
+"""Tests of zoo.numerics.em: EM invariants, classical answers (scikit-learn, scipy), failure modes."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ from scipy import stats
 from scipy.special import logsumexp
 from threadpoolctl import threadpool_limits
 
-from zoo import em
+from zoo.numerics import em
 
 # The lecture's generative story (Lecture 14, "Gaussian Mixture Model").
 LECTURE_WEIGHTS = np.array([0.4, 0.2, 0.4])
@@ -35,7 +35,7 @@ def plane_sample(n: int, seed: int) -> np.ndarray:
 
 
 def scipy_loglik(x, weights, means, covs) -> float:
-    """Mixture log-likelihood from scipy.stats densities, independent of zoo.em."""
+    """Mixture log-likelihood from scipy.stats densities, independent of zoo.numerics.em."""
     if np.ndim(x) == 1:
         dens = [stats.norm.logpdf(x, m, np.sqrt(v)) for m, v in zip(means, covs, strict=True)]
     else:
@@ -251,7 +251,7 @@ def test_collapsed_restarts_are_skipped_and_all_collapsed_raises():
 
 
 def _scipy_log_posterior(x, fit, prior):
-    """log-likelihood + log-prior from scipy.stats, independent of zoo.em."""
+    """log-likelihood + log-prior from scipy.stats, independent of zoo.numerics.em."""
     k = fit.weights.size
     value = scipy_loglik(x, fit.weights, fit.means, fit.covariances)
     value += stats.dirichlet.logpdf(fit.weights, [prior.alpha] * k)

@@ -9,10 +9,10 @@ import xarray as xr
 from scipy.stats import norm
 from scipy.stats import t as student_t
 
-from zoo.compare import (Z_BOUND, compare, normal_equivalent, parse_check, posterior_estimate,
-                         round_to_mcse)
-from zoo.diagnostics import NAMES_SHOWN, diagnose, stuck_chains
-from zoo.results import Estimate, Fit, Reference
+from zoo.core.compare import (Z_BOUND, compare, normal_equivalent, parse_check, posterior_estimate,
+                              round_to_mcse)
+from zoo.core.diagnostics import NAMES_SHOWN, diagnose, stuck_chains
+from zoo.core.results import Estimate, Fit, Reference
 
 
 def _idata(draws: dict[str, np.ndarray], diverging=None) -> xr.DataTree:
@@ -57,7 +57,7 @@ def test_correct_reference_passes_and_wrong_one_fails():
 def test_many_checks_widen_the_bound_family_wise():
     """1 check: |z| <= 4; 151 checks (rat tumors): about 4.5, so that a correct model fails by
     chance in at most 1 run in 1000 however many checks it has."""
-    from zoo.compare import FAMILY_ALPHA, z_bound
+    from zoo.core.compare import FAMILY_ALPHA, z_bound
 
     assert z_bound(1) == Z_BOUND
     assert z_bound(151) == pytest.approx(4.505, abs=0.01)
@@ -72,7 +72,7 @@ def test_many_checks_widen_the_bound_family_wise():
 def test_a_derived_check_is_shown_but_does_not_widen_the_bound():
     """40 checks of which 20 are derived exactly from the other 20 (as p_factory[1] from
     p_factory[0]) are held to the bound of 20; a derived check must name a check that counts."""
-    from zoo.compare import z_bound
+    from zoo.core.compare import z_bound
 
     fit = Fit(_idata({"x": NORMAL}), estimates={f"e{i}": Estimate(0.0, 1.0) for i in range(40)})
     values = {f"e{i}": 0.0 for i in range(40)}
@@ -160,7 +160,7 @@ def test_nothing_to_diagnose_is_not_convergence():
 
 def test_non_finite_r_hat_is_a_problem(monkeypatch):
     """A NaN from ArviZ itself (finite, varying draws) is reported, not skipped."""
-    import arviz  # the module itself: zoo.diagnostics's az is a deferred stand-in for it
+    import arviz  # the module itself: zoo.core.diagnostics's az is a deferred stand-in for it
 
     monkeypatch.setattr(arviz, "rhat", lambda x: float("nan"))
     diag = diagnose(_idata({"x": NORMAL}))
@@ -176,7 +176,7 @@ def test_every_r_hat_beyond_the_limit_is_counted():
 
 
 def test_nan_diagnostics_print_and_serialise():
-    from zoo import report
+    from zoo.report import text as report
 
     constant = np.zeros((4, 1000))
     diag = diagnose(_idata({"x": constant}))

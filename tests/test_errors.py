@@ -9,7 +9,7 @@ import pytest
 
 import zoo.api
 from zoo.cli import main
-from zoo.errors import EXIT_BAD_INPUT, EXIT_BUG, EXIT_ENVIRONMENT, DataError, EnvironmentProblem
+from zoo.core.errors import EXIT_BAD_INPUT, EXIT_BUG, EXIT_ENVIRONMENT, DataError, EnvironmentProblem
 
 
 def failing_verify(error: BaseException):

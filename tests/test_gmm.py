@@ -29,16 +29,16 @@ from zoo.models.gmm import (
     simulate_mixture,
 )
 from scipy.special import expit
-from zoo.compare import compare
-from zoo.diagnostics import diagnose
-from zoo.em import fit_gmm
-from zoo.errors import DataError, UsageError
-from zoo.exact import beta_mean_sd
-from zoo.importance import Moments, Target, posterior_moments
-from zoo.model import DATA_DIR
-from zoo.report import console, status
-from zoo.results import Reference
-from zoo.pipeline import run
+from zoo.core.compare import compare
+from zoo.core.diagnostics import diagnose
+from zoo.numerics.em import fit_gmm
+from zoo.core.errors import DataError, UsageError
+from zoo.numerics.exact import beta_mean_sd
+from zoo.numerics.importance import Moments, Target, posterior_moments
+from zoo.core.model import DATA_DIR
+from zoo.report.text import console, status
+from zoo.core.results import Reference
+from zoo.core.pipeline import run
 
 POSTERIORDB = DATA_DIR / "low_dim_gauss_mix.csv"
 POSTERIORDB_SETTINGS = ["column=y", "components=2", "mu_prior=normal:0,2",
@@ -163,7 +163,7 @@ def test_methods_side_by_side(lecture_run):
 def test_console_table_of_alternatives_lines_up_every_method(lecture_run):
     """Issue 23: the console's alternatives table was blank but for PSIS: the other methods
     call mu[0] what PSIS calls mu[0].mean, so their values were rows beyond the first 12."""
-    from zoo.report import CONSOLE_ROWS, alternatives_table
+    from zoo.report.text import CONSOLE_ROWS, alternatives_table
 
     header, *rows = alternatives_table(lecture_run)[: CONSOLE_ROWS + 1]
     first = dict(zip(header, rows[0]))
@@ -339,7 +339,7 @@ def test_a_run_on_the_em_fallback_says_so_as_data(monkeypatch, lecture_run):
     """Importance sampling not trusted: the run's JSON says its reference is the EM fallback and
     the check the weaker one, and its status line says PASS (weaker check: EM). The reference
     is computed (cache off); the fit is lecture_run's, on the same data."""
-    from zoo.report import console
+    from zoo.report.text import console
 
     untrusted = lambda *args: Moments({}, {}, pareto_k=0.9, ess=10.0, draws=100)  # noqa: E731
     monkeypatch.setattr("zoo.models.gmm.posterior_moments", untrusted)
@@ -487,7 +487,7 @@ def test_components_closer_than_their_sds_never_pass(close_run):
 
 def test_a_refusal_is_shown_on_the_report_page(close_run, tmp_path):
     """Issue 24: the page says CANNOT VERIFY and why, where a failing run shows its problems."""
-    from zoo.site import build_site
+    from zoo.report.site import build_site
 
     build_site([close_run], tmp_path / "site")
     page = (tmp_path / "site" / "gmm" / "index.html").read_text()

@@ -10,7 +10,7 @@ import pytensor
 import pytest
 
 import zoo
-from zoo.sampling import quieted_pymc
+from zoo.core.sampling import quieted_pymc
 
 LOGGERS = ("pymc", "pytensor", "pmx", "nutpie", "")
 CONFIG = ("generated_src_dir", "linker", "mode", "floatX", "compiledir")
@@ -53,7 +53,7 @@ def test_sbc_plots_leave_the_matplotlib_backend_alone(tmp_path):
     import matplotlib
     import numpy as np
 
-    from zoo.sbc import plot_all
+    from zoo.tools.sbc import plot_all
 
     summary = {"model": "toy", "simulations": 50, "threshold": 0.01, "binary_calibration": {},
                "parameters": {"theta": {"pit": list(np.linspace(0.01, 0.99, 50)),

@@ -8,12 +8,12 @@ import pytest
 from scipy.stats import beta as beta_dist
 
 from zoo.models.mint import (MODEL, FreeK, coin_counts, exact_k_sweep, exact_posterior,
-                         free_k_from_mode_sd, grid_posterior, natural_key, parse_k,
-                         posterior_draws)
+                             free_k_from_mode_sd, grid_posterior, natural_key, parse_k,
+                             posterior_draws)
 from zoo.cli import main
-from zoo.errors import UsageError
-from zoo.exact import beta_from_mode, lecture_grid
-from zoo.pipeline import run
+from zoo.core.errors import UsageError
+from zoo.numerics.exact import beta_from_mode, lecture_grid
+from zoo.core.pipeline import run
 
 TWO_COINS = (np.array([3, 4]), np.array([15, 5]))
 KRUSCHKE_K = free_k_from_mode_sd(1.0, 10.0)
@@ -217,7 +217,7 @@ def test_exact_is_converged_to_1e_8(monkeypatch, K):
 def test_sweep_plot_groups_checks_and_tolerates_missing_intervals():
     """Probabilities share a panel, other variables get their own; checks without a posterior
     interval (estimates such as an SMC log BF) are drawn as points."""
-    from zoo.sweep import plot
+    from zoo.tools.sweep import plot
 
     rows = [{"kappa": k, "check": name, "reference": ref, "estimate": ref, "eti89_lb": lb,
              "eti89_ub": ub} for k in (6.0, 202.0) for name, ref, lb, ub in

@@ -13,11 +13,11 @@ from scipy import stats
 
 from conftest import FAST
 from zoo.cli import main
-from zoo.compare import compare
-from zoo.data import Column, read_csv
-from zoo.em import em_gaussian_missing
-from zoo.errors import DataError
-from zoo.model import Reference
+from zoo.core.compare import compare
+from zoo.core.data import Column, read_csv
+from zoo.numerics.em import em_gaussian_missing
+from zoo.core.errors import DataError
+from zoo.core.model import Reference
 from zoo.models.missing_data import (
     LECTURE_CSV,
     LECTURE_N,

@@ -15,11 +15,11 @@ import xarray as xr
 from posteriordb import PosteriorDatabase
 
 from zoo.cli import main
-from zoo.compare import parse_check, z_bound, z_score
-from zoo.posteriordb import definition, layout
-from zoo.posteriordb.export import CHAINS, DRAWS, names, variable_size
-from zoo.posteriordb.verify import reference_checks, verify
-from zoo.registry import all_models
+from zoo.core.compare import parse_check, z_bound, z_score
+from zoo.tools.posteriordb import definition, layout
+from zoo.tools.posteriordb.export import CHAINS, DRAWS, names, variable_size
+from zoo.tools.posteriordb.verify import reference_checks, verify
+from zoo.core.registry import all_models
 
 DB = Path(__file__).parent / "fixtures" / "posteriordb"
 MIXTURE = "low_dim_gauss_mix-low_dim_gauss_mix"
@@ -132,7 +132,7 @@ def test_a_broken_db_file_is_one_line(rejects, changed_db):
 def test_export_writes_nothing_when_a_check_fails_or_writing_breaks(tmp_path, monkeypatch, capsys):
     """All or nothing: a reference failing the definition's checks, or an error halfway through
     writing, leaves no --out and no staging folder."""
-    from zoo.posteriordb import export
+    from zoo.tools.posteriordb import export
 
     out = tmp_path / "db"
     monkeypatch.setattr(export.definition, "checks", lambda found: {"ndraws_is_10k": False})
@@ -151,7 +151,7 @@ def test_export_writes_nothing_when_a_check_fails_or_writing_breaks(tmp_path, mo
 
 def test_same_seed_same_draws(tmp_path):
     """Two exports with one seed write the same bytes of reference draws (a fixed zip time)."""
-    from zoo.posteriordb.export import export
+    from zoo.tools.posteriordb.export import export
 
     model = all_models()["single-coin"]
     for out in ("a", "b"):
@@ -199,7 +199,7 @@ def test_verify_low_dim_gauss_mix_passes_both_references(fast_config):
 def test_verify_reads_back_a_zoo_export(tmp_path, fast_config):
     """The round trip: single-coin exported, then verified from the export (the model and
     settings its info records, NUTS against its exact reference draws and its own reference)."""
-    from zoo.posteriordb.export import export
+    from zoo.tools.posteriordb.export import export
 
     export([all_models()["single-coin"]], tmp_path / "db", seed=3)
     found = verify("single_coin", tmp_path / "db", fast_config)

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from scipy import integrate, special
 
-from zoo import power
+from zoo.tools import power
 from zoo.cli import main
-from zoo.faults import FAULTS, Fault, faulty_model
+from zoo.core.faults import FAULTS, Fault, faulty_model
 from zoo.models.single_coin import SingleCoin
-from zoo.pipeline import run
-from zoo.registry import all_models, get_model
+from zoo.core.pipeline import run
+from zoo.core.registry import all_models, get_model
 
 POWER_PAGE = Path(__file__).parents[1] / "docs" / "power.md"
 COMMITTED = Path(__file__).parents[1] / "benchmarks" / "results" / "power.json"
@@ -238,7 +238,7 @@ def test_bad_input_is_exit_2(rejects, args, message):
 
 
 def test_report_index_shows_the_power_table(quick, tmp_path):
-    from zoo import site
+    from zoo.report import site
 
     out, _, document = quick
     (tmp_path / "power").mkdir()

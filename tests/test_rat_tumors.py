@@ -17,10 +17,10 @@ from zoo.models.rat_tumors import (
     log_marginal_likelihood, shrinkage_plot, type2_optimum,
 )
 from zoo.cli import main
-from zoo.compare import compare
-from zoo.results import Reference
-from zoo.pipeline import run
-from zoo.sampling import SamplerConfig
+from zoo.core.compare import compare
+from zoo.core.results import Reference
+from zoo.core.pipeline import run
+from zoo.core.sampling import SamplerConfig
 
 FAST = ["--draws", "500", "--tune", "500", "--seed", "7", "--quiet"]
 

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from zoo import reference_cache
-from zoo.registry import get_model
+from zoo.core import reference_cache
+from zoo.core.registry import get_model
 
 MODEL = get_model("single-coin")
 

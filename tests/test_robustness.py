@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from zoo.cli import main
-from zoo.errors import EXIT_ENVIRONMENT, DataError
-from zoo.outputs import written_files
-from zoo.registry import all_models
+from zoo.core.errors import EXIT_ENVIRONMENT, DataError
+from zoo.core.outputs import written_files
+from zoo.core.registry import all_models
 
 MODELS = all_models()
 ROOT = Path(__file__).resolve().parent.parent
@@ -174,7 +174,7 @@ def test_ctrl_c_swallowed_while_compiling_still_stops_the_run(tmp_path, capsys, 
     calling ctypes callback function"), and the run went on, wrote its output and exited 0."""
     import ctypes
 
-    from zoo import compile_cache, nutpie_callbacks
+    from zoo.core import compile_cache, nutpie_callbacks
 
     compile_cache.cache_clear()  # compile now, not reuse a model an earlier test compiled
     compile_model = nutpie_callbacks.compile_model
@@ -202,7 +202,7 @@ OUTPUT_FILES = {"posterior.nc": 400_000, "summary.md": 3_000, "result.json": 20_
 
 
 def write_version(out: Path, version: int) -> None:
-    from zoo.outputs import staged_folder
+    from zoo.core.outputs import staged_folder
 
     with staged_folder(out) as staging:
         for name, size in OUTPUT_FILES.items():
@@ -239,7 +239,7 @@ def test_kill_9_at_random_moments_leaves_the_previous_or_the_new_output(tmp_path
     removal of the previous output): out always holds one complete version."""
     import random
 
-    from zoo.outputs import staged_folder
+    from zoo.core.outputs import staged_folder
 
     out, rng, seen = tmp_path / "out", random.Random(18), set()
     write_version(out, 0)
@@ -294,12 +294,12 @@ def mounted_tmpfs(folder: Path, *options: str):
 
 
 def no_fitting(monkeypatch):
-    import zoo.pipeline
+    import zoo.core.pipeline
 
     def fit(*args, **kwargs):
         raise AssertionError("fitted before checking --out")
 
-    monkeypatch.setattr(zoo.pipeline, "run", fit)
+    monkeypatch.setattr(zoo.core.pipeline, "run", fit)
 
 
 def test_a_read_only_destination_is_refused_before_fitting(rejects, tmp_path, monkeypatch):
@@ -326,12 +326,12 @@ def test_a_full_disk_is_refused_before_fitting(rejects, tmp_path, monkeypatch):
     """A 1 MB tmpfs (as root); unprivileged, a disk that reports 1 MB free (simulated)."""
     import shutil
 
-    import zoo.outputs
+    import zoo.core.outputs
 
     no_fitting(monkeypatch)
     with mounted_tmpfs(tmp_path / "small", "size=1m") as mounted:
         if not mounted:
-            monkeypatch.setattr(zoo.outputs.shutil, "disk_usage",
+            monkeypatch.setattr(zoo.core.outputs.shutil, "disk_usage",
                                 lambda path: shutil._ntuple_diskusage(2**20, 0, 2**20))
         rejects(["run", "single-coin", "--out", str(tmp_path / "small" / "coin")], "MB free",
                 status=EXIT_ENVIRONMENT)
@@ -342,8 +342,8 @@ def test_a_disk_that_fills_while_writing_keeps_the_previous_output(tmp_path):
     disk): one line, the previous output kept, no staging folder left."""
     import errno
 
-    from zoo.errors import EnvironmentProblem
-    from zoo.outputs import staged_folder
+    from zoo.core.errors import EnvironmentProblem
+    from zoo.core.outputs import staged_folder
 
     out = tmp_path / "out"
     write_version(out, 1)

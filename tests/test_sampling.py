@@ -7,9 +7,9 @@ import numpy as np
 import pymc as pm
 import pytest
 
-from zoo.pipeline import run, run_all
-from zoo.registry import get_model
-from zoo.sampling import DEFAULT_TUNE, SamplerConfig, nutpie_starts, sample_nuts
+from zoo.core.pipeline import run, run_all
+from zoo.core.registry import get_model
+from zoo.core.sampling import DEFAULT_TUNE, SamplerConfig, nutpie_starts, sample_nuts
 
 
 def _ordered_model() -> pm.Model:
@@ -87,7 +87,7 @@ def _saved_stats(idata, path):
     """The sample stats of ``idata`` as ``zoo run`` saves them to NetCDF and reads them back."""
     import xarray as xr
 
-    from zoo.report import _netcdf_ready
+    from zoo.report.text import _netcdf_ready
 
     _netcdf_ready(idata).to_netcdf(path)
     return xr.open_datatree(path)["sample_stats"].load()
@@ -136,7 +136,7 @@ def test_compiling_leaves_nothing_in_the_temp_folder(tmp_path):
     import subprocess
     import sys
 
-    script = ("from zoo.sampling import quieted_pymc\n"
+    script = ("from zoo.core.sampling import quieted_pymc\n"
               "import pytensor, pytensor.tensor as pt\n"
               "x = pt.vector('x')\n"
               "with quieted_pymc():\n"
@@ -164,7 +164,7 @@ def _coin(heads: int, tails: int, a: float = 1.0, b: float = 1.0, name: str = "p
 
 
 def _structure(model: pm.Model) -> str | None:
-    from zoo.compile_cache import data_slots, structure_key
+    from zoo.core.compile_cache import data_slots, structure_key
 
     fgraph, _ = data_slots(model)
     return structure_key(fgraph, model)
@@ -188,7 +188,7 @@ def test_the_cache_key_ignores_the_observed_values_and_nothing_else():
 
 
 def test_a_model_with_its_own_initial_values_is_compiled_every_time():
-    from zoo.compile_cache import data_slots
+    from zoo.core.compile_cache import data_slots
 
     assert data_slots(_ordered_model()) is None
 
@@ -196,7 +196,7 @@ def test_a_model_with_its_own_initial_values_is_compiled_every_time():
 def test_a_model_fitted_again_on_new_data_compiles_once_and_another_prior_compiles_anew():
     """Each fit's posterior mean is its own exact Beta posterior's: the second fit samples the
     second data set (twice as many flips), the third its own prior, never a function compiled for another."""
-    from zoo.compile_cache import cache_info
+    from zoo.core.compile_cache import cache_info
 
     config = SamplerConfig(draws=500, tune=300, chains=2, seed=5, nuts_sampler="nutpie")
     before = cache_info()
@@ -212,8 +212,8 @@ def test_a_model_fitted_again_on_new_data_compiles_once_and_another_prior_compil
 
 
 def test_a_model_verified_again_in_the_session_compiles_nothing_and_says_where_time_went(fast_config):
-    from zoo.compile_cache import cache_info
-    from zoo.report import console
+    from zoo.core.compile_cache import cache_info
+    from zoo.report.text import console
 
     config = replace(fast_config, draws=300, tune=300)
     run(get_model("single-coin"), config=config)
@@ -248,7 +248,7 @@ def _scaled_logp_callback(scale: float):
     import pytensor.tensor as pt
     from nutpie.compile_pymc import make_user_data
 
-    from zoo.nutpie_callbacks import _slots, callback
+    from zoo.core.nutpie_callbacks import _slots, callback
 
     x = pt.dvector("x")
     data = pytensor.shared(np.array([1.0, 2.0]), name="data")

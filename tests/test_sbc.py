@@ -10,15 +10,15 @@ import pytensor.tensor as pt
 import pytest
 import xarray as xr
 
-from zoo.model import Calibration
+from zoo.core.model import Calibration
 from zoo.models.single_coin import SingleCoin
 from zoo.cli import main
-from zoo.errors import UsageError
-from zoo.registry import get_model
-from zoo.sampling import SamplerConfig
-from zoo.sbc import (ESS_MIN, MAX_BAD_SHARE, R_HAT_MAX, SbcConfig, console, continuous_pits,
-                     convergence, discrete_pit, fit_health, run_sbc, simulate_and_fit,
-                     simulation_rng, uniformity_p_value)
+from zoo.core.errors import UsageError
+from zoo.core.registry import get_model
+from zoo.core.sampling import SamplerConfig
+from zoo.tools.sbc import (ESS_MIN, MAX_BAD_SHARE, R_HAT_MAX, SbcConfig, console, continuous_pits,
+                           convergence, discrete_pit, fit_health, run_sbc, simulate_and_fit,
+                           simulation_rng, uniformity_p_value)
 
 #: CI size: enough simulations for the broken variant to be flagged without doubt
 CI = SbcConfig(sims=40, seed=11)
@@ -115,7 +115,7 @@ def test_a_sampler_that_diverges_fails_though_its_ranks_look_uniform(tmp_path):
 def test_sbc_runs_the_sampler_settings_verify_runs(coin_run, monkeypatch):
     import nutpie
 
-    from zoo.pipeline import run
+    from zoo.core.pipeline import run
 
     calls = []
     sample = nutpie.sample

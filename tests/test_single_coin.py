@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from zoo.exact import lecture_grid
+from zoo.numerics.exact import lecture_grid
 from zoo.models.single_coin import MODEL, exact_posterior, grid_posterior, parse_prior
-from zoo.errors import UsageError
+from zoo.core.errors import UsageError
 
 PRIORS = [("triangular",), ("beta", 1.0, 1.0), ("beta", 2.0, 5.0)]
 
@@ -71,7 +71,7 @@ def test_posterior_matches_exact(triangular_run):
 
 def test_posterior_fails_against_a_wrong_reference(triangular_run):
     """The flat-prior answer is 0.01 away from the triangular one: the check must catch it."""
-    from zoo.compare import compare
+    from zoo.core.compare import compare
 
     wrong = MODEL.reference(triangular_run.data, MODEL.parse_settings(["prior=flat"]))
     assert not compare(triangular_run.fit, wrong)["passed"].all()

@@ -13,15 +13,15 @@ import pytest
 
 from conftest import FAST
 from zoo.models.two_factories import MODEL as TWO_FACTORIES
-from zoo import figures
-from zoo import site as site_module
+from zoo.report import figures
+from zoo.report import site as site_module
 from zoo.cli import main
-from zoo.diagnostics import scalar_draws
-from zoo.figures import panel_scalars, reference_moments
-from zoo.pipeline import run
-from zoo.registry import all_models, get_model
-from zoo.report import console, status
-from zoo.results import DensityCheck
+from zoo.core.diagnostics import scalar_draws
+from zoo.report.figures import panel_scalars, reference_moments
+from zoo.core.pipeline import run
+from zoo.core.registry import all_models, get_model
+from zoo.report.text import console, status
+from zoo.core.results import DensityCheck
 
 MODELS = ["single-coin", "two-factories"]
 TABLES = ["data", "settings", "checks", "alternatives", "summary", "provenance"]
@@ -179,7 +179,7 @@ def test_reference_lines_come_from_the_checks():
 
 
 def test_interrupted_build_keeps_the_previous_site(tmp_path, monkeypatch):
-    from zoo.outputs import staged_folder
+    from zoo.core.outputs import staged_folder
 
     out = tmp_path / "site"
     with staged_folder(out) as previous:  # a site the zoo wrote: one it may replace
@@ -266,8 +266,8 @@ def test_posterior_nc_reproduces_the_pages_predictive_check_and_loo(tmp_path):
     log-likelihood."""
     import arviz as az
 
-    from zoo.predictive import posterior_predictive
-    from zoo.report import write_run
+    from zoo.report.predictive import posterior_predictive
+    from zoo.report.text import write_run
 
     result = demo_results()[0]
     write_run(result, tmp_path / "run")

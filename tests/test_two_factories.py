@@ -7,7 +7,7 @@ from scipy import integrate, stats
 from scipy.special import betaln
 
 from zoo.models.two_factories import MODEL, exact_comparison, p_factory_sd
-from zoo.exact import beta_from_mode
+from zoo.numerics.exact import beta_from_mode
 
 
 @pytest.mark.parametrize("kappa", [6.0, 202.0])
@@ -50,7 +50,7 @@ def test_nuts_and_smc_match_exact(default_run):
 
 def test_wrong_factory_prior_is_detected(default_run):
     """A reference for prior 0.4/0.6 (p_factory[0] 0.18 instead of 0.25) must fail."""
-    from zoo.compare import compare
+    from zoo.core.compare import compare
 
     wrong = MODEL.reference(default_run.data, MODEL.parse_settings(["prior=0.4,0.6"]))
     checks = compare(default_run.fit, wrong).set_index("name")
@@ -77,8 +77,8 @@ def test_p_factory_sd_by_quadrature_matches_exact_draws(kappa, heads, flips):
 def test_p_factory_is_counted_once_and_graded_in_its_posterior_sd(default_run):
     """p_factory[1] is shown but derived: the bound and the count are those of two checks; the
     reference's sd of p_factory is NUTS's sd of its draws, within 4 MCSE."""
-    from zoo.compare import posterior_estimate, z_bound
-    from zoo.report import checks_line
+    from zoo.core.compare import posterior_estimate, z_bound
+    from zoo.report.text import checks_line
 
     reference = default_run.reference
     assert reference.derived == {"p_factory[1]": "p_factory[0]"}

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from zoo.workers import spawned_pool
+from zoo.core.workers import spawned_pool
 
 
 def test_a_failing_block_stops_its_workers():

@@ -13,14 +13,14 @@ import importlib
 _EXPORTS = {
     "calibrate": "zoo.api", "list_models": "zoo.api", "make_site": "zoo.api",
     "verify": "zoo.api", "verify_many": "zoo.api", "write": "zoo.api",
-    "get_model": "zoo.registry",
-    "Column": "zoo.data",
-    "DataError": "zoo.errors", "EnvironmentProblem": "zoo.errors", "UsageError": "zoo.errors",
-    "ZooError": "zoo.errors",
-    "Setting": "zoo.model", "ZooModel": "zoo.model",
-    "Estimate": "zoo.results", "Fit": "zoo.results", "Reference": "zoo.results",
-    "Result": "zoo.results",
-    "SamplerConfig": "zoo.sampling",
+    "get_model": "zoo.core.registry",
+    "Column": "zoo.core.data",
+    "DataError": "zoo.core.errors", "EnvironmentProblem": "zoo.core.errors", "UsageError": "zoo.core.errors",
+    "ZooError": "zoo.core.errors",
+    "Setting": "zoo.core.model", "ZooModel": "zoo.core.model",
+    "Estimate": "zoo.core.results", "Fit": "zoo.core.results", "Reference": "zoo.core.results",
+    "Result": "zoo.core.results",
+    "SamplerConfig": "zoo.core.sampling",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -8,7 +8,7 @@
     zoo.make_site([result], out="reports/site")          # zoo report's site
     zoo.calibrate("single-coin", sims=50)                # zoo sbc
 
-(The names are not ``zoo.report`` or ``zoo.sbc``: those are the modules behind them.)
+(The names are not ``zoo.report.text`` or ``zoo.tools.sbc``: those are the modules behind them.)
 
 Arguments are checked as the command line checks them, before any fitting: a bad one raises
 :class:`zoo.UsageError` or :class:`zoo.DataError` with the same one-line message; a folder
@@ -22,12 +22,12 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
-from zoo.errors import UsageError
-from zoo.model import ZooModel
-from zoo.outputs import writable_folder
-from zoo.registry import all_models, get_model
-from zoo.results import Result
-from zoo.sampling import SamplerConfig
+from zoo.core.errors import UsageError
+from zoo.core.model import ZooModel
+from zoo.core.outputs import writable_folder
+from zoo.core.registry import all_models, get_model
+from zoo.core.results import Result
+from zoo.core.sampling import SamplerConfig
 
 #: where results are written unless ``out`` says otherwise (relative to the working folder)
 REPORTS = Path("reports")
@@ -49,7 +49,7 @@ def verify(model: str | ZooModel, data: str | Path | None = None, settings: Sett
     field of :class:`zoo.SamplerConfig` (``seed``, ``draws``, ``tune``, ``chains``, ``cores``,
     ``sampler``, ``nuts_sampler``, ``target_accept``, ``progressbar``), applied over ``config``.
     """
-    from zoo.pipeline import run
+    from zoo.core.pipeline import run
 
     return run(_model(model), data, setting_pairs(settings), sampler_config(config, sampler))
 
@@ -59,7 +59,7 @@ def verify_many(models: Sequence[str | ZooModel] | None = None, data: str | Path
                 **sampler: Any) -> Iterator[Result]:
     """:func:`verify` for several models (default: all), ``jobs`` at a time, each in its own
     process; results come in the order given, as each finishes."""
-    from zoo.pipeline import run_all
+    from zoo.core.pipeline import run_all
 
     chosen = [_model(m) for m in models] if models is not None else list(all_models().values())
     return run_all(chosen, data, setting_pairs(settings), sampler_config(config, sampler), jobs)
@@ -68,14 +68,14 @@ def verify_many(models: Sequence[str | ZooModel] | None = None, data: str | Path
 def write(result: Result, out: str | Path | None = None) -> list[Path]:
     """``zoo run``'s files for ``result`` (posterior.nc, summary.md, result.json) in ``out``
     (default reports/MODEL), all or nothing; the paths written."""
-    from zoo.report import write_run
+    from zoo.report.text import write_run
 
     return write_run(result, writable_folder(out or REPORTS / result.model.name, replaces=True))
 
 
 def make_site(results: Sequence[Result], out: str | Path = REPORTS / "site") -> Path:
     """The report site for ``results`` in ``out``, all or nothing; its index page."""
-    from zoo.site import build_site
+    from zoo.report.site import build_site
 
     return build_site(list(results), writable_folder(out, replaces=True),
                       command="zoo.make_site(...)").index
@@ -86,9 +86,9 @@ def calibrate(model: str | ZooModel, sims: int = 100, *, settings: Settings = No
         **options: Any) -> dict[str, Any]:
     """Simulation-based calibration of ``model``: ``sims`` simulated data sets, each fitted and
     ranked; finished simulations are kept in ``out`` (default reports/sbc-MODEL), so a rerun
-    resumes. ``options``: any field of :class:`zoo.sbc.SbcConfig` (``seed``, ``draws``,
+    resumes. ``options``: any field of :class:`zoo.tools.sbc.SbcConfig` (``seed``, ``draws``,
     ``chains``, ...). Returns the summary (``summary["passed"]``)."""
-    from zoo.sbc import SbcConfig, run_sbc
+    from zoo.tools.sbc import SbcConfig, run_sbc
 
     chosen = _model(model)
     config = _dataclass_with(SbcConfig(sims=sims), options, "SBC option")

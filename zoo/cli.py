@@ -1,9 +1,9 @@
-"""The ``zoo`` command: parses options and calls :mod:`zoo.pipeline`; nothing else.
+"""The ``zoo`` command: parses options and calls :mod:`zoo.core.pipeline`; nothing else.
 
 Exit status: 0 all checks passed, 1 a check failed or a fit did not converge, 2 bad input
 or options (one line on stderr, nothing written), 3 the environment (a full disk, a
 permission, memory, a worker that died: one line), 70 a bug of the zoo (its traceback),
-130 interrupted; see :mod:`zoo.errors`.
+130 interrupted; see :mod:`zoo.core.errors`.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from zoo import interrupts, stopwatch
-from zoo.errors import (EXIT_BAD_INPUT, EXIT_BUG, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, UsageError,
-                        ZooError, environment_problem)
-from zoo.outputs import writable_folder
-from zoo.sampling import (DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TARGET_ACCEPT, DEFAULT_TUNE, SEEDS,
-                          SamplerConfig)
+from zoo.core import interrupts, stopwatch
+from zoo.core.errors import (EXIT_BAD_INPUT, EXIT_BUG, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, UsageError,
+                             ZooError, environment_problem)
+from zoo.core.outputs import writable_folder
+from zoo.core.sampling import (DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TARGET_ACCEPT, DEFAULT_TUNE, SEEDS,
+                               SamplerConfig)
 
 REPORTS = Path("reports")
 #: the commands that replace their --out folder whole (the others add files to it, or refuse
@@ -173,19 +173,19 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 def _tool_options(command: str, parser: argparse.ArgumentParser) -> None:
     """Add the options of the tool ``command`` to its ``parser``, from the tool's module."""
     if command == "bench":
-        from zoo.bench import add_arguments
+        from zoo.tools.bench.command import add_arguments
 
         add_arguments(parser)
     elif command == "power":
-        from zoo.power import add_arguments
+        from zoo.tools.power import add_arguments
 
         add_arguments(parser)
     elif command == "methods":
-        from zoo.methods.command import add_arguments
+        from zoo.tools.methods.command import add_arguments
 
         add_arguments(parser, _positive, _seed)
     elif command == "posteriordb":
-        from zoo.posteriordb.command import add_arguments
+        from zoo.tools.posteriordb.command import add_arguments
 
         add_arguments(parser, _fit_options, _seed)
 
@@ -243,7 +243,7 @@ def sampler_config(args: argparse.Namespace) -> SamplerConfig:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from zoo.registry import all_models, get_model, origins
+    from zoo.core.registry import all_models, get_model, origins
 
     if args.command == "list":
         return _list(all_models(), origins(), args.settings)
@@ -251,37 +251,37 @@ def _dispatch(args: argparse.Namespace) -> int:
     if out is not None:  # every command below writes where args.out says
         args.out = writable_folder(out, replaces=args.command in REPLACE_OUT,
                                    inputs=[getattr(args, "data", None)])
-    if getattr(args, "no_cache", False):  # read by zoo.reference_cache, here and in workers
+    if getattr(args, "no_cache", False):  # read by zoo.core.reference_cache, here and in workers
         os.environ["ZOO_CACHE_DIR"] = "off"
     if getattr(args, "data", None) and Path(args.data).is_dir():  # read_csv would say "no such file"
         raise UsageError(f"--data {args.data}: is a folder; give a CSV file")
     if args.command == "sbc":
-        from zoo.sbc import sbc_command
+        from zoo.tools.sbc import sbc_command
 
         model = get_model(args.model)
         model.parse_settings(args.set_pairs, user_data=False)  # SBC fits simulated example data
         return sbc_command(model, args)
     if args.command == "bench":
-        from zoo.bench import bench_command
+        from zoo.tools.bench.command import bench_command
 
         return bench_command(args, REPORTS)
     if args.command == "power":
-        from zoo.power import power_command
+        from zoo.tools.power import power_command
 
         return power_command(args)
     if args.command == "methods":
-        from zoo.methods.command import methods_command
+        from zoo.tools.methods.command import methods_command
 
         return methods_command(args)
     if args.command == "posteriordb":
-        from zoo.posteriordb.command import posteriordb_command
+        from zoo.tools.posteriordb.command import posteriordb_command
 
         return posteriordb_command(args, sampler_config)
     config = sampler_config(args)
     if args.command == "run":
         return _run(get_model(args.model), args, config)
     if args.command == "sweep":
-        from zoo.sweep import sweep_command
+        from zoo.tools.sweep import sweep_command
 
         return sweep_command(get_model(args.model), args, config)
     if args.command == "report":
@@ -296,7 +296,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 def models_asked(args: argparse.Namespace, command: str) -> list:
     """The models of a command that takes a MODEL or --all (verify, methods); UsageError for
     both, neither, or --data / --set with --all."""
-    from zoo.registry import all_models, get_model
+    from zoo.core.registry import all_models, get_model
 
     if args.all and args.model:
         raise UsageError(f"{command} takes a MODEL or --all, not both")
@@ -313,7 +313,7 @@ _ONLY = {"example": " (only without --data)", "data": " (only with --data)"}
 
 def _list(models, origins, with_settings: bool) -> int:
     """One line per model; one from another package says which."""
-    from zoo.registry import BUILT_IN
+    from zoo.core.registry import BUILT_IN
 
     width = max(map(len, models))
     for name, model in models.items():
@@ -332,7 +332,7 @@ def _list(models, origins, with_settings: bool) -> int:
 
 def _run(model, args, config) -> int:
     from zoo import api
-    from zoo.report import console
+    from zoo.report.text import console
 
     result = api.verify(model, args.data, args.set_pairs, config=config)
     interrupts.check()
@@ -344,8 +344,8 @@ def _run(model, args, config) -> int:
 
 def _verify(models, args, config) -> int:
     from zoo import api
-    from zoo.report import console
-    from zoo.site import build_site, progress
+    from zoo.report.text import console
+    from zoo.report.site import build_site, progress
 
     show_progress = not (args.quiet or args.json)
     results = []

@@ -9,7 +9,7 @@ import pymc as pm
 from scipy import stats
 
 from zoo import Column, Reference, Setting, ZooModel
-from zoo.parsers import positive
+from zoo.core.parsers import positive
 
 
 class PoissonRate(ZooModel):

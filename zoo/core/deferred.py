@@ -1,0 +1,50 @@
+"""The heavy libraries, imported on first use: the one place where the zoo defers an import.
+
+``zoo --help``, ``zoo list`` and a refused argument must answer in a fraction of a second, yet
+``zoo list`` imports every model module to read its name, title, columns and settings, and
+PyMC, PyTensor, ArviZ, xarray and matplotlib take seconds to import. The zoo's modules and
+its models therefore take them from here under their usual names
+(``from zoo.core.deferred import pm, pt``): each is a stand-in that imports the real module the
+first time one of its attributes is looked up, so a module that only defines classes and
+functions costs nothing until a model is built, fitted or drawn. numpy, pandas and scipy are
+imported as usual.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+
+class DeferredModule:
+    """Stands in for the module ``name``; any attribute imports it (once: Python caches it)."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str):
+        object.__setattr__(self, "_name", name)
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(importlib.import_module(self._name), attribute)
+
+    def __setattr__(self, attribute: str, value: Any) -> None:
+        raise AttributeError(f"set {attribute} on the module {self._name} itself, not its stand-in")
+
+    def __repr__(self) -> str:
+        return f"<deferred module {self._name!r}>"
+
+
+if TYPE_CHECKING:  # type checkers and editors see the real modules
+    import arviz as az
+    import arviz_stats.base as arviz_stats_base
+    import matplotlib.pyplot as plt
+    import pymc as pm
+    import pytensor.tensor as pt
+    import xarray as xr
+else:
+    az = DeferredModule("arviz")
+    arviz_stats_base = DeferredModule("arviz_stats.base")
+    plt = DeferredModule("matplotlib.pyplot")
+    pm = DeferredModule("pymc")
+    pt = DeferredModule("pytensor.tensor")
+    xr = DeferredModule("xarray")

@@ -1,0 +1,279 @@
+"""The contract every model in ``models/`` fulfils.
+
+A model is a subclass of :class:`ZooModel` assigned to a module-level ``MODEL``. It says
+which CSV columns and settings it takes, builds its PyMC model, computes its exact or
+classical reference, and (optionally) overrides how it is fitted. The pipeline
+(:mod:`zoo.core.pipeline`) does the rest: sampling, comparison, diagnostics, reports.
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib import resources
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import numpy as np
+import pandas as pd
+
+from zoo.core import stopwatch
+from zoo.core.data import Column, read_csv
+from zoo.core.deferred import pm
+from zoo.core.errors import UsageError
+from zoo.core.results import Fit, Reference
+from zoo.core.sampling import DEFAULT_DRAWS, SamplerConfig, sample_nuts, sample_smc
+
+if TYPE_CHECKING:
+    from zoo.core.results import Result
+
+DATA_DIR = Path(str(resources.files("zoo.datasets")))
+
+
+#: a log posterior written from a model's formulas: the natural (untransformed) values of the
+#: PyMC model's free variables, by name, to the log density up to a constant
+LogPosterior = Callable[[dict[str, np.ndarray]], float]
+
+
+@dataclass(frozen=True)
+class Density:
+    """A PyMC model that a fit samples, beside its log posterior written independently of it
+    (see :mod:`zoo.core.density_check`); ``label`` names it in the check's notes."""
+
+    label: str
+    model: pm.Model
+    log_posterior: LogPosterior | None
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A model setting given as ``--set name=text``: its default text and its parser.
+
+    ``parse`` turns the text into a value and raises ValueError with a readable reason.
+    ``applies_to``: "example" for a setting that only shapes the bundled example (refused with
+    ``--data``), "data" for one that only reads the user's CSV (refused without it), None for
+    one that applies either way (see :meth:`ZooModel.parse_settings`).
+    """
+
+    default: str
+    parse: Callable[[str], Any]
+    help: str
+    applies_to: Literal["example", "data"] | None = None
+
+
+class ZooModel(ABC):
+    """Base class of a zoo model; subclasses fill in the class attributes and two methods."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    #: the model as mathematics for its report page: one TeX line (matplotlib mathtext) per
+    #: statement; empty: the page shows the title alone
+    formula: ClassVar[list[str]] = []
+    #: what the model is and its decisions, in a few sentences, for its report page (not the
+    #: docstring, which is for its maintainers); empty: the title stands in
+    summary: ClassVar[str] = ""
+    columns: ClassVar[list[Column]]
+    settings: ClassVar[dict[str, Setting]] = {}
+    #: which NUTS implementation runs by default: nutpie samples 10-50x faster than PyMC's
+    #: own, and after the first model of a process its compile costs about a second
+    nuts_sampler: ClassVar[str] = "nutpie"
+    #: draws per chain unless the command says: enough that every check detects a bias of
+    #: 0.15 posterior sd (docs/power.md, "Power of the checks"); more only costs time
+    draws: ClassVar[int] = DEFAULT_DRAWS
+    #: variables whose R-hat and ESS decide convergence (None: all posterior variables)
+    var_names: ClassVar[list[str] | None] = None
+    smc_ok: ClassVar[bool] = True
+
+    # --- data -----------------------------------------------------------------------------
+    def load(self, path: Path | str | None, settings: dict[str, Any]) -> pd.DataFrame:
+        """The user's CSV, checked, or the lecture's example when ``path`` is None."""
+        if path is None:
+            return self.default_data(settings)
+        frame = read_csv(path, self.columns)
+        self.validate(frame, Path(path))
+        return frame
+
+    @abstractmethod
+    def default_data(self, settings: dict[str, Any]) -> pd.DataFrame:
+        """The example from the lecture."""
+
+    def validate(self, frame: pd.DataFrame, path: Path) -> None:
+        """Checks across columns (e.g. tumors <= rats); raise DataError via zoo.core.data.fail_rows."""
+
+    # --- settings -------------------------------------------------------------------------
+    def setting_texts(self, pairs: list[str] | None = None) -> dict[str, str]:
+        """Every setting as text: defaults overridden by ``KEY=VALUE`` strings."""
+        texts = {key: setting.default for key, setting in self.settings.items()}
+        for pair in pairs or []:
+            key, sep, text = pair.partition("=")
+            key = key.strip()
+            if not sep:
+                raise UsageError(f"--set {pair!r}: expected KEY=VALUE")
+            if key not in self.settings:
+                known = ", ".join(self.settings) or "none"
+                raise UsageError(f"--set {key}: {self.name} has no setting {key!r} (known: {known})")
+            texts[key] = text.strip()
+        return texts
+
+    def parse_settings(self, pairs: list[str] | None = None, *,
+                       user_data: bool | None = None) -> dict[str, Any]:
+        """Settings as values; UsageError naming the key for unknown keys or bad values.
+
+        ``user_data`` says whether the run reads a CSV of the user's (True) or the bundled
+        example (False): a setting given in ``pairs`` that would then be ignored (its
+        ``applies_to``) is refused rather than silently dropped. None: not checked.
+        """
+        values = {}
+        texts = self.setting_texts(pairs)
+        for key, text in texts.items():
+            try:
+                values[key] = self.settings[key].parse(text)
+            except ValueError as err:
+                raise UsageError(f"--set {key}={text}: {err}") from None
+        given = {pair.partition("=")[0].strip() for pair in pairs or []}
+        for key in given if user_data is not None else ():
+            applies_to = self.settings[key].applies_to
+            if applies_to == "example" and user_data:
+                raise UsageError(f"--set {key}={texts[key]}: {key} only chooses {self.name}'s "
+                                 "bundled example, which --data replaces; drop one of them")
+            if applies_to == "data" and not user_data:
+                raise UsageError(f"--set {key}={texts[key]}: {key} applies only to a CSV given "
+                                 f"with --data, not to {self.name}'s bundled example")
+        return values
+
+    # --- model, reference, fit ------------------------------------------------------------
+    @abstractmethod
+    def build(self, data: pd.DataFrame, settings: dict[str, Any]) -> pm.Model:
+        """The PyMC model."""
+
+    @abstractmethod
+    def reference(self, data: pd.DataFrame, settings: dict[str, Any]) -> Reference:
+        """The exact / grid / classical answer, keyed by check name."""
+
+    def fit(self, data: pd.DataFrame, settings: dict[str, Any], config: SamplerConfig) -> Fit:
+        """Sample the model built by :meth:`build` with NUTS (started as :meth:`nuts_options`
+        says) or SMC, as ``config`` says, then let the model :meth:`complete` the fit.
+
+        The one place where the sampler is chosen; models customise the two hooks, not this.
+        """
+        with stopwatch.phase("building"):
+            model = self.build(data, settings)
+        if config.sampler == "smc":
+            if not self.smc_ok:
+                raise UsageError(f"{self.name}: SMC needs proper priors, which this model lacks")
+            fit = Fit(sample_smc(model, config))
+        else:  # sample_nuts prefers the user's --nuts-sampler (config) to the model's
+            fit = Fit(sample_nuts(model, config, nuts_sampler=self.nuts_sampler,
+                                  **self.nuts_options(data, settings)))
+        self.complete(fit, data, settings, config)
+        return fit
+
+    # --- the log-density cross-check (zoo.core.density_check) ------------------------------------
+    def log_posterior(self, data: pd.DataFrame, settings: dict[str, Any]) -> LogPosterior | None:
+        """:meth:`build`'s log posterior written again from the formulas (numpy/scipy), calling
+        neither ``build`` nor any helper it calls, so that a mistake in either shows: a function
+        of the free variables' natural values by name, on the natural scale (the check adds the
+        transforms' Jacobians), where PyMC integrates something out, the same marginal.
+        None: the model gives none, and its log-density check fails."""
+        return None
+
+    def densities(self, data: pd.DataFrame, settings: dict[str, Any]) -> list[Density]:
+        """Every PyMC model the fit samples, each with its independent log posterior:
+        :meth:`build`'s by default; a model whose fit builds further models adds them."""
+        return [Density("the model", self.build(data, settings), self.log_posterior(data, settings))]
+
+    def nuts_options(self, data: pd.DataFrame, settings: dict[str, Any]) -> dict[str, Any]:
+        """Keyword arguments for :func:`zoo.core.sampling.sample_nuts`: where the chains start
+        (``starts`` or ``initvals``) and the mass matrix (``adaptation``). None by default."""
+        return {}
+
+    def complete(self, fit: Fit, data: pd.DataFrame, settings: dict[str, Any],
+                 config: SamplerConfig) -> None:
+        """What the model adds to the sampled posterior, in place: derived draws, estimates
+        that are not posterior variables (each with its MCSE), further fits (``fit.extra``),
+        other methods' answers (``fit.alternatives``), notes. Nothing by default."""
+
+    def describe(self) -> str:
+        """The model in a few lines of math: the module's docstring by default."""
+        return (sys.modules[type(self).__module__].__doc__ or self.title).strip()
+
+    def figures(self, result: Result, folder: Path) -> list[tuple[str, Path]]:
+        """The model's own plots for its report page, saved in ``folder``: (caption, file).
+
+        The site draws the generic ones (trace, rank, densities, energy, predictive check);
+        override this for plots only this model has. See :mod:`zoo.report.figures` for helpers.
+        """
+        return []
+
+    def reference_draws(self, data: pd.DataFrame, settings: dict[str, Any], chains: int,
+                        draws: int, rng) -> dict[str, Any] | None:
+        """Independent draws from the exact posterior, numpy arrays shaped (chains, draws, ...)
+        keyed by the PyMC model's variable names; None when the model has no exact sampler.
+
+        Why: posteriordb accepts exact draws as a reference posterior (`zoo posteriordb
+        export`); an approximate sampler (importance resampling, MCMC) does not qualify.
+        """
+        return None
+
+    # --- simulation-based calibration (`zoo sbc`, see zoo/tools/sbc.py) --------------------------
+    def calibration(self) -> Calibration:
+        """How ``zoo sbc`` calibrates this model: :class:`Calibration`'s defaults, or a subclass
+        of it where the model needs its own prior, simulator or starts."""
+        return Calibration(self)
+
+    # --- a parameter sweep (`zoo sweep`, see zoo/tools/sweep.py) --------------------------------
+    def sweep_marks(self, data: pd.DataFrame, settings: dict[str, Any]) -> dict[str, tuple[str, float]]:
+        """Reference lines a sweep's plot draws beside a check: {check: (label, value)}, e.g.
+        the raw proportion a shrunken estimate moves away from. None by default."""
+        return {}
+
+
+class Calibration:
+    """What simulation-based calibration needs of a model. The defaults serve any model with a
+    proper prior that PyMC can sample forward; a model overrides what differs in a subclass,
+    which its :meth:`ZooModel.calibration` returns."""
+
+    #: discrete parameters calibrated through a posterior probability variable:
+    #: {name in simulate's truth: posterior variable of p(category | y), one per category}
+    discrete: ClassVar[dict[str, str]] = {}
+    #: free or deterministic variables whose every scalar is ranked (None: the free variables)
+    var_names: ClassVar[list[str] | None] = None
+
+    def __init__(self, model: ZooModel):
+        self.model = model
+
+    def notes(self) -> list[str]:
+        """What SBC calibrates differently from ``zoo run`` (e.g. a proper prior substituted)."""
+        return []
+
+    def parameters(self, settings: dict[str, Any]) -> list[str] | None:
+        """The variables ranked under ``settings``: ``var_names`` unless a setting adds or
+        removes one (a concentration that is a parameter only when free)."""
+        return self.var_names
+
+    def pymc_model(self, settings: dict[str, Any]) -> pm.Model:
+        """The model fitted to each simulated data set: the example's shape by default.
+        Override where the default prior is improper: calibrate the same likelihood under a
+        proper prior, and say so in :meth:`notes`."""
+        return self.model.build(self.model.default_data(settings), settings)
+
+    def simulate(self, model: pm.Model, settings: dict[str, Any],
+                 rng) -> tuple[dict[str, Any], dict[str, Any]]:
+        """One prior-predictive draw: (true parameter values, observed values), both by name.
+
+        The default forward-samples every free, deterministic and observed variable. Override
+        to add discrete parameters the model marginalises (see ``discrete``) or where forward
+        sampling ignores a transform (an ``ordered`` prior must be sorted).
+        """
+        from zoo.tools.sbc import forward_draw
+
+        return forward_draw(model, rng)
+
+    def start(self, settings: dict[str, Any],
+              observed: dict[str, Any]) -> Callable[[int], dict[str, Any]] | None:
+        """Where the chains start on one simulated data set: a function from a chain's seed to
+        untransformed initial values by name, or None for nutpie's jittered default point.
+        Override when the model's fit starts from the data (gmm starts at EM)."""
+        return None

@@ -1,0 +1,1 @@
+"""The tools: commands that stand on the core (and the report), never the reverse."""
