@@ -107,7 +107,8 @@ from zoo.numerics.em import (
 from zoo.core.errors import DataError
 from zoo.report.figures import new_figure, save
 from zoo.numerics.importance import PARETO_K_MAX, Moments, ReferenceFailed, Target, posterior_moments
-from zoo.core.model import DATA_DIR, Calibration, Setting, ZooModel
+from zoo.core.calibration import Calibration
+from zoo.core.model import DATA_DIR, Setting, ZooModel
 from zoo.core.results import Reference
 from zoo.core.sampling import sampling_time
 

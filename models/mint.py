@@ -64,7 +64,8 @@ from zoo.core.deferred import pm, pt
 from zoo.numerics.exact import beta_from_mode, beta_mean_sd, lecture_grid, log_evidence_bernoulli
 from zoo.numerics.exact_draws import grid_draws, trimmed_box
 from zoo.report.figures import new_figure, save
-from zoo.core.model import Calibration, Setting, ZooModel
+from zoo.core.calibration import Calibration
+from zoo.core.model import Setting, ZooModel
 from zoo.core.results import Reference
 
 EXAMPLES = {

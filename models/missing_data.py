@@ -77,7 +77,8 @@ from zoo.core.deferred import pm, pt
 from zoo.numerics.em import em_gaussian_missing
 from zoo.core.errors import DataError
 from zoo.report.figures import new_figure, save
-from zoo.core.model import DATA_DIR, Calibration, Setting, ZooModel
+from zoo.core.calibration import Calibration
+from zoo.core.model import DATA_DIR, Setting, ZooModel
 from zoo.core.results import Reference
 
 LECTURE_MEANS = (1.85, 1.0)

@@ -67,7 +67,8 @@ from zoo.core.errors import DataError
 from zoo.numerics.exact import beta_mean_sd
 from zoo.numerics.exact_draws import grid_draws, trimmed_box
 from zoo.report.figures import save
-from zoo.core.model import DATA_DIR, Calibration, Density, Setting, ZooModel
+from zoo.core.calibration import Calibration
+from zoo.core.model import DATA_DIR, Density, Setting, ZooModel
 from zoo.core.results import Estimate, Fit, Reference
 from zoo.core.sampling import sample_nuts
 

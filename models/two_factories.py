@@ -36,7 +36,8 @@ from zoo.core.data import Column
 from zoo.core.deferred import pm
 from zoo.numerics.exact import beta_from_mode, heads_tails, log_evidence_bernoulli
 from zoo.report.figures import new_figure, save
-from zoo.core.model import Calibration, Density, Setting, ZooModel
+from zoo.core.calibration import Calibration
+from zoo.core.model import Density, Setting, ZooModel
 from zoo.core.results import Estimate, Reference
 from zoo.core.sampling import SamplerConfig, sample_smc, smc_log_evidence
 

@@ -14,7 +14,7 @@ import pytest
 from zoo.core.compare import parse_check
 from zoo.core.density_check import MIN_FINITE_POINTS, density_check
 from zoo.core.faults import Reweighted
-from zoo.core.model import Calibration
+from zoo.core.calibration import Calibration
 from zoo.core.registry import all_models
 from zoo.core.results import REFERENCE_KINDS
 from zoo.tools.sbc import SbcConfig, run_sbc

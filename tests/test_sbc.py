@@ -10,7 +10,7 @@ import pytensor.tensor as pt
 import pytest
 import xarray as xr
 
-from zoo.core.model import Calibration
+from zoo.core.calibration import Calibration
 from zoo.models.single_coin import SingleCoin
 from zoo.cli import main
 from zoo.core.errors import UsageError

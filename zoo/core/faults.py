@@ -70,7 +70,8 @@ from zoo.models.single_coin import exact_posterior as coin_exact
 from zoo.models.two_factories import TwoFactories
 from zoo.core.errors import UsageError
 from zoo.numerics.exact import heads_tails, quadrature_moments
-from zoo.core.model import Calibration, ZooModel
+from zoo.core.calibration import Calibration
+from zoo.core.model import ZooModel
 
 #: weight of every likelihood row in the tempering faults
 TEMPER = 0.9

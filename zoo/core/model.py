@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from zoo.core import stopwatch
+from zoo.core.calibration import Calibration
 from zoo.core.data import Column, read_csv
 from zoo.core.deferred import pm
 from zoo.core.errors import UsageError
@@ -228,52 +229,3 @@ class ZooModel(ABC):
         """Reference lines a sweep's plot draws beside a check: {check: (label, value)}, e.g.
         the raw proportion a shrunken estimate moves away from. None by default."""
         return {}
-
-
-class Calibration:
-    """What simulation-based calibration needs of a model. The defaults serve any model with a
-    proper prior that PyMC can sample forward; a model overrides what differs in a subclass,
-    which its :meth:`ZooModel.calibration` returns."""
-
-    #: discrete parameters calibrated through a posterior probability variable:
-    #: {name in simulate's truth: posterior variable of p(category | y), one per category}
-    discrete: ClassVar[dict[str, str]] = {}
-    #: free or deterministic variables whose every scalar is ranked (None: the free variables)
-    var_names: ClassVar[list[str] | None] = None
-
-    def __init__(self, model: ZooModel):
-        self.model = model
-
-    def notes(self) -> list[str]:
-        """What SBC calibrates differently from ``zoo run`` (e.g. a proper prior substituted)."""
-        return []
-
-    def parameters(self, settings: dict[str, Any]) -> list[str] | None:
-        """The variables ranked under ``settings``: ``var_names`` unless a setting adds or
-        removes one (a concentration that is a parameter only when free)."""
-        return self.var_names
-
-    def pymc_model(self, settings: dict[str, Any]) -> pm.Model:
-        """The model fitted to each simulated data set: the example's shape by default.
-        Override where the default prior is improper: calibrate the same likelihood under a
-        proper prior, and say so in :meth:`notes`."""
-        return self.model.build(self.model.default_data(settings), settings)
-
-    def simulate(self, model: pm.Model, settings: dict[str, Any],
-                 rng) -> tuple[dict[str, Any], dict[str, Any]]:
-        """One prior-predictive draw: (true parameter values, observed values), both by name.
-
-        The default forward-samples every free, deterministic and observed variable. Override
-        to add discrete parameters the model marginalises (see ``discrete``) or where forward
-        sampling ignores a transform (an ``ordered`` prior must be sorted).
-        """
-        from zoo.tools.sbc import forward_draw
-
-        return forward_draw(model, rng)
-
-    def start(self, settings: dict[str, Any],
-              observed: dict[str, Any]) -> Callable[[int], dict[str, Any]] | None:
-        """Where the chains start on one simulated data set: a function from a chain's seed to
-        untransformed initial values by name, or None for nutpie's jittered default point.
-        Override when the model's fit starts from the data (gmm starts at EM)."""
-        return None

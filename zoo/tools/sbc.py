@@ -120,7 +120,6 @@ class _Compiled:
 
 
 _COMPILED: dict[tuple, _Compiled] = {}
-_FORWARD: dict[int, tuple] = {}
 
 
 @quieted_pymc()
@@ -166,29 +165,6 @@ def convergence(idata, names: list[str]) -> dict[str, Any]:
 def simulation_rng(seed: int, index: int) -> np.random.Generator:
     """The generator of simulation ``index``: a function of (seed, index) only."""
     return np.random.default_rng(np.random.SeedSequence([seed, index]))
-
-
-def forward_draw(model, rng: np.random.Generator) -> tuple[dict, dict]:
-    """(free and deterministic, observed) variables forward-sampled jointly; compiled once per
-    model object."""
-    from pymc.pytensorf import compile as compile_function
-    from pymc.pytensorf import find_rng_nodes, reseed_rngs
-
-    if model.potentials:
-        raise UsageError("SBC cannot forward-sample a model with a Potential (forward sampling "
-                         "ignores it); the model's Calibration must override simulate or pymc_model")
-    if id(model) not in _FORWARD:
-        names = [v.name for v in model.free_RVs + model.deterministics + model.observed_RVs]
-        outputs = [model[name] for name in names]
-        with model:
-            function = compile_function(inputs=[], outputs=outputs, random_seed=0)
-        _FORWARD[id(model)] = (model, names, function, find_rng_nodes(outputs))
-    _, names, function, rngs = _FORWARD[id(model)]
-    reseed_rngs(rngs, int(rng.integers(2**63)))
-    values = dict(zip(names, function()))
-    observed = {v.name for v in model.observed_RVs}
-    return ({k: v for k, v in values.items() if k not in observed},
-            {k: v for k, v in values.items() if k in observed})
 
 
 def _compiled(model: ZooModel, set_pairs: tuple[str, ...]) -> _Compiled:
