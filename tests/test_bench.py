@@ -15,6 +15,7 @@ import pytest
 from zoo.tools.bench import command as bench, runs as bench_runs, scaling as bench_scaling
 from zoo.report import site
 from zoo.cli import main
+from zoo.tools.sections import site_sections
 
 ROW_KEYS = {"compile", "sampling", "ess_bulk_min", "gradients", "ess_per_second",
             "ess_per_gradient", "divergences", "stuck_chains", "loads"}
@@ -186,9 +187,9 @@ def test_unknown_model_is_a_usage_error(capsys):
 
 def test_report_index_shows_the_bench(quick, tmp_path):
     _, doc, _, _ = quick
-    assert site.zoo_sections(tmp_path) == []
+    assert site_sections(tmp_path) == []
     bench.write_json(doc, tmp_path / "bench.json")
-    (section,) = site.zoo_sections(tmp_path)
+    (section,) = site_sections(tmp_path)
     assert section["rows"][0][0] == "model" and section["rows"][1][0] == "single-coin"
     assert any(note.startswith("EM n=10000") for note in section["notes"])
     page = site.index_markdown([], {"command": "zoo report", "date": "today"}, [section])
@@ -222,5 +223,5 @@ def test_scaling_fits_the_growth_exponent_and_shows_caps(tmp_path):
     assert not doc["targets"]["sbc_2_workers_at_least_1.8x"]["2 local jobs"]["met"]
     assert "capped at 60 s" in bench_scaling.scaling_table(doc)
     bench.write_json(doc, tmp_path / "bench-scaling.json")
-    (section,) = site.zoo_sections(tmp_path)
+    (section,) = site_sections(tmp_path)
     assert section["images"][0]["src"].startswith("data:image/png;base64,")

@@ -12,6 +12,7 @@ from scipy import integrate, special
 
 from zoo.tools import power
 from zoo.cli import main
+from zoo.tools.sections import site_sections
 from zoo.core.faults import FAULTS, Fault, faulty_model
 from zoo.models.single_coin import SingleCoin
 from zoo.core.pipeline import run
@@ -243,7 +244,7 @@ def test_report_index_shows_the_power_table(quick, tmp_path):
     out, _, document = quick
     (tmp_path / "power").mkdir()
     (tmp_path / "power" / "summary.json").write_text((out / "summary.json").read_text())
-    (section,) = site.zoo_sections(tmp_path)
+    (section,) = site_sections(tmp_path)
     assert section["rows"][0][:2] == ["model", "fault"] and len(section["rows"]) > 3
     assert any(note.startswith("single-coin: 0 false alarms") for note in section["notes"])
     page = site.index_markdown([], {"command": "zoo report", "date": "today"}, [section])

@@ -125,9 +125,9 @@ def test_index_says_what_each_model_is_with_a_picture(site):
 
 def test_zoo_wide_sections_are_linked_from_the_top_of_the_index(tmp_path, monkeypatch):
     monkeypatch.setattr(site_module, "_write_model_page", lambda *args: "")  # the index alone
-    monkeypatch.setattr(site_module, "zoo_sections", lambda reports: [
-        {"title": "Benchmark", "rows": [["a", "b"], ["1", "2"]], "notes": ["n"]}])
-    index = site_module.build_site(list(demo_results())[:1], tmp_path / "site").index.read_text()
+    sections = [{"title": "Benchmark", "rows": [["a", "b"], ["1", "2"]], "notes": ["n"]}]
+    index = site_module.build_site(list(demo_results())[:1], tmp_path / "site",
+                                   sections=sections).index.read_text()
     assert index.index('href="#zoo-wide-1"') < index.index('<table id="models">')
     assert '<h2 id="zoo-wide-1">Benchmark</h2>' in index
 

@@ -76,9 +76,11 @@ def write(result: Result, out: str | Path | None = None) -> list[Path]:
 def make_site(results: Sequence[Result], out: str | Path = REPORTS / "site") -> Path:
     """The report site for ``results`` in ``out``, all or nothing; its index page."""
     from zoo.report.site import build_site
+    from zoo.tools.sections import site_sections
 
-    return build_site(list(results), writable_folder(out, replaces=True),
-                      command="zoo.make_site(...)").index
+    folder = writable_folder(out, replaces=True)
+    return build_site(list(results), folder, command="zoo.make_site(...)",
+                      sections=site_sections(folder.parent)).index
 
 
 def calibrate(model: str | ZooModel, sims: int = 100, *, settings: Settings = None,

@@ -346,6 +346,7 @@ def _verify(models, args, config) -> int:
     from zoo import api
     from zoo.report.text import console
     from zoo.report.site import build_site, progress
+    from zoo.tools.sections import site_sections
 
     show_progress = not (args.quiet or args.json)
     results = []
@@ -363,7 +364,8 @@ def _verify(models, args, config) -> int:
     else:
         print(f"{sum(r.passed for r in results)}/{len(results)} models passed")
     if args.report:
-        site = build_site(results, args.out, show_progress=show_progress)
+        site = build_site(results, args.out, show_progress=show_progress,
+                          sections=site_sections(args.out.parent))
         print(f"wrote {site.index} (the report took {sum(site.seconds.values()):.1f} s)",
               file=sys.stderr if args.json else sys.stdout)
     return 0 if passed else 1

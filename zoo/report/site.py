@@ -9,7 +9,6 @@ whole (:func:`zoo.core.outputs.staged_folder`): an interrupted build leaves the 
 from __future__ import annotations
 
 import csv
-import json
 import shlex
 import sys
 import time
@@ -59,8 +58,9 @@ def progress(items: Iterable[T], description: str, enabled: bool,
 
 
 def build_site(results: list[Result], out: Path = DEFAULT_OUT, *, command: str | None = None,
-               show_progress: bool = False) -> Site:
-    """Write the site for ``results`` to ``out``, all or nothing."""
+               show_progress: bool = False, sections: list[dict] = ()) -> Site:
+    """Write the site for ``results`` to ``out``, all or nothing; ``sections``: the zoo-wide
+    tables of the index (:func:`zoo.tools.sections.site_sections`), none by default."""
     out = Path(out)
     context = {"command": command or shlex.join(["zoo", *sys.argv[1:]]),
                "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
@@ -77,7 +77,7 @@ def build_site(results: list[Result], out: Path = DEFAULT_OUT, *, command: str |
         page = {**context, "rows": rows, "passed": sum(r.passed for r in results),
                 "z_bound": f"{Z_BOUND:g}", "r_hat_max": R_HAT_MAX, "ess_min": ESS_BULK_MIN,
                 "provenance": [["what", "value"], *_version_rows(results[0])],
-                "sections": zoo_sections(out.parent)}
+                "sections": list(sections)}
         (staging / "index.html").write_text(environment.get_template("index.html.j2").render(page))
         (staging / "index.md").write_text(index_markdown(rows, context, page["sections"]))
     return Site(out / "index.html", seconds)
@@ -120,34 +120,6 @@ def sampler_name(result: Result) -> str:
     if config.sampler == "smc":
         return "SMC"
     return f"NUTS ({config.nuts_sampler or result.model.nuts_sampler})"
-
-
-def zoo_sections(reports: Path) -> list[dict]:
-    """The zoo-wide tables found beside the site: the last ``zoo bench`` (and its --scaling)
-    and ``zoo power``."""
-    sections = []
-    bench, power = reports / "bench.json", reports / "power" / "summary.json"
-    if bench.is_file():
-        from zoo.tools.bench.command import site_sections
-
-        sections += site_sections(json.loads(bench.read_text()), bench.name)
-    scaling = reports / "bench-scaling.json"
-    if scaling.is_file():
-        from zoo.tools.bench.scaling import site_section
-
-        sections.append(site_section(json.loads(scaling.read_text()), scaling.name))
-    if power.is_file():
-        from zoo.tools.power import site_notes, site_rows
-
-        doc = json.loads(power.read_text())
-        sections.append({"title": "Power of the checks (injected faults)", "rows": site_rows(doc),
-                         "notes": [f"From power/{power.name} (zoo power).", *site_notes(doc)]})
-    from zoo.tools.methods.output import site_section as methods_section
-
-    methods = methods_section(reports / "methods")  # the last `zoo methods`, if any
-    if methods:
-        sections.append(methods)
-    return sections
 
 
 def index_markdown(rows: list[dict[str, str]], context: dict[str, str],
