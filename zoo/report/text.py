@@ -301,6 +301,9 @@ def folded_columns(rows: list[list[str]], width: int) -> str:
 
 
 def markdown_table(rows: list[list[str]]) -> str:
+    """``rows`` (the first the header) as a Markdown table; "" for no rows."""
+    if not rows:
+        return ""
     header, *body = rows
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in body]

@@ -31,9 +31,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from zoo.tools.bench.runs import Row, RunFailed, combine, measured, one_process_command, say
 from zoo.core.errors import EnvironmentProblem, UsageError
+from zoo.core.registry import all_models
+from zoo.core.results import versions
 from zoo.core.sampling import DEFAULT_SEED, SamplerConfig
+from zoo.report.text import markdown_table
+from zoo.tools.bench.runs import Row, RunFailed, combine, measured, one_process_command, say
+from zoo.tools.bench.scaling import run_scaling, scaling_table
 
 SMC_MODEL = "two-factories"
 QUICK_MODELS = ["single-coin"]
@@ -350,8 +354,6 @@ def ess_per_gradient_verdict(zoo: Row, baseline: Row) -> dict:
 def run_bench(names: list[str], repeat: int, seeds: int, quick: bool,
               seed_models: list[str] | None = None) -> dict:
     """Every measurement, as one JSON-ready document."""
-    from zoo.core.results import versions
-
     load_before, started = os.getloadavg(), time.strftime("%Y-%m-%d %H:%M:%S %Z")
     without_baseline = [n for n in all_model_names() if not has_baseline(n)]
     whole = not quick and set(names) == set(with_baselines())
@@ -384,8 +386,6 @@ def run_bench(names: list[str], repeat: int, seeds: int, quick: bool,
 
 
 def all_model_names() -> list[str]:
-    from zoo.core.registry import all_models
-
     return list(all_models())
 
 
@@ -470,18 +470,11 @@ def breakdown_rows(doc: dict) -> list[list[str]]:
         [label, *(f"{found[t][key]:.1f}" for t in temperatures)] for key, label in names.items()]
 
 
-def markdown_rows(rows: list[list[str]]) -> str:
-    if not rows:
-        return ""
-    lines = ["| " + " | ".join(rows[0]) + " |", "|" + " --- |" * len(rows[0])]
-    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows[1:]])
-
-
 def table(doc: dict) -> str:
     """The figures as Markdown tables (for docs/benchmarks.md), then :func:`summary_notes`."""
-    parts = [markdown_rows(summary_rows(doc))]
+    parts = [markdown_table(summary_rows(doc))]
     if doc["whole_zoo"]:
-        parts += [markdown_rows(whole_zoo_rows(doc)), markdown_rows(breakdown_rows(doc))]
+        parts += [markdown_table(whole_zoo_rows(doc)), markdown_table(breakdown_rows(doc))]
     return "\n\n".join(parts + ["\n".join(summary_notes(doc))])
 
 
@@ -561,8 +554,6 @@ def bench_command(args: argparse.Namespace, reports: Path) -> int:
     if args.repeat < 1 or args.seeds < 0 or args.baseline_cap <= 0:
         raise UsageError("--repeat must be at least 1, --seeds at least 0, --baseline-cap positive")
     if args.scaling:
-        from zoo.tools.bench.scaling import run_scaling, scaling_table
-
         doc = run_scaling(args.scaling_sizes, args.baseline_cap, args.repeat)
         path, render = args.out or reports / "bench-scaling.json", scaling_table
     else:

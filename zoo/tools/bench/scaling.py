@@ -22,8 +22,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from zoo.tools.bench.runs import Capped, Row, load_average, measured, one_process_command, say
+from zoo.core.results import versions
 from zoo.core.sampling import DEFAULT_SEED, SamplerConfig
+from zoo.report.text import markdown_table
+from zoo.tools.bench.runs import Capped, Row, load_average, measured, one_process_command, say
 
 GMM_SIZES = (1_000, 10_000, 100_000, 1_000_000)
 RAT_EXPERIMENTS = (71, 710, 7_100)
@@ -123,8 +125,6 @@ def sbc_runs(sims: int) -> list[Row]:
 def run_scaling(sizes: list[int] | None, cap: float, repeat: int) -> dict:
     """Every scaling measurement as one JSON-ready document (``repeat`` is not used: one run
     per size, the sizes themselves are the repetition the fit of the exponent averages)."""
-    from zoo.core.results import versions
-
     started, load_before = time.strftime("%Y-%m-%d %H:%M:%S %Z"), load_average()
     with tempfile.TemporaryDirectory(prefix="zoo-bench-scaling-") as folder:
         gmm = [{"n": n, **one_size("gmm", gmm_data(n), Path(folder), cap, DEFAULT_SEED)}
@@ -198,11 +198,9 @@ def exponent_notes(doc: dict) -> list[str]:
 
 
 def scaling_table(doc: dict) -> str:
-    from zoo.tools.bench.command import markdown_rows
-
-    parts = [markdown_rows(size_rows(doc["gmm"], "n")),
-             markdown_rows(size_rows(doc["rat_tumors"], "experiments")),
-             markdown_rows(sbc_rows(doc["sbc"]))]
+    parts = [markdown_table(size_rows(doc["gmm"], "n")),
+             markdown_table(size_rows(doc["rat_tumors"], "experiments")),
+             markdown_table(sbc_rows(doc["sbc"]))]
     notes = exponent_notes(doc) + [f"target {k}: {v}" for k, v in doc["targets"].items()]
     return "\n\n".join(parts + ["\n".join(notes)])
 
