@@ -81,6 +81,7 @@ capped), as in the fit.
 
 from __future__ import annotations
 
+import sys
 import functools
 import math
 from dataclasses import dataclass, replace
@@ -104,11 +105,14 @@ from zoo.numerics.em import (
     fit_map_gmm,
     gmm_loglik,
 )
+from zoo.core.faults import DropLast, Fault, OFF, SharedHelperFault, Tempered, add_delta, observed
 from zoo.core.errors import DataError
 from zoo.report.figures import new_figure, save
-from zoo.numerics.importance import PARETO_K_MAX, Moments, ReferenceFailed, Target, posterior_moments
+from zoo.numerics.importance import (PARETO_K_MAX, Moments, ReferenceFailed, Target,
+                                     posterior_moments)
 from zoo.core.calibration import Calibration
 from zoo.core.model import DATA_DIR, Setting, ZooModel
+from zoo.core.posteriordb_code import PosteriordbCode
 from zoo.core.results import Reference
 from zoo.core.sampling import sampling_time
 
@@ -944,6 +948,105 @@ class GaussianMixture(ZooModel):
         em = maximum_likelihood(x, settings["components"])
         for chain, what in chains_off_reference(fit.idata, mixture_values(em)).items():
             fit.notes.append(f"chain {chain} disagrees with the EM optimum ({what})")
+
+    def faults(self):
+        return [GmmSigmaAsVariance, GmmNoWeights, GmmSigmaPrior, GmmSigmaScaleFromVariance,
+                GmmDropLast, GmmTempered]
+
+    def posteriordb_code(self):
+        return PosteriordbCode(posteriordb_pymc)
+
+    def scaling_data(self, size):
+        """The lecture's story at ``size`` points (simulate_lecture_mixture, LECTURE_SEED)."""
+        return pd.DataFrame({"x": simulate_lecture_mixture(size)})
+
+
+# --- injected faults (zoo power; their kinds: zoo.core.faults) ----------------------------------
+# on the example: three components, 10,000 points
+
+
+def _mixture_logp(model, sigma=None, weights=None):
+    """The mixture's log-likelihood of the observed x, with sigma or the weights replaced."""
+    x = observed(model)
+    mixture = pm.NormalMixture.dist(w=model["w"] if weights is None else weights, mu=model["mu"],
+                                    sigma=model["sigma"] if sigma is None else sigma, shape=x.shape)
+    return pm.logp(mixture, x)
+
+
+class GmmSigmaAsVariance(Fault, GaussianMixture):
+    fault = "sigma-as-variance"
+    description = "the likelihood given sigma^2 where the sd sigma belongs"
+
+    def inject(self, model, data, settings):
+        add_delta("likelihood", _mixture_logp(model, sigma=model["sigma"] ** 2) - _mixture_logp(model))
+
+
+class GmmNoWeights(Fault, GaussianMixture):
+    fault = "no-weights"
+    description = "the likelihood with equal weights 1/K: w left out of NormalMixture"
+
+    def inject(self, model, data, settings):
+        k = len(model.coords["component"])
+        add_delta("likelihood", _mixture_logp(model, weights=np.full(k, 1 / k)) - _mixture_logp(model))
+
+
+class GmmSigmaPrior(Fault, GaussianMixture):
+    fault = "sigma-prior-20pct"
+    description = "sigma_k ~ HalfNormal(1.2 t) instead of HalfNormal(t) (scale 20 % off)"
+
+    def inject(self, model, data, settings):
+        sigma = model["sigma"]
+        scale = sigma.owner.inputs[-1]
+        add_delta("prior", pm.logp(pm.HalfNormal.dist(OFF * scale), sigma)
+                  - pm.logp(pm.HalfNormal.dist(scale), sigma))
+
+
+class GmmSigmaScaleFromVariance(SharedHelperFault, GaussianMixture):
+    fault = "sigma-scale-variance"
+    description = ("resolve_priors: sigma's 'auto' HalfNormal scale 2 var(x) instead of the "
+                   "documented 2 sd(x), in the model and its reference alike")
+    module, helper = sys.modules[__name__], "resolve_priors"
+
+    @staticmethod
+    def faulty_helper(original):
+        def resolve(x, settings):
+            priors = original(x, settings)
+            if settings["sigma_prior"]:
+                return priors
+            return replace(priors, sigma_scale=2.0 * float(np.var(x, ddof=1)))
+        return resolve
+
+
+class GmmDropLast(DropLast, GaussianMixture):
+    pass
+
+
+class GmmTempered(Tempered, GaussianMixture):
+    pass
+
+
+# --- written for posteriordb (zoo posteriordb export; zoo.core.posteriordb_code) ----------------
+def posteriordb_pymc(settings: dict[str, Any], data: pd.DataFrame) -> str:
+    """The priors resolved on the example ('auto' is its scale)."""
+    k, priors = settings["components"], resolve_priors(data["x"].to_numpy(), settings)
+    return f'''
+K = {k}
+MU_MEAN, MU_SD = {float(priors.mu_mean)!r}, {float(priors.mu_sd)!r}  # mu ~ Normal, ordered
+SIGMA_SCALE = {float(priors.sigma_scale)!r}  # sigma ~ HalfNormal
+ALPHA = {float(priors.alpha)!r}  # w ~ Dirichlet(ALPHA, ..., ALPHA)
+
+
+def model(data):
+    """The labels marginalised, the means ordered (no label switching)."""
+    x = np.asarray(data["x"], dtype=float)
+    with pm.Model(coords={{"component": np.arange(K)}}) as pymc_model:
+        mu = pm.Normal("mu", MU_MEAN, MU_SD, transform=pm.distributions.transforms.ordered,
+                       initval=np.quantile(x, (np.arange(K) + 0.5) / K), dims="component")
+        sigma = pm.HalfNormal("sigma", SIGMA_SCALE, dims="component")
+        w = pm.Dirichlet("w", a=np.full(K, ALPHA), dims="component")
+        pm.NormalMixture("x", w=w, mu=mu, sigma=sigma, observed=x)
+    return pymc_model
+'''
 
 
 MODEL = GaussianMixture()

@@ -45,6 +45,7 @@ when K is free) in the model as ``zoo run`` fits it, Potential included.
 
 from __future__ import annotations
 
+import sys
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -65,7 +66,10 @@ from zoo.numerics.exact import beta_from_mode, beta_mean_sd, lecture_grid, log_e
 from zoo.numerics.exact_draws import grid_draws, trimmed_box
 from zoo.report.figures import new_figure, save
 from zoo.core.calibration import Calibration
+from zoo.core.faults import (DropLast, DuplicateLast, Fault, SharedHelperFault, TEMPER, Tempered,
+                             add_delta, setting_fault)
 from zoo.core.model import Setting, ZooModel
+from zoo.core.posteriordb_code import PosteriordbCode
 from zoo.core.results import Reference
 
 EXAMPLES = {
@@ -491,6 +495,14 @@ class Mint(ZooModel):
         return {f"theta[{s}].mean": (f"{label} raw {h}/{n}", h / n)
                 for s, (label, h, n) in enumerate(zip(counts.labels, counts.heads, counts.flips))}
 
+    def faults(self):
+        return [MintA, MintK, MintSwappedShapes, MintNoJacobian, MintNoNormalTerm, MintDropLast,
+                MintDuplicateLast, MintTempered]
+
+    def posteriordb_code(self):
+        return PosteriordbCode(posteriordb_pymc, posteriordb_stan, data=posteriordb_json,
+                               frame=posteriordb_frame)
+
 
 def sweep_kappas(K: float) -> np.ndarray:
     """The K axis of the shrinkage plot: SWEEP_K_RANGE, widened to include the run's K."""
@@ -577,6 +589,128 @@ def _noncentred_logit_theta(a, b):
                              + pt.log(scale))
     pm.Potential("theta_prior", pt.sum(log_beta_and_jacobian + 0.5 * eta**2 + 0.5 * np.log(2 * np.pi)))
     return logit_theta
+
+
+# --- injected faults (zoo power; their kinds: zoo.core.faults) ----------------------------------
+# on the example: coins 3/15 and 4/5, K = 5, omega ~ Beta(2, 2), noncentred
+
+
+MintA = setting_fault(Mint, "A-20pct", {"A": "2.4"},
+                      "omega ~ Beta(2.4, 2) instead of Beta(2, 2) (A 20 % off)")
+MintK = setting_fault(Mint, "K-20pct", {"K": "6"}, "concentration K = 6 instead of 5 (20 % off)")
+
+
+class MintSwappedShapes(SharedHelperFault, Mint):
+    fault = "beta-shapes-swapped"
+    description = ("beta_from_mode returns its shapes swapped, (b, a): theta's prior mode at "
+                   "1 - omega, in the model and its reference alike")
+    module, helper = sys.modules[__name__], "beta_from_mode"
+
+    @staticmethod
+    def faulty_helper(original):
+        return lambda omega, kappa: original(omega, kappa)[::-1]
+
+
+class MintNoJacobian(Fault, Mint):
+    fault = "no-jacobian"
+    description = "the noncentred Potential without the Jacobian term log s (s = sqrt(1/a + 1/b))"
+
+    def inject(self, model, data, settings):
+        a, b = _mint_shapes(model, settings)
+        coins = len(model.coords["coin"])
+        add_delta("jacobian", -coins * 0.5 * pt.log(1 / a + 1 / b))
+
+
+class MintNoNormalTerm(Fault, Mint):
+    fault = "no-normal-term"
+    description = "the noncentred Potential without + eta^2 / 2: eta's Normal(0, 1) not cancelled"
+
+    def inject(self, model, data, settings):
+        add_delta("normal", -0.5 * model["eta"] ** 2)
+
+
+def _mint_shapes(model, settings):
+    omega, K = model["omega"], settings["K"]
+    return omega * (K - 2) + 1, (1 - omega) * (K - 2) + 1
+
+
+class MintDropLast(DropLast, Mint):
+    pass
+
+
+class MintDuplicateLast(DuplicateLast, Mint):
+    pass
+
+
+class MintTempered(Tempered, Mint):
+    def faulty_reference(self, data, settings):
+        counts = coin_counts(data)
+        return exact_posterior(TEMPER * counts.heads, TEMPER * counts.flips, settings["K"],
+                          settings["A"], settings["B"])
+
+
+# --- written for posteriordb (zoo posteriordb export; zoo.core.posteriordb_code) ----------------
+def posteriordb_json(frame: pd.DataFrame, settings: dict[str, Any]) -> dict[str, Any]:
+    """Flips with each coin as 1..S in the zoo's order (theta[1] is the first label)."""
+    labels = coin_counts(frame).labels
+    return {"N": len(frame), "S": len(labels), "coin_labels": labels,
+            "coin": (coin_index(frame, labels) + 1).tolist(), "y": frame["y"].astype(int).tolist()}
+
+
+def posteriordb_frame(data: dict[str, Any]) -> pd.DataFrame:
+    """The inverse of :func:`posteriordb_json`: each flip's coin label and outcome."""
+    labels = data["coin_labels"]
+    return pd.DataFrame({"coin": [labels[i - 1] for i in data["coin"]], "y": data["y"]})
+
+
+def _free_k(settings: dict[str, Any]):
+    return settings["K"] if isinstance(settings["K"], FreeK) else None
+
+
+def posteriordb_pymc(settings: dict[str, Any], data: pd.DataFrame) -> str:
+    free = _free_k(settings)
+    kappa = (f'pm.Deterministic("kappa", pm.Gamma("kappa_minus_two", alpha={free.shape!r}, '
+             f'beta={free.rate!r}) + 2)' if free else repr(float(settings["K"])))
+    return f'''
+
+def model(data):
+    """Centred: theta ~ Beta(mode omega, concentration K) (the zoo samples it noncentred)."""
+    coin = np.asarray(data["coin"]) - 1
+    with pm.Model(coords={{"coin": data["coin_labels"]}}) as pymc_model:
+        omega = pm.Beta("omega", alpha={float(settings["A"])!r}, beta={float(settings["B"])!r})
+        kappa = {kappa}
+        theta = pm.Beta("theta", alpha=omega * (kappa - 2) + 1,
+                        beta=(1 - omega) * (kappa - 2) + 1, dims="coin")
+        pm.Bernoulli("y", p=theta[coin], observed=np.asarray(data["y"]))
+    return pymc_model
+'''
+
+
+def posteriordb_stan(settings: dict[str, Any]) -> str:
+    free = _free_k(settings)
+    kappa_parameter = "\n  real<lower=0> kappa_minus_two;" if free else ""
+    kappa = ("transformed parameters {\n  real kappa = kappa_minus_two + 2;\n}\n" if free
+             else f"transformed data {{\n  real kappa = {float(settings['K'])!r};\n}}\n")
+    kappa_prior = f"\n  kappa_minus_two ~ gamma({free.shape!r}, {free.rate!r});" if free else ""
+    data = """data {
+  int<lower=0> N;
+  int<lower=1> S;
+  array[N] int<lower=1, upper=S> coin;
+  array[N] int<lower=0, upper=1> y;
+}
+"""
+    parameters = f"""parameters {{
+  real<lower=0, upper=1> omega;
+  vector<lower=0, upper=1>[S] theta;{kappa_parameter}
+}}
+"""
+    return (data + (kappa if not free else "") + parameters + (kappa if free else "")
+            + f"""model {{
+  omega ~ beta({float(settings['A'])!r}, {float(settings['B'])!r});{kappa_prior}
+  theta ~ beta(omega * (kappa - 2) + 1, (1 - omega) * (kappa - 2) + 1);
+  y ~ bernoulli(theta[coin]);
+}}
+""")
 
 
 MODEL = Mint()

@@ -62,6 +62,7 @@ another share lost; the lost rows of a smaller share are among those of a larger
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,7 @@ from zoo.core import parsers
 from zoo.core.data import Column, fail_rows, read_csv, write_example_command
 from zoo.core.deferred import pm, pt
 from zoo.numerics.em import em_gaussian_missing
+from zoo.core.faults import Fault, OFF, SharedHelperFault, Tempered, add_delta
 from zoo.core.errors import DataError
 from zoo.report.figures import new_figure, save
 from zoo.core.calibration import Calibration
@@ -535,6 +537,74 @@ class MissingData(ZooModel):
         caption = (f"How far EM's maximum-likelihood answer sits from the exact posterior mean as "
                    f"the share lost grows: {source}; exact posterior, no MCMC")
         return [(caption, save(figure, folder, "em_distance"))]
+
+    def faults(self):
+        return [MissingCompleteCase, MissingSdAsVariance, MissingShapeOff,
+                MissingPriorFromSds, MissingTempered, MissingDuplicateX1]
+
+
+# --- injected faults (zoo power; their kinds: zoo.core.faults) ----------------------------------
+# on the example: 40 points, 20 second coordinates lost
+
+
+class MissingCompleteCase(Fault, MissingData):
+    fault = "complete-case"
+    description = ("complete-case analysis: x1's likelihood only over the rows whose x2 was kept "
+                   "(the incomplete rows' x1 ignored)")
+
+    def inject(self, model, data, settings):
+        lost = data["x2"].isna().to_numpy()
+        rv = model["x1"]
+        add_delta("complete_case", -pm.logp(rv, rv)[np.flatnonzero(lost)])
+
+
+class MissingSdAsVariance(Fault, MissingData):
+    fault = "sd-as-variance"
+    description = "the regression of x2 on x1 given its variance s22.1 where its sd belongs"
+
+    def inject(self, model, data, settings):
+        rv = model["x2"]
+        mean, sd = rv.owner.inputs[-2:]
+        add_delta("sd_as_variance", pm.logp(pm.Normal.dist(mean, sd**2), rv) - pm.logp(rv, rv))
+
+
+class MissingShapeOff(Fault, MissingData):
+    fault = "prior-shape-20pct"
+    description = "x1's variance prior InvGamma with its shape 20 % too large"
+
+    def inject(self, model, data, settings):
+        prior, var = default_prior(data), model["var_x1"]
+        faulty = pm.InverseGamma.dist(alpha=OFF * prior.shape_x1, beta=prior.scale_x1)
+        correct = pm.InverseGamma.dist(alpha=prior.shape_x1, beta=prior.scale_x1)
+        add_delta("prior", pm.logp(faulty, var) - pm.logp(correct, var))
+
+
+class MissingPriorFromSds(SharedHelperFault, MissingData):
+    fault = "prior-psi-sds"
+    description = ("default_prior: Psi the diagonal of the sds instead of the documented "
+                   "variances, in the model and its reference alike")
+    module, helper = sys.modules[__name__], "default_prior"
+
+    @staticmethod
+    def faulty_helper(original):
+        def prior(frame):
+            x1, x2 = frame["x1"].to_numpy(float), frame["x2"].dropna().to_numpy(float)
+            return niw_prior((x1.mean(), x2.mean()), PRIOR_K, PRIOR_NU,
+                             np.diag([x1.std(ddof=1), x2.std(ddof=1)]))
+        return prior
+
+
+class MissingTempered(Tempered, MissingData):
+    pass
+
+
+class MissingDuplicateX1(Fault, MissingData):
+    fault = "duplicate-last-x1"
+    description = "the last row's x1 counted twice"
+
+    def inject(self, model, data, settings):
+        rv = model["x1"]
+        add_delta("duplicate", pm.logp(rv, rv)[-1])
 
 
 MODEL = MissingData()

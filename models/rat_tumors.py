@@ -53,6 +53,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -63,12 +64,14 @@ from scipy.stats import binom
 from zoo.core import parsers
 from zoo.core.data import Column, fail_rows
 from zoo.core.deferred import az, pm, pt, xr
+from zoo.core.faults import DropLast, DuplicateLast, Fault, Tempered, add_delta, observed
 from zoo.core.errors import DataError
 from zoo.numerics.exact import beta_mean_sd
 from zoo.numerics.exact_draws import grid_draws, trimmed_box
 from zoo.report.figures import save
 from zoo.core.calibration import Calibration
 from zoo.core.model import DATA_DIR, Density, Setting, ZooModel
+from zoo.core.posteriordb_code import PosteriordbCode
 from zoo.core.results import Estimate, Fit, Reference
 from zoo.core.sampling import sample_nuts
 
@@ -81,6 +84,8 @@ SEARCH_HALF_WIDTH_U, SEARCH_BELOW_V, SEARCH_ABOVE_V = 8.0, 12.0, 30.0
 #: type-2 optima beyond this log(alpha + beta) (theta_j's spread below ~1e-3) are reported as
 #: "no overdispersion": the marginal likelihood is then flat towards complete pooling
 MAX_LOG_CONCENTRATION = np.log(1e5)
+#: the seed of the data ``zoo bench --scaling`` simulates
+SCALING_SEED = 71
 #: SBC's proper prior: (mean, sd) of u = log(alpha/beta) and of v = log(alpha + beta)
 SBC_PRIOR_U, SBC_PRIOR_V = (-1.8, 0.5), (2.8, 0.75)
 
@@ -672,6 +677,172 @@ class RatTumors(ZooModel):
             "y_new.mean": float(new.mean()), "y_new.sd": float(new.std(ddof=1)),
             f"P(y_new >= {tumors[-1]})": float((new >= tumors[-1]).mean()),
         }
+
+    def faults(self):
+        return [RatExponent, RatNoJacobian, RatRatsPlusOne, RatDropLast, RatDuplicateLast,
+                RatTempered]
+
+    def posteriordb_code(self):
+        return PosteriordbCode(posteriordb_pymc, posteriordb_stan)
+
+    def scaling_data(self, size):
+        """``size`` experiments simulated from the bundled data's posterior means of alpha and
+        beta, each one's rats drawn from the bundled counts (SCALING_SEED)."""
+        settings = self.parse_settings([])
+        bundled = self.default_data(settings)
+        values = self.reference(bundled, settings).values
+        rng = np.random.default_rng(SCALING_SEED)
+        rats = rng.choice(bundled["rats"].to_numpy(), size=size)
+        theta = rng.beta(values["alpha.mean"], values["beta.mean"], size=size)
+        return pd.DataFrame({"tumors": rng.binomial(rats, theta), "rats": rats})
+
+
+# --- injected faults (zoo power; their kinds: zoo.core.faults) ----------------------------------
+# on the example: 71 experiments, BDA3's hyperprior in (u, v)
+
+
+class RatFault(Fault):
+    """Rat tumors' exact answer for a faulty density: BDA3's grid, as ``reference`` computes
+    it, with the faulty log density ``log_density(u, v, tumors, rats)`` in (u, v); theta_j's
+    moments from its conditional given the true data (as the fit draws them)."""
+
+    def log_density(self, u, v, tumors, rats):
+        return log_posterior_uv(u, v, tumors, rats)
+
+    def faulty_reference(self, data, settings):
+        tumors, rats = data["tumors"].to_numpy(), data["rats"].to_numpy()
+        grid = _faulty_grid(lambda u, v: self.log_density(u, v, tumors, rats),
+                            posterior_mode_uv(tumors, rats), settings["grid"])
+        values = grid_moments(grid, tumors, rats)
+        values["y_new.mean"] = grid_predictive(grid, settings["new_rats"], int(tumors[-1]))["y_new.mean"]
+        return values
+
+
+def _faulty_grid(log_density, mode, size: int, coarse: int = 800) -> GridPosterior:
+    """A midpoint grid over the box leaving < TAIL_MASS beyond each edge, found on a coarse
+    grid around ``mode`` as ``zoo.models.rat_tumors.grid_box`` does."""
+    u = np.linspace(mode[0] - SEARCH_HALF_WIDTH_U, mode[0] + SEARCH_HALF_WIDTH_U, coarse)
+    v = np.linspace(mode[1] - SEARCH_BELOW_V, mode[1] + SEARCH_ABOVE_V, coarse)
+    weights = normalised(log_density(u[:, None], v[None, :]))
+    (u_lo, u_hi), (v_lo, v_hi) = central_range(u, weights.sum(1)), central_range(v, weights.sum(0))
+    u = u_lo + (np.arange(size) + 0.5) * (u_hi - u_lo) / size
+    v = v_lo + (np.arange(size) + 0.5) * (v_hi - v_lo) / size
+    mass = normalised(log_density(u[:, None], v[None, :]))
+    edge = mass[0].sum() + mass[-1].sum() + mass[1:-1, 0].sum() + mass[1:-1, -1].sum()
+    return GridPosterior(u, v, mass, float(edge))
+
+
+class RatExponent(RatFault, RatTumors):
+    fault = "hyperprior-exponent-20pct"
+    description = "hyperprior (alpha + beta)^(-3) instead of ^(-5/2) (exponent 20 % off)"
+
+    def inject(self, model, data, settings):
+        add_delta("hyperprior", -0.5 * model["log_alpha_plus_beta"])
+
+    def log_density(self, u, v, tumors, rats):
+        return log_posterior_uv(u, v, tumors, rats) - 0.5 * v
+
+
+class RatNoJacobian(RatFault, RatTumors):
+    fault = "no-jacobian"
+    description = ("hyperprior in (u, v) without the Jacobian log alpha + log beta of "
+                   "(u, v) -> (alpha, beta)")
+
+    def inject(self, model, data, settings):
+        add_delta("jacobian", -(pt.log(model["alpha"]) + pt.log(model["beta"])))
+
+    def log_density(self, u, v, tumors, rats):
+        alpha, beta = alpha_beta(u, v)
+        return log_posterior_uv(u, v, tumors, rats) - np.log(alpha) - np.log(beta)
+
+
+class RatRatsPlusOne(RatFault, RatTumors):
+    fault = "rats-plus-one"
+    description = "off by one: every experiment's rats n_j + 1 in the likelihood"
+
+    def inject(self, model, data, settings):
+        tumors, rats = observed(model), data["rats"].to_numpy()
+        alpha, beta = model["alpha"], model["beta"]
+
+        def log_likelihood(n):
+            return pm.logp(pm.BetaBinomial.dist(n=n, alpha=alpha, beta=beta), tumors)
+
+        add_delta("count", log_likelihood(rats + 1) - log_likelihood(rats))
+
+    def log_density(self, u, v, tumors, rats):
+        alpha, beta = alpha_beta(u, v)
+        return (log_posterior_uv(u, v, tumors, rats) - log_marginal_likelihood(alpha, beta, tumors, rats)
+                + log_marginal_likelihood(alpha, beta, tumors, rats + 1))
+
+
+class RatReweighted(RatFault):
+    """Rows reweighted: the grid's log-likelihood is sum_j w_j l_j."""
+
+    def log_density(self, u, v, tumors, rats):
+        alpha, beta = alpha_beta(u, v)
+        weights = self.weights(tumors.shape)
+        extra = sum((w - 1) * log_marginal_likelihood(alpha, beta, tumors[weights == w],
+                                                     rats[weights == w])
+                    for w in np.unique(weights) if w != 1)
+        return log_posterior_uv(u, v, tumors, rats) + extra
+
+
+class RatDropLast(RatReweighted, DropLast, RatTumors):
+    description = "the last (current) experiment dropped from the likelihood"
+
+
+class RatDuplicateLast(RatReweighted, DuplicateLast, RatTumors):
+    pass
+
+
+class RatTempered(RatReweighted, Tempered, RatTumors):
+    pass
+
+
+# --- written for posteriordb (zoo posteriordb export; zoo.core.posteriordb_code) ----------------
+def posteriordb_pymc(settings: dict[str, Any], data: pd.DataFrame) -> str:
+    return '''
+
+def model(data):
+    """BDA3 5.3: (u, v) = (log(alpha/beta), log(alpha + beta)) flat plus the potential of
+    p(alpha, beta) ~ (alpha + beta)^(-5/2) and the Jacobian alpha beta; theta sampled (the zoo
+    integrates it out and draws it from its conditional Beta)."""
+    tumors, rats = np.asarray(data["tumors"]), np.asarray(data["rats"])
+    with pm.Model(coords={"experiment": np.arange(len(tumors))}) as pymc_model:
+        u = pm.Flat("log_alpha_over_beta")
+        v = pm.Flat("log_alpha_plus_beta")
+        pm.Potential("hyperprior_and_jacobian",
+                     -0.5 * v + pm.math.log(pm.math.sigmoid(u)) + pm.math.log(pm.math.sigmoid(-u)))
+        alpha = pm.Deterministic("alpha", pm.math.exp(v) * pm.math.sigmoid(u))
+        beta = pm.Deterministic("beta", pm.math.exp(v) * pm.math.sigmoid(-u))
+        theta = pm.Beta("theta", alpha=alpha, beta=beta, dims="experiment")
+        pm.Binomial("tumors", n=rats, p=theta, observed=tumors, dims="experiment")
+    return pymc_model
+'''
+
+
+def posteriordb_stan(settings: dict[str, Any]) -> str:
+    return """data {
+  int<lower=1> N;
+  array[N] int<lower=0> tumors;
+  array[N] int<lower=1> rats;
+}
+parameters {
+  real log_alpha_over_beta;
+  real log_alpha_plus_beta;
+  vector<lower=0, upper=1>[N] theta;
+}
+transformed parameters {
+  real<lower=0> alpha = exp(log_alpha_plus_beta) * inv_logit(log_alpha_over_beta);
+  real<lower=0> beta = exp(log_alpha_plus_beta) * inv_logit(-log_alpha_over_beta);
+}
+model {
+  // BDA3's p(alpha, beta) ~ (alpha + beta)^(-5/2), times the Jacobian alpha beta of (u, v)
+  target += -2.5 * log(alpha + beta) + log(alpha) + log(beta);
+  theta ~ beta(alpha, beta);
+  tumors ~ binomial(rats, theta);
+}
+"""
 
 
 MODEL = RatTumors()

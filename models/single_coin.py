@@ -23,11 +23,15 @@ from scipy.stats import beta as beta_dist
 
 from zoo.core import parsers
 from zoo.core.data import Column
-from zoo.core.deferred import pm
-from zoo.numerics.exact import beta_mean_sd, heads_tails, lecture_grid, log_evidence_bernoulli, quadrature_moments
+from zoo.core.deferred import pm, pt
+from zoo.numerics.exact import (beta_mean_sd, heads_tails, lecture_grid, log_evidence_bernoulli,
+                                quadrature_moments)
 from zoo.numerics.exact_draws import truncated_beta
 from zoo.report.figures import new_figure, save
+from zoo.core.faults import (DropLast, DuplicateLast, Fault, OFF, TEMPER, Tempered, add_delta,
+                             setting_fault)
 from zoo.core.model import Setting, ZooModel
+from zoo.core.posteriordb_code import FLIPS_STAN_DATA, PosteriordbCode
 from zoo.core.results import Reference
 from zoo.core.sampling import smc_log_evidence
 
@@ -209,6 +213,113 @@ class SingleCoin(ZooModel):
         caption = (f"Prior, likelihood and posterior on the lecture's {theta.size}-point grid "
                    "(mass per grid point); red: the run's draws, as a histogram on the same scale")
         return [(caption, save(figure, folder, "grid"))]
+
+    def faults(self):
+        return [CoinFlatPrior, CoinMode, CoinNoJacobian, CoinDropLast, CoinDuplicateLast,
+                CoinTempered]
+
+    def posteriordb_code(self):
+        return PosteriordbCode(posteriordb_pymc, posteriordb_stan)
+
+
+# --- injected faults (zoo power; their kinds: zoo.core.faults) ----------------------------------
+# on the example: triangular prior, 3 heads and 9 tails
+
+
+def _coin_counts(data) -> tuple[int, int]:
+    return heads_tails(data["y"])
+
+
+def _coin_values(exact: dict[str, float]) -> dict[str, float]:
+    return {"theta.mean": exact["mean"], "theta.sd": exact["sd"]}
+
+
+CoinFlatPrior = setting_fault(SingleCoin, "flat-prior", {"prior": "flat"},
+                              "the triangular prior left out: theta ~ Beta(1, 1)", quick=True)
+
+
+class CoinMode(Fault, SingleCoin):
+    fault = "prior-mode-20pct"
+    description = "the triangular prior's mode at 0.6 instead of 0.5 (20 % off)"
+    MODE = 0.5 * OFF
+
+    def inject(self, model, data, settings):
+        theta = model["theta"]
+        faulty = pm.Triangular.dist(lower=0.0, c=self.MODE, upper=1.0)
+        correct = pm.Triangular.dist(lower=0.0, c=0.5, upper=1.0)
+        add_delta("prior", pm.logp(faulty, theta) - pm.logp(correct, theta))
+
+    def faulty_reference(self, data, settings):
+        heads, tails = _coin_counts(data)
+        mode = self.MODE
+
+        def log_density(theta: float) -> float:
+            prior = theta / mode if theta <= mode else (1 - theta) / (1 - mode)
+            return float(np.log(2 * prior) + heads * np.log(theta) + tails * np.log1p(-theta))
+
+        _, mean, sd = quadrature_moments(log_density, 0.0, 1.0, breaks=(mode,))
+        return {"theta.mean": mean, "theta.sd": sd}
+
+
+class CoinNoJacobian(Fault, SingleCoin):
+    fault = "no-jacobian"
+    description = ("theta sampled on the logit scale without the Jacobian "
+                   "log theta + log(1 - theta)")
+    quick = True
+
+    def inject(self, model, data, settings):
+        theta = model["theta"]
+        add_delta("jacobian", -(pt.log(theta) + pt.log1p(-theta)))
+
+    def faulty_reference(self, data, settings):
+        heads, tails = _coin_counts(data)
+        return _coin_values(exact_posterior(heads - 1, tails - 1, settings["prior"]))
+
+
+class CoinDropLast(DropLast, SingleCoin):
+    pass
+
+
+class CoinDuplicateLast(DuplicateLast, SingleCoin):
+    pass
+
+
+class CoinTempered(Tempered, SingleCoin):
+    def faulty_reference(self, data, settings):
+        heads, tails = _coin_counts(data)
+        return _coin_values(exact_posterior(TEMPER * heads, TEMPER * tails, settings["prior"]))
+
+
+# --- written for posteriordb (zoo posteriordb export; zoo.core.posteriordb_code) ----------------
+def posteriordb_pymc(settings: dict[str, Any], data: pd.DataFrame) -> str:
+    return f'''
+
+def model(data):
+    with pm.Model() as pymc_model:
+        theta = {_coin_prior_pymc(settings["prior"])}
+        pm.Bernoulli("y", p=theta, observed=np.asarray(data["y"]))
+    return pymc_model
+'''
+
+
+def _coin_prior_pymc(prior: tuple) -> str:
+    if prior[0] == "triangular":
+        return 'pm.Triangular("theta", lower=0.0, c=0.5, upper=1.0)'
+    return f'pm.Beta("theta", alpha={prior[1]!r}, beta={prior[2]!r})'
+
+
+def posteriordb_stan(settings: dict[str, Any]) -> str:
+    prior = settings["prior"]
+    line = ("target += log(fmin(theta, 1 - theta));  // triangular prior 4 min(theta, 1 - theta)"
+            if prior[0] == "triangular" else f"theta ~ beta({prior[1]!r}, {prior[2]!r});")
+    return FLIPS_STAN_DATA + f"""parameters {{
+  real<lower=0, upper=1> theta;
+}}
+model {{
+  {line}
+  y ~ bernoulli(theta);
+}}
+"""
 
 
 MODEL = SingleCoin()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,7 +38,9 @@ from zoo.core.deferred import pm
 from zoo.numerics.exact import beta_from_mode, heads_tails, log_evidence_bernoulli
 from zoo.report.figures import new_figure, save
 from zoo.core.calibration import Calibration
+from zoo.core.faults import Fault, Tempered, setting_fault
 from zoo.core.model import Density, Setting, ZooModel
+from zoo.core.posteriordb_code import FLIPS_STAN_DATA, PosteriordbCode
 from zoo.core.results import Estimate, Reference
 from zoo.core.sampling import SamplerConfig, sample_smc, smc_log_evidence
 
@@ -319,6 +322,119 @@ class TwoFactories(ZooModel):
         caption = (f"Posterior factory probabilities against kappa for {heads} heads in "
                    f"{heads + tails} flips: exact curves, and the run's estimate at kappa = {kappa:g}")
         return [(caption, save(figure, folder, "kappa"))]
+
+    def faults(self):
+        return [FactoriesKappa, FactoriesOmega, FactoriesPrior, FactoriesFlipsPlusOne,
+                FactoriesTempered]
+
+    def posteriordb_code(self):
+        return PosteriordbCode(posteriordb_pymc, posteriordb_stan)
+
+
+# --- injected faults (zoo power; their kinds: zoo.core.faults) ----------------------------------
+# on the example: 7 heads in 10 flips, omega (0.25, 0.75), kappa 6
+
+
+class FactorySettings(Fault):
+    """A setting off in the whole model, the SMC evidence models included."""
+
+    def factory_model(self, data, settings, factory):
+        return super().factory_model(data, self.altered(settings), factory)
+
+
+FactoriesKappa = setting_fault(TwoFactories, "kappa-20pct", {"kappa": "7.2"},
+                               "concentration kappa 7.2 instead of 6 (20 % off)", FactorySettings)
+FactoriesOmega = setting_fault(TwoFactories, "omega-20pct", {"omega": "0.25,0.9"},
+                               "factory 2's mode 0.9 instead of 0.75 (20 % off)", FactorySettings)
+FactoriesPrior = setting_fault(TwoFactories, "prior-20pct", {"prior": "0.6,0.4"},
+                               "prior factory probabilities (0.6, 0.4) instead of (0.5, 0.5)",
+                               FactorySettings, quick=True)
+
+
+class FactoriesFlipsPlusOne(Fault, TwoFactories):
+    fault = "flips-plus-one"
+    description = ("off by one: Binomial(N + 1) in the marginalised mixture and its p_factory "
+                   "(the SMC models keep N)")
+
+    def build(self, data, settings):
+        """N + 1 flips with the same heads is the data with one more tail: written once, as an
+        author would, it reaches both the likelihood and the Rao-Blackwellised p_factory."""
+        return super().build(one_more_tail(data), settings)
+
+    def sbc_model(self, settings):
+        return self.build(self.default_data(settings), settings)
+
+    def faulty_reference(self, data, settings):
+        values = self.correct.reference(data, settings).values
+        mixture = self.correct.reference(one_more_tail(data), settings).values
+        return {**values, "p_factory[0]": mixture["p_factory[0]"],
+                "p_factory[1]": mixture["p_factory[1]"]}
+
+
+def one_more_tail(data: pd.DataFrame) -> pd.DataFrame:
+    return pd.concat([data, pd.DataFrame({"y": [0]})], ignore_index=True)
+
+
+class FactoriesTempered(Tempered, TwoFactories):
+    description = "the mixture's likelihood tempered by 0.9 (the SMC models untouched)"
+
+
+# --- written for posteriordb (zoo posteriordb export; zoo.core.posteriordb_code) ----------------
+def _factory_shapes(settings: dict[str, Any]) -> tuple[list[float], list[float], list[float]]:
+    a, b = beta_from_mode(np.asarray(settings["omega"]), settings["kappa"])
+    return [float(v) for v in a], [float(v) for v in b], [float(p) for p in settings["prior"]]
+
+
+def posteriordb_pymc(settings: dict[str, Any], data: pd.DataFrame) -> str:
+    a, b, prior = _factory_shapes(settings)
+    return f'''
+A = np.array({a!r})  # each factory's Beta: mode omega, concentration kappa
+B = np.array({b!r})
+PRIOR = np.array({prior!r})  # prior factory probabilities
+
+
+def model(data):
+    """The factory index marginalised, each factory with its own theta (Carlin & Chib)."""
+    y = np.asarray(data["y"])
+    with pm.Model(coords={{"factory": ["factory 1", "factory 2"]}}) as pymc_model:
+        theta = pm.Beta("theta", alpha=A, beta=B, dims="factory")
+        flips = pm.Binomial.dist(n=len(y), p=theta)
+        heads = pm.Mixture("heads", w=PRIOR, comp_dists=flips, observed=int(y.sum()))
+        log_joint = np.log(PRIOR) + pm.logp(flips, heads)
+        pm.Deterministic("p_factory", pm.math.softmax(log_joint), dims="factory")
+    return pymc_model
+'''
+
+
+def posteriordb_stan(settings: dict[str, Any]) -> str:
+    a, b, prior = _factory_shapes(settings)
+
+    def vector(values):
+        return "[" + ", ".join(repr(v) for v in values) + "]'"
+
+    return FLIPS_STAN_DATA + f"""transformed data {{
+  int heads = sum(y);
+  vector[2] a = {vector(a)};
+  vector[2] b = {vector(b)};
+  vector[2] log_prior = log({vector(prior)});
+}}
+parameters {{
+  vector<lower=0, upper=1>[2] theta;
+}}
+model {{
+  theta ~ beta(a, b);
+  target += log_sum_exp(log_prior[1] + binomial_lpmf(heads | N, theta[1]),
+                        log_prior[2] + binomial_lpmf(heads | N, theta[2]));
+}}
+generated quantities {{
+  vector[2] p_factory;
+  {{
+    vector[2] log_joint;
+    for (m in 1:2) log_joint[m] = log_prior[m] + binomial_lpmf(heads | N, theta[m]);
+    p_factory = softmax(log_joint);
+  }}
+}}
+"""
 
 
 MODEL = TwoFactories()

@@ -13,7 +13,7 @@ from scipy import integrate, special
 from zoo.tools import power
 from zoo.cli import main
 from zoo.tools.sections import site_sections
-from zoo.core.faults import FAULTS, Fault, faulty_model
+from zoo.core.faults import Fault, faulty_model
 from zoo.models.single_coin import SingleCoin
 from zoo.core.pipeline import run
 from zoo.core.registry import all_models, get_model
@@ -58,8 +58,9 @@ def test_the_correct_model_is_not_flagged(fast_config):
 
 
 def test_every_model_has_five_faults_and_each_builds():
-    for model, classes in FAULTS.items():
-        assert len(classes) >= 5, model
+    for name, model in all_models().items():
+        classes = model.faults()
+        assert len(classes) >= 5, name
         for cls in classes:
             faulty = cls()
             settings = faulty.parse_settings()
@@ -178,7 +179,8 @@ class BrokenCoin(Fault, SingleCoin):
 
 
 def test_a_fault_whose_code_raises_is_an_error_not_a_catch(monkeypatch, tmp_path):
-    monkeypatch.setitem(FAULTS, "single-coin", [*FAULTS["single-coin"], BrokenCoin])
+    faults = SingleCoin.faults
+    monkeypatch.setattr(SingleCoin, "faults", lambda self: [*faults(self), BrokenCoin])
     config = replace(power.QUICK, sbc=replace(power.QUICK.sbc, sims=1))
     plan = power.Plan(["single-coin"], {"single-coin": ["broken"]}, seeds=2, false_alarm_seeds=1)
     summary = power.run_power(plan, config, tmp_path / "out")

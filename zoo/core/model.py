@@ -28,6 +28,8 @@ from zoo.core.results import Fit, Reference
 from zoo.core.sampling import DEFAULT_DRAWS, SamplerConfig, sample_nuts, sample_smc
 
 if TYPE_CHECKING:
+    from zoo.core.faults import Fault
+    from zoo.core.posteriordb_code import PosteriordbCode
     from zoo.core.results import Result
 
 DATA_DIR = Path(str(resources.files("zoo.datasets")))
@@ -208,6 +210,23 @@ class ZooModel(ABC):
         """
         return []
 
+    # --- what the tools ask of a model: each optional, empty by default ------------------------
+    def calibration(self) -> Calibration:
+        """How ``zoo sbc`` calibrates this model: :class:`Calibration`'s defaults, or a subclass
+        of it where the model needs its own prior, simulator or starts."""
+        return Calibration(self)
+
+    def sweep_marks(self, data: pd.DataFrame, settings: dict[str, Any]) -> dict[str, tuple[str, float]]:
+        """Reference lines ``zoo sweep``'s plot draws beside a check: {check: (label, value)},
+        e.g. the raw proportion a shrunken estimate moves away from. None by default."""
+        return {}
+
+    def faults(self) -> list[type[Fault]]:
+        """The mistakes ``zoo power`` injects to measure the checks: classes beside the model,
+        each a subclass of it after a kind of :mod:`zoo.core.faults`. None by default (power
+        then measures the model's false alarms only)."""
+        return []
+
     def reference_draws(self, data: pd.DataFrame, settings: dict[str, Any], chains: int,
                         draws: int, rng) -> dict[str, Any] | None:
         """Independent draws from the exact posterior, numpy arrays shaped (chains, draws, ...)
@@ -218,14 +237,13 @@ class ZooModel(ABC):
         """
         return None
 
-    # --- simulation-based calibration (`zoo sbc`, see zoo/tools/sbc.py) --------------------------
-    def calibration(self) -> Calibration:
-        """How ``zoo sbc`` calibrates this model: :class:`Calibration`'s defaults, or a subclass
-        of it where the model needs its own prior, simulator or starts."""
-        return Calibration(self)
+    def posteriordb_code(self) -> PosteriordbCode | None:
+        """The model written for posteriordb (``zoo posteriordb export``): a self-contained
+        PyMC script, Stan code, the data JSON (:mod:`zoo.core.posteriordb_code`). None by
+        default: the export's script builds the zoo's own model, and needs the zoo installed."""
+        return None
 
-    # --- a parameter sweep (`zoo sweep`, see zoo/tools/sweep.py) --------------------------------
-    def sweep_marks(self, data: pd.DataFrame, settings: dict[str, Any]) -> dict[str, tuple[str, float]]:
-        """Reference lines a sweep's plot draws beside a check: {check: (label, value)}, e.g.
-        the raw proportion a shrunken estimate moves away from. None by default."""
-        return {}
+    def scaling_data(self, size: int) -> pd.DataFrame | None:
+        """``size`` units (points, experiments) of data told as the example's story, the same
+        for the same size, for ``zoo bench --scaling``. None by default: not scaled."""
+        return None

@@ -47,14 +47,18 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from zoo.core.compare import parse_check, posterior_estimate, reference_sd
 from zoo.core.errors import UsageError
-from zoo.core.sampling import DEFAULT_SEED, SamplerConfig
+from zoo.core.faults import faults_of, faulty_model
 from zoo.core.outputs import write_atomically
-from zoo.tools.sbc import SbcConfig, SimulationStore, simulation_path
+from zoo.core.pipeline import run
+from zoo.core.reference_cache import Unhashable, code_key
+from zoo.core.registry import all_models, get_model
+from zoo.core.sampling import DEFAULT_SEED, SamplerConfig
 from zoo.core.workers import execute
+from zoo.tools.sbc import SbcConfig, SimulationStore, simulate_and_fit, simulation_path
+from zoo.tools.sbc import summarise as sbc_summary
 
-#: the CI smoke test's models (every registered model is the default otherwise)
-QUICK_MODELS = ["single-coin", "two-factories"]
 CORRECT = "correct"
 #: what can catch a fault in a verify run, in the order reported
 CATCHERS = ("log density", "moment checks", "diagnostics")
@@ -100,17 +104,12 @@ class Unit:
 
 
 def instance(model: str, fault: str):
-    from zoo.core.faults import faulty_model
-    from zoo.core.registry import get_model
-
     return get_model(model) if fault == CORRECT else faulty_model(model, fault)
 
 
 def code_of(model: str, fault: str) -> str:
     """The code key of ``model`` with ``fault``; "" when it has none (its stored units are then
     never reused)."""
-    from zoo.core.reference_cache import Unhashable, code_key
-
     try:
         return code_key(instance(model, fault))
     except Unhashable:
@@ -123,8 +122,6 @@ def run_unit(unit: Unit, config: PowerConfig) -> dict[str, Any]:
     try:
         model = instance(unit.model, unit.fault)
         if unit.kind == "sbc":
-            from zoo.tools.sbc import simulate_and_fit
-
             found = simulate_and_fit(model, [], config.sbc, unit.index)
         elif unit.kind == "effect":
             found = fault_answer(model, config.sampler)
@@ -139,9 +136,6 @@ def run_unit(unit: Unit, config: PowerConfig) -> dict[str, Any]:
 def verify_record(model, index: int, sampler: SamplerConfig) -> dict[str, Any]:
     """A verify run at seed ``DEFAULT_SEED + index``: each check, the diagnostics and the
     log-density cross-check's verdict (None when the run has none)."""
-    from zoo.core.compare import parse_check, posterior_estimate, reference_sd
-    from zoo.core.pipeline import run
-
     result = run(model, config=replace(sampler, seed=DEFAULT_SEED + index, progressbar=False))
     checks = []
     for row in result.checks.to_dict(orient="records"):
@@ -166,8 +160,6 @@ def verify_record(model, index: int, sampler: SamplerConfig) -> dict[str, Any]:
 def fault_answer(faulty, sampler: SamplerConfig) -> dict[str, Any]:
     """The faulty model's own answer per check: its exact one, else the estimates of one
     separate run of ``LONG_RUN`` times the draws (with their MCSEs)."""
-    from zoo.core.pipeline import run
-
     settings = faulty.parse_settings()
     exact = faulty.faulty_reference(faulty.load(None, settings), settings)
     if exact is not None:
@@ -302,8 +294,6 @@ def posterior_sds(reference: dict[str, float], correct: list[dict[str, Any]]) ->
     """Per check that counts (a check derived from another is not a second chance to catch a
     fault): the posterior sd of its quantity (the reference's, else the median sd of the draws
     over the correct runs; None when it has no draws)."""
-    from zoo.core.compare import parse_check
-
     sds = {}
     for check in correct[0]["checks"]:
         if check.get("derived_from"):
@@ -361,8 +351,6 @@ def tally(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
 
 def sbc_verdict(model: str, fault: str, config: PowerConfig, store: PowerStore) -> dict[str, Any]:
     """SBC's verdict on the fault's simulations that ran (those that raised are counted apart)."""
-    from zoo.tools.sbc import summarise as sbc_summary
-
     faulty = instance(model, fault)
     loaded = store.sbc(model, fault).load(config.sbc.sims)
     sims = [s for s in loaded if "error" not in s]
@@ -578,16 +566,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--readme-table", type=Path, metavar="SUMMARY",
                         help="print docs/power.md's power table from a summary JSON and exit")
     parser.add_argument("--quick", action="store_true",
-                        help="CI smoke test: single-coin and two-factories, their quick faults, "
+                        help="CI smoke test: the models that mark a fault quick, those faults, "
                              "2 seeds, small draws, 10 simulations")
     parser.add_argument("--json", action="store_true", help="print exactly one JSON document")
 
 
 def plan_from(args: argparse.Namespace) -> tuple[Plan, PowerConfig]:
     """The plan and configuration the options ask for; UsageError for bad ones."""
-    from zoo.core.faults import faults_of
-    from zoo.core.registry import all_models
-
     known = list(all_models())
     if args.all and args.models:
         raise UsageError("give models or --all, not both")
@@ -599,11 +584,17 @@ def plan_from(args: argparse.Namespace) -> tuple[Plan, PowerConfig]:
             raise UsageError(f"--{option.replace('_', '-')} must be at least 1")
     check_results_file(args.results)
     config = QUICK if args.quick else replace(PowerConfig(), sbc=SbcConfig(sims=args.sims))
-    names = args.models or (QUICK_MODELS if args.quick else known)
+    names = args.models or (quick_models() if args.quick else known)
     faults = {m: faults_of(m, quick=args.quick) or faults_of(m) for m in names}
     if args.quick:
         return Plan(names, faults, 2, 2, quick=True), config
     return Plan(names, faults, args.seeds, args.false_alarm_seeds), config
+
+
+def quick_models() -> list[str]:
+    """The CI smoke test's models: those that mark a fault quick (every registered model is the
+    default otherwise)."""
+    return [name for name in all_models() if faults_of(name, quick=True)]
 
 
 def read_summary(path: Path) -> dict[str, Any]:

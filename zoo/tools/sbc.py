@@ -63,7 +63,8 @@ from zoo.core.diagnostics import r_hat_and_ess, scalar_draws, worst
 from zoo.core.errors import UsageError
 from zoo.core.model import ZooModel
 from zoo.core.outputs import write_atomically
-from zoo.core.sampling import DEFAULT_SEED, SamplerConfig, nutpie_starts, quieted_pymc, sample_nutpie
+from zoo.core.sampling import (DEFAULT_SEED, SamplerConfig, nutpie_starts, quieted_pymc,
+                               sample_nutpie)
 from zoo.core.workers import dask_client, execute
 
 #: family-wise level of the uniformity tests of one model

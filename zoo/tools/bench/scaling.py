@@ -1,17 +1,16 @@
 """``zoo bench --scaling``: how the cost grows with the data (long; not part of CI).
 
-gmm on the lecture's story (``simulate_lecture_mixture``, its fixed seed) at n = 1e3 .. 1e6
-points, and rat-tumors with 71, 710 and 7,100 experiments simulated from the posterior's
-hyperparameters (the bundled data's posterior means of alpha and beta; each experiment's rat
-count drawn from the bundled counts); each size fitted by the zoo and by the baseline, one
-process each, interleaved, with the user's (warm) compile cache, the baseline stopped at a
-stated cap and shown as capped. Then ``zoo sbc`` wall time on 1 and 2 local jobs and on a
+gmm at n = 1e3 .. 1e6 points and rat-tumors at 71, 710 and 7,100 experiments, each data set
+the model's own (``ZooModel.scaling_data``: gmm's lecture story, rat-tumors simulated from its
+posterior); each size fitted by the zoo and by the baseline, one process each, interleaved,
+with the user's (warm) compile cache, the baseline stopped at a stated cap and shown as capped. Then ``zoo sbc`` wall time on 1 and 2 local jobs and on a
 2-worker local Dask cluster. The growth exponent is the least-squares slope of log time
 against log size over the sizes measured.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 import subprocess
 import sys
@@ -22,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from zoo.core.errors import UsageError
+from zoo.core.registry import get_model
 from zoo.core.results import versions
 from zoo.core.sampling import DEFAULT_SEED, SamplerConfig
 from zoo.report.text import markdown_table
@@ -29,7 +30,6 @@ from zoo.tools.bench.runs import Capped, Row, load_average, measured, one_proces
 
 GMM_SIZES = (1_000, 10_000, 100_000, 1_000_000)
 RAT_EXPERIMENTS = (71, 710, 7_100)
-RAT_SEED = 71
 SBC_MODEL, SBC_SIMS = "gmm", 60
 #: the issue's targets for gmm (seconds of a whole zoo fit) and for SBC's efficiency
 GMM_TARGET_SECONDS = {100_000: 30.0, 1_000_000: 300.0}
@@ -38,23 +38,17 @@ KEEP = ("compile", "sampling", "reference", "ess_bulk_min", "ess_per_second", "e
         "r_hat_max", "divergences", "stuck_chains", "passed")
 
 
-def gmm_data(n: int) -> pd.DataFrame:
-    from zoo.models.gmm import simulate_lecture_mixture
+def scaling_data(model: str, size: int) -> pd.DataFrame:
+    """``size`` units (points, experiments) of the model's data, from its ``scaling_data``."""
+    data = get_model(model).scaling_data(size)
+    if data is None:
+        raise UsageError(f"{model} gives no data to scale (ZooModel.scaling_data)")
+    return data
 
-    return pd.DataFrame({"x": simulate_lecture_mixture(n)})
 
-
-def rat_data(experiments: int) -> pd.DataFrame:
-    """Experiments simulated from the bundled data's posterior means of alpha and beta."""
-    from zoo.models.rat_tumors import MODEL
-
-    settings = MODEL.parse_settings([])
-    bundled = MODEL.default_data(settings)
-    values = MODEL.reference(bundled, settings).values
-    rng = np.random.default_rng(RAT_SEED)
-    rats = rng.choice(bundled["rats"].to_numpy(), size=experiments)
-    theta = rng.beta(values["alpha.mean"], values["beta.mean"], size=experiments)
-    return pd.DataFrame({"tumors": rng.binomial(rats, theta), "rats": rats})
+def story(model: str) -> str:
+    """How ``model`` makes its scaling data: its hook's first line."""
+    return inspect.getdoc(type(get_model(model)).scaling_data).split("\n")[0]
 
 
 def one_size(model: str, data: pd.DataFrame, folder: Path, cap: float, seed: int) -> dict[str, Row]:
@@ -127,16 +121,15 @@ def run_scaling(sizes: list[int] | None, cap: float, repeat: int) -> dict:
     per size, the sizes themselves are the repetition the fit of the exponent averages)."""
     started, load_before = time.strftime("%Y-%m-%d %H:%M:%S %Z"), load_average()
     with tempfile.TemporaryDirectory(prefix="zoo-bench-scaling-") as folder:
-        gmm = [{"n": n, **one_size("gmm", gmm_data(n), Path(folder), cap, DEFAULT_SEED)}
+        gmm = [{"n": n, **one_size("gmm", scaling_data("gmm", n), Path(folder), cap, DEFAULT_SEED)}
                for n in (sizes or GMM_SIZES)]
-        rats = [{"experiments": j, **one_size("rat-tumors", rat_data(j), Path(folder), cap, DEFAULT_SEED)}
+        rats = [{"experiments": j, **one_size("rat-tumors", scaling_data("rat-tumors", j), Path(folder), cap, DEFAULT_SEED)}
                 for j in RAT_EXPERIMENTS]
     sbc = sbc_runs(SBC_SIMS)
     doc = {"settings": {"when": started, "load_average_before": load_before,
                         "load_average_after": load_average(), "baseline_cap_seconds": cap,
                         "caches": "the user's (warm)", "cores": SamplerConfig.cores,
-                        "gmm_data": "simulate_lecture_mixture(n), seed 20140414",
-                        "rat_tumors_data": f"simulated from the posterior means, seed {RAT_SEED}",
+                        "gmm_data": story("gmm"), "rat_tumors_data": story("rat-tumors"),
                         "sbc": f"zoo sbc {SBC_MODEL} --sims {SBC_SIMS}", "versions": versions()},
            "gmm": gmm, "gmm_exponents": exponents(gmm, "n"),
            "rat_tumors": rats, "rat_tumors_exponents": exponents(rats, "experiments"),

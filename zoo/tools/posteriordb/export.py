@@ -71,7 +71,7 @@ def build_entry(model: ZooModel, seed: int, today: str) -> Entry:
     settings = model.parse_settings()
     data = model.default_data(settings)
     posterior, model_name, data_name = names(model)
-    code = model_code(model, data)
+    code = model_code(model)
     settings_text = ", ".join(f"{k}={v}" for k, v in model.setting_texts().items()) or "none"
     rng = np.random.default_rng([seed, zlib.crc32(model.name.encode())])
     draws = model.reference_draws(data, settings, CHAINS, DRAWS, rng)
@@ -79,7 +79,7 @@ def build_entry(model: ZooModel, seed: int, today: str) -> Entry:
 
     implementations = {"pymc": {"model_code": f"models/pymc/{model_name}.py"}}
     entry.text_files[f"models/pymc/{model_name}.py"] = pymc_script(
-        model, code, settings_text, f"{model_name}.py", settings)
+        model, code, settings_text, f"{model_name}.py", settings, data)
     if code.stan:
         implementations["stan"] = {"model_code": f"models/stan/{model_name}.stan",
                                    "stan_version": STAN_VERSION}

@@ -36,7 +36,9 @@ import numpy as np
 import pandas as pd
 
 from zoo.core.errors import UsageError
+from zoo.core.registry import all_models
 from zoo.tools.posteriordb import layout
+from zoo.tools.posteriordb.code import model_code
 
 #: reasons for the posteriors of the shared subset that map to no zoo model
 NOT_MAPPED = {
@@ -149,9 +151,6 @@ def exported_mapping(root: Path, name: str, posterior: dict[str, Any]) -> Mappin
     """A posterior ``zoo posteriordb export`` wrote maps back to the model it came from, under
     the settings its model info records, every reference-draw scalar checked (the round trip);
     None for any other posterior."""
-    from zoo.tools.posteriordb.code import data_frame
-    from zoo.core.registry import all_models
-
     keywords = posterior.get("keywords") or []
     models = [m for name, m in all_models().items() if name in keywords]
     if ZOO_KEYWORD not in keywords or len(models) != 1:
@@ -165,7 +164,7 @@ def exported_mapping(root: Path, name: str, posterior: dict[str, Any]) -> Mappin
         draws_info = layout.read_json(root / layout.DRAWS / "info"
                                       / f"{posterior['reference_posterior_name']}.info.json")
         names = draws_info.get("diagnostics", {}).get("diagnostic_information", {}).get("names", [])
-    return Mapping(name, model.name, settings, data_frame(model.name), (),
+    return Mapping(name, model.name, settings, model_code(model).frame, (),
                    {n: layout.zoo_scalar(n) for n in names if layout.zoo_scalar(n)},
                    {n: "a matrix element: the zoo's checks name scalars and vector elements"
                     for n in names if not layout.zoo_scalar(n)})
