@@ -11,7 +11,7 @@ import pytest
 
 #: what a command that fits nothing must not import
 HEAVY = ("pymc", "pytensor", "nutpie", "arviz", "xarray", "matplotlib",
-         "zoo.tools", "zoo.core.faults", "zoo.core.pipeline")
+         "zoo.tools", "zoo.core.pipeline")
 
 CHILD = """
 import contextlib, io, json, sys

@@ -24,13 +24,10 @@ from typing import Any
 
 from zoo.core.errors import UsageError
 from zoo.core.model import ZooModel
-from zoo.core.outputs import writable_folder
+from zoo.core.outputs import REPORTS, SITE, writable_folder
 from zoo.core.registry import all_models, get_model
 from zoo.core.results import Result
 from zoo.core.sampling import SamplerConfig
-
-#: where results are written unless ``out`` says otherwise (relative to the working folder)
-REPORTS = Path("reports")
 
 Settings = Mapping[str, Any] | Sequence[str] | None
 
@@ -73,7 +70,7 @@ def write(result: Result, out: str | Path | None = None) -> list[Path]:
     return write_run(result, writable_folder(out or REPORTS / result.model.name, replaces=True))
 
 
-def make_site(results: Sequence[Result], out: str | Path = REPORTS / "site") -> Path:
+def make_site(results: Sequence[Result], out: str | Path = SITE) -> Path:
     """The report site for ``results`` in ``out``, all or nothing; its index page."""
     from zoo.report.site import build_site
     from zoo.tools.sections import site_sections

@@ -9,104 +9,42 @@ permission, memory, a worker that died: one line), 70 a bug of the zoo (its trac
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
 import traceback
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from zoo.core import interrupts, stopwatch
+from zoo.core.arguments import (OneLineParser, fit_options, jobs_option, positive, probability,
+                                sampler_config, seed_type)
 from zoo.core.errors import (EXIT_BAD_INPUT, EXIT_BUG, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, UsageError,
                              ZooError, environment_problem)
-from zoo.core.outputs import writable_folder
-from zoo.core.sampling import (DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TARGET_ACCEPT, DEFAULT_TUNE, SEEDS,
-                               SamplerConfig)
-
-REPORTS = Path("reports")
+from zoo.core.outputs import REPORTS, SITE, writable_folder
+from zoo.core.sampling import DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TARGET_ACCEPT, DEFAULT_TUNE
+#: the tools whose module adds its own options (``add_arguments``) and runs its command
+#: (``NAME_command``), imported only when the command line names the tool
+TOOLS = {"bench": "zoo.tools.bench.command", "power": "zoo.tools.power",
+         "methods": "zoo.tools.methods.command", "posteriordb": "zoo.tools.posteriordb.command"}
 #: the commands that replace their --out folder whole (the others add files to it, or refuse
 #: a folder that holds any)
 REPLACE_OUT = {"run", "report", "sweep", "verify"}
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line and exit status 2."""
-
-    def error(self, message: str):
-        self.exit(2, f"zoo: error: {message}\n")
-
-
-def _option(convert: Callable[[str], Any], kind: str, within: Callable[[Any], bool],
-            bounds: str) -> Callable[[str], Any]:
-    """An argparse type: ``convert`` the text (else "is not ``kind``"), then require
-    ``within`` (else "must ``bounds``"); argparse prints the reason on one line, exit 2."""
-
-    def parse(text: str):
-        try:
-            value = convert(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
-        if not within(value):
-            raise argparse.ArgumentTypeError(f"{text!r} must {bounds}")
-        return value
-
-    return parse
-
-
-_positive = _option(int, "a whole number", lambda v: v >= 1, "be at least 1")
-_seed = _option(int, "a whole number", lambda v: v in SEEDS, "be between 0 and 2**32 - 100")
-_probability = _option(float, "a number", lambda v: 0 < v < 1, "lie between 0 and 1")
-#: the fit options' types: their ranges are SamplerConfig's, checked as the API's are
-_whole = _option(int, "a whole number", lambda v: True, "")
-_number = _option(float, "a number", lambda v: True, "")
-
-
-def _fit_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", help="CSV file with the model's columns (default: the lecture's example)")
-    parser.add_argument("--set", dest="set_pairs", action="append", default=[], metavar="KEY=VALUE",
-                        help="a model setting; repeat for several (see `zoo list --settings`)")
-    parser.add_argument("--draws", type=_whole, default=None,
-                        help=f"draws per chain (default: the model's, {DEFAULT_DRAWS} unless "
-                             "`zoo list --settings` says otherwise)")
-    parser.add_argument("--tune", type=_whole, default=None,
-                        help="tuning steps (default: " + ", ".join(
-                            f"{n} with {s}" for s, n in DEFAULT_TUNE.items()) + ")")
-    parser.add_argument("--chains", type=_whole, default=4, help="chains (default 4, at least 2)")
-    parser.add_argument("--cores", type=_whole, default=2, help="parallel chains (default 2)")
-    parser.add_argument("--seed", type=_whole, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
-    parser.add_argument("--sampler", choices=["nuts", "smc"], default="nuts")
-    parser.add_argument("--nuts-sampler", choices=["pymc", "nutpie"], default=None,
-                        help="NUTS implementation (default: the model's choice)")
-    parser.add_argument("--target-accept", type=_number, default=None,
-                        help="NUTS's target acceptance (default: " + ", ".join(
-                            f"{a} with {s}" for s, a in DEFAULT_TARGET_ACCEPT.items()) + ")")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.add_argument("--no-cache", action="store_true",
-                        help="compute the reference anew, neither reading nor writing the "
-                             "reference cache (also: ZOO_CACHE_DIR=off)")
-
-
-def _jobs_option(parser: argparse.ArgumentParser) -> None:
-    jobs = os.cpu_count() or 1
-    parser.add_argument("--jobs", type=_positive, default=jobs,
-                        help=f"models fitted at once, each in its own process (default {jobs}, "
-                             "the CPUs); results are the same for any number")
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser of every command. A tool's options come from the tool's module, imported
     only when ``argv`` (default: the command line) asks for that tool: ``zoo --help`` and the
     other commands do not wait for the machinery a tool drives."""
-    parser = _Parser(prog="zoo", description="A zoo of Bayesian models checked against exact answers.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = OneLineParser(prog="zoo", description="A zoo of Bayesian models checked against exact answers.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     listing = commands.add_parser("list", help="the models, one line each")
     listing.add_argument("--settings", action="store_true", help="also each model's columns and settings")
 
     run = commands.add_parser("run", help="fit, compare, print and save posterior + summary")
     run.add_argument("model")
-    _fit_options(run)
+    fit_options(run)
     run.add_argument("--out", type=Path, help="output folder (default reports/MODEL)")
 
     verify = commands.add_parser("verify", help="fit and compare; exit 0 only if every check passes")
@@ -115,33 +53,33 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     verify.add_argument("--json", action="store_true", help="print exactly one JSON document")
     verify.add_argument("--report", action="store_true", help="also build the HTML report (reports/site)")
     verify.set_defaults(out=None)
-    _fit_options(verify)
-    _jobs_option(verify)
+    fit_options(verify)
+    jobs_option(verify)
 
     report = commands.add_parser("report", help="fit, compare and build the HTML report site")
     report.add_argument("models", nargs="*", metavar="MODEL", help="models to report (default: all)")
-    _fit_options(report)
+    fit_options(report)
     report.add_argument("--out", type=Path, help="site folder (default reports/site)")
     report.set_defaults(json=False, report=True)
-    _jobs_option(report)
+    jobs_option(report)
 
     sweep = commands.add_parser("sweep", help="verify once per value of a numeric setting; table + plot")
     sweep.add_argument("model")
     sweep.add_argument("--over", required=True, metavar="KEY=V1,V2,...",
                        help="the setting to sweep and its values, e.g. K=5,20,75,200")
-    _fit_options(sweep)
+    fit_options(sweep)
     sweep.add_argument("--out", type=Path, help="output folder (default reports/sweep-MODEL-KEY)")
 
     sbc = commands.add_parser("sbc", help="simulation-based calibration: fit simulated data, rank the truth")
     sbc.add_argument("model")
-    sbc.add_argument("--sims", type=_positive, default=100, help="simulations (default 100)")
-    sbc.add_argument("--jobs", type=_positive, default=1, help="worker processes (default 1)")
-    sbc.add_argument("--seed", type=_seed, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
-    sbc.add_argument("--draws", type=_positive, default=500, help="draws per chain per fit (default 500)")
-    sbc.add_argument("--tune", type=_positive, default=None,
+    sbc.add_argument("--sims", type=positive, default=100, help="simulations (default 100)")
+    sbc.add_argument("--jobs", type=positive, default=1, help="worker processes (default 1)")
+    sbc.add_argument("--seed", type=seed_type, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+    sbc.add_argument("--draws", type=positive, default=500, help="draws per chain per fit (default 500)")
+    sbc.add_argument("--tune", type=positive, default=None,
                      help=f"tuning steps per fit (default {DEFAULT_TUNE['nutpie']}, as verify)")
-    sbc.add_argument("--chains", type=_positive, default=2, help="chains per fit (default 2)")
-    sbc.add_argument("--target-accept", type=_probability, default=None,
+    sbc.add_argument("--chains", type=positive, default=2, help="chains per fit (default 2)")
+    sbc.add_argument("--target-accept", type=probability, default=None,
                      help=f"NUTS's target acceptance (default {DEFAULT_TARGET_ACCEPT['nutpie']}, as verify)")
     sbc.add_argument("--adaptation", choices=["diag", "low_rank"], default=None,
                      help="nutpie's mass matrix (default low_rank, as verify)")
@@ -172,22 +110,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 def _tool_options(command: str, parser: argparse.ArgumentParser) -> None:
     """Add the options of the tool ``command`` to its ``parser``, from the tool's module."""
-    if command == "bench":
-        from zoo.tools.bench.command import add_arguments
-
-        add_arguments(parser)
-    elif command == "power":
-        from zoo.tools.power import add_arguments
-
-        add_arguments(parser)
-    elif command == "methods":
-        from zoo.tools.methods.command import add_arguments
-
-        add_arguments(parser, _positive, _seed)
-    elif command == "posteriordb":
-        from zoo.tools.posteriordb.command import add_arguments
-
-        add_arguments(parser, _fit_options, _seed)
+    importlib.import_module(TOOLS[command]).add_arguments(parser)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -226,24 +149,15 @@ def _default_out(args: argparse.Namespace) -> Path | None:
         "sbc": lambda: REPORTS / f"sbc-{args.model}",
         "power": lambda: REPORTS / ("power-quick" if quick else "power"),
         "methods": lambda: REPORTS / "methods",
-        "report": lambda: REPORTS / "site",
-        "verify": lambda: REPORTS / "site" if args.report else None,
+        "report": lambda: SITE,
+        "verify": lambda: SITE if args.report else None,
     }
     default = defaults.get(args.command)
     return getattr(args, "out", None) or (default() if default else None)
 
 
-def sampler_config(args: argparse.Namespace) -> SamplerConfig:
-    """The sampler settings of a command with the fit options (:func:`_fit_options`)."""
-    return SamplerConfig(
-        draws=args.draws, tune=args.tune, chains=args.chains, cores=args.cores, seed=args.seed,
-        sampler=args.sampler, nuts_sampler=args.nuts_sampler, target_accept=args.target_accept,
-        progressbar=not args.quiet,
-    )
-
-
 def _dispatch(args: argparse.Namespace) -> int:
-    from zoo.core.registry import all_models, get_model, origins
+    from zoo.core.registry import all_models, get_model, models_asked, origins
 
     if args.command == "list":
         return _list(all_models(), origins(), args.settings)
@@ -261,22 +175,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         model = get_model(args.model)
         model.parse_settings(args.set_pairs, user_data=False)  # SBC fits simulated example data
         return sbc_command(model, args)
-    if args.command == "bench":
-        from zoo.tools.bench.command import bench_command
-
-        return bench_command(args, REPORTS)
-    if args.command == "power":
-        from zoo.tools.power import power_command
-
-        return power_command(args)
-    if args.command == "methods":
-        from zoo.tools.methods.command import methods_command
-
-        return methods_command(args)
-    if args.command == "posteriordb":
-        from zoo.tools.posteriordb.command import posteriordb_command
-
-        return posteriordb_command(args, sampler_config)
+    if args.command in TOOLS:  # each tool's module runs its command: NAME_command(args)
+        return getattr(importlib.import_module(TOOLS[args.command]), f"{args.command}_command")(args)
     config = sampler_config(args)
     if args.command == "run":
         return _run(get_model(args.model), args, config)
@@ -291,20 +191,6 @@ def _dispatch(args: argparse.Namespace) -> int:
         chosen = [get_model(name) for name in args.models] or list(all_models().values())
         return _verify(chosen, args, config)
     return _verify(models_asked(args, "verify"), args, config)
-
-
-def models_asked(args: argparse.Namespace, command: str) -> list:
-    """The models of a command that takes a MODEL or --all (verify, methods); UsageError for
-    both, neither, or --data / --set with --all."""
-    from zoo.core.registry import all_models, get_model
-
-    if args.all and args.model:
-        raise UsageError(f"{command} takes a MODEL or --all, not both")
-    if not (args.all or args.model):
-        raise UsageError(f"{command} needs a MODEL or --all (zoo list shows the models)")
-    if args.all and (args.data or args.set_pairs):
-        raise UsageError("--data and --set apply to one model; they cannot go with --all")
-    return list(all_models().values()) if args.all else [get_model(args.model)]
 
 
 #: what ``zoo list --settings`` adds to a setting that applies only with or without --data

@@ -30,6 +30,12 @@ from pathlib import Path
 from zoo.core import interrupts
 from zoo.core.errors import EnvironmentProblem, UsageError
 
+#: where the zoo writes unless told (relative to the working folder): each command's default
+#: --out is a folder or file in it, and the report site finds the tools' results beside it
+REPORTS = Path("reports")
+#: the report site's folder (``zoo report``, ``verify --report``, ``zoo.make_site``)
+SITE = REPORTS / "site"
+
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
 _RENAMEAT2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)  # glibc >= 2.28

@@ -5,6 +5,7 @@ package of its own."""
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import pkgutil
 from importlib.metadata import entry_points
@@ -34,6 +35,18 @@ def get_model(name: str) -> ZooModel:
     if name not in known:
         raise UsageError(f"unknown model {name!r}; known models: {', '.join(known)}")
     return known[name]
+
+
+def models_asked(args: argparse.Namespace, command: str) -> list:
+    """The models of a command that takes a MODEL or --all (verify, methods); UsageError for
+    both, neither, or --data / --set with --all."""
+    if args.all and args.model:
+        raise UsageError(f"{command} takes a MODEL or --all, not both")
+    if not (args.all or args.model):
+        raise UsageError(f"{command} needs a MODEL or --all (zoo list shows the models)")
+    if args.all and (args.data or args.set_pairs):
+        raise UsageError("--data and --set apply to one model; they cannot go with --all")
+    return list(all_models().values()) if args.all else [get_model(args.model)]
 
 
 def _found() -> dict[str, tuple[ZooModel, str]]:

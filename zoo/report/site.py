@@ -25,12 +25,11 @@ from zoo.core.compare import Z_BOUND
 from zoo.core.diagnostics import ESS_BULK_MIN, R_HAT_MAX
 from zoo.report.figures import LEAD_PLOTS, Figures, draw_all, formula_image, model_graph
 from zoo.core.results import Result
-from zoo.core.outputs import staged_folder
+from zoo.core.outputs import SITE, staged_folder
 from zoo.report.text import (alternatives_table, checks_line, checks_table, density_line,
                              density_verdict, diagnostics_line, main_checks, markdown, markdown_table,
                              status, summary_table, worst_first)
 
-DEFAULT_OUT = Path("reports") / "site"
 #: packages that draw the site, recorded beside the ones that change the numbers
 SITE_PACKAGES = ["arviz-plots", "matplotlib", "jinja2"]
 
@@ -57,7 +56,7 @@ def progress(items: Iterable[T], description: str, enabled: bool,
     yield from track(items, description=description, total=total, transient=True)
 
 
-def build_site(results: list[Result], out: Path = DEFAULT_OUT, *, command: str | None = None,
+def build_site(results: list[Result], out: Path = SITE, *, command: str | None = None,
                show_progress: bool = False, sections: list[dict] = ()) -> Site:
     """Write the site for ``results`` to ``out``, all or nothing; ``sections``: the zoo-wide
     tables of the index (:func:`zoo.tools.sections.site_sections`), none by default."""

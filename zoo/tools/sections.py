@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from zoo.tools.bench.command import BENCH_JSON, SCALING_JSON
 from zoo.tools.bench.command import site_sections as bench_sections
 from zoo.tools.bench.scaling import site_section as scaling_section
 from zoo.tools.methods.output import site_section as methods_section
@@ -18,10 +19,10 @@ def site_sections(reports: Path) -> list[dict]:
     """The last ``zoo bench`` (and its --scaling), ``zoo power`` and ``zoo methods`` found in
     ``reports``, each a section of the site's index (none for a tool that has not run)."""
     sections = []
-    bench, power = reports / "bench.json", reports / "power" / "summary.json"
+    bench, power = reports / BENCH_JSON, reports / "power" / "summary.json"
     if bench.is_file():
         sections += bench_sections(json.loads(bench.read_text()), bench.name)
-    scaling = reports / "bench-scaling.json"
+    scaling = reports / SCALING_JSON
     if scaling.is_file():
         sections.append(scaling_section(json.loads(scaling.read_text()), scaling.name))
     if power.is_file():

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.core.errors import EnvironmentProblem, UsageError
+from zoo.core.outputs import REPORTS
 from zoo.core.registry import all_models
 from zoo.core.results import versions
 from zoo.core.sampling import DEFAULT_SEED, SamplerConfig
@@ -39,6 +40,8 @@ from zoo.report.text import markdown_table
 from zoo.tools.bench.runs import Row, RunFailed, combine, measured, one_process_command, say
 from zoo.tools.bench.scaling import run_scaling, scaling_table
 
+#: the files ``zoo bench`` and ``zoo bench --scaling`` write in REPORTS (the site reads them)
+BENCH_JSON, SCALING_JSON = "bench.json", "bench-scaling.json"
 SMC_MODEL = "two-factories"
 QUICK_MODELS = ["single-coin"]
 QUICK_FIT = ["--draws", "200", "--tune", "200"]
@@ -88,8 +91,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baseline-cap", type=float, default=600.0,
                         help="--scaling: seconds after which a baseline fit is stopped (default 600)")
     parser.add_argument("--json", action="store_true", help="print the JSON, not the table")
-    parser.add_argument("--out", type=Path, help="JSON file (default reports/bench.json, "
-                                                 "reports/bench-scaling.json with --scaling)")
+    parser.add_argument("--out", type=Path, help=f"JSON file (default {REPORTS / BENCH_JSON}, "
+                                                 f"{REPORTS / SCALING_JSON} with --scaling)")
 
 
 # --- the interleaved runs -------------------------------------------------------------------
@@ -537,7 +540,7 @@ def write_json(doc: dict, path: Path) -> None:
     staged.replace(path)
 
 
-def bench_command(args: argparse.Namespace, reports: Path) -> int:
+def bench_command(args: argparse.Namespace) -> int:
     """``zoo bench``: measure, write the JSON, print the table (or the JSON)."""
     known = all_model_names()
     unknown = [n for n in [*args.models, *(args.seed_models or [])] if n not in known]
@@ -555,12 +558,12 @@ def bench_command(args: argparse.Namespace, reports: Path) -> int:
         raise UsageError("--repeat must be at least 1, --seeds at least 0, --baseline-cap positive")
     if args.scaling:
         doc = run_scaling(args.scaling_sizes, args.baseline_cap, args.repeat)
-        path, render = args.out or reports / "bench-scaling.json", scaling_table
+        path, render = args.out or REPORTS / SCALING_JSON, scaling_table
     else:
         names = args.models or (QUICK_MODELS if args.quick else comparable)
         doc = run_bench(names, 1 if args.quick else args.repeat, args.seeds, args.quick,
                         args.seed_models)
-        path, render = args.out or reports / "bench.json", table
+        path, render = args.out or REPORTS / BENCH_JSON, table
     write_json(doc, path)
     print(json.dumps(doc, indent=1, default=float) if args.json else render(doc))
     print(f"wrote {path}", file=sys.stderr)

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from zoo.core.errors import UsageError
 from zoo.tools.methods.catalog import METHODS, Method, Outcome, Target, run_method
 from zoo.tools.methods.grading import MethodGrade, alternative_grades, grade_method
 from zoo.core.results import Reference
@@ -48,8 +49,6 @@ def method_names(text: str | None) -> list[str]:
     asked = [name.strip() for name in text.split(",") if name.strip()]
     unknown = [name for name in asked if name not in METHODS]
     if unknown or not asked:
-        from zoo.core.errors import UsageError
-
         raise UsageError(f"--methods {text}: unknown method(s) {', '.join(unknown) or '(none given)'}"
                          f"; known: {','.join(METHODS)}")
     return [name for name in METHODS if name in asked]

@@ -279,3 +279,10 @@ def run_method(method: Method, target: Target, config: SamplerConfig) -> Outcome
                 message = explanation
         return Outcome(error=f"{type(err).__name__}: {message[:300]}",
                        total_seconds=time.perf_counter() - start)
+
+
+def ordered_methods(summary: dict[str, Any]) -> list[str]:
+    """The catalogue's methods first, in its order, then the classical answers found."""
+    seen = {m for entry in summary["models"].values()
+            for group in ("methods", "alternatives") for m in entry[group]}
+    return [m for m in METHODS if m in seen] + sorted(seen - set(METHODS))

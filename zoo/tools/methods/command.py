@@ -8,14 +8,19 @@ import sys
 import time
 from pathlib import Path
 
-from zoo.tools.methods.catalog import METHODS
+from zoo.core.arguments import positive, seed_type
+from zoo.core.outputs import REPORTS
+from zoo.core.registry import models_asked
 from zoo.core.sampling import DEFAULT_SEED, SamplerConfig
+from zoo.tools.methods import method_names, run_methods
+from zoo.tools.methods.catalog import METHODS
+from zoo.tools.methods.output import console, model_document, write_model
 
-DEFAULT_OUT = Path("reports") / "methods"
+DEFAULT_OUT = REPORTS / "methods"
 
 
-def add_arguments(parser: argparse.ArgumentParser, positive, seed) -> None:
-    """The ``zoo methods`` options (``positive`` and ``seed``: the CLI's checked types)."""
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``zoo methods`` options."""
     parser.add_argument("model", nargs="?")
     parser.add_argument("--all", action="store_true", help="every model, on its lecture example")
     parser.add_argument("--methods", metavar="LIST",
@@ -25,15 +30,13 @@ def add_arguments(parser: argparse.ArgumentParser, positive, seed) -> None:
                         help="a model setting; repeat for several")
     parser.add_argument("--draws", type=positive, default=1000, help="draws per chain (default 1000)")
     parser.add_argument("--chains", type=positive, default=4, help="chains (default 4)")
-    parser.add_argument("--seed", type=seed, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+    parser.add_argument("--seed", type=seed_type, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
     parser.add_argument("--json", action="store_true", help="print exactly one JSON document")
     parser.add_argument("--out", type=Path, help=f"output folder (default {DEFAULT_OUT})")
 
 
 def chosen_models(args: argparse.Namespace) -> list:
     """The models asked for; UsageError for a bad combination, before any work."""
-    from zoo.cli import models_asked
-
     models = models_asked(args, "methods")
     for model in models:  # bad settings or data are refused before the first method runs
         settings = model.parse_settings(args.set_pairs, user_data=args.data is not None)
@@ -45,9 +48,6 @@ def chosen_models(args: argparse.Namespace) -> list:
 def methods_command(args: argparse.Namespace) -> int:
     """Run, print (a table per model, or one JSON document) and write into ``args.out``.
     Exit 0 whatever the grades: a biased approximation is a finding, not a failure."""
-    from zoo.tools.methods import method_names, run_methods
-    from zoo.tools.methods.output import console, model_document, write_model
-
     names = method_names(args.methods)
     models = chosen_models(args)
     config = SamplerConfig(draws=args.draws, chains=args.chains, seed=args.seed)

@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from zoo.core.compare import parse_check, reference_sd
+from zoo.tools.methods.catalog import ordered_methods
 from zoo.tools.methods.grading import ACCURATE_BIAS, UNRESOLVED, USABLE_BIAS, scalar
 
 #: panels per model: the first scalars with a mean and an sd reference
@@ -83,8 +84,6 @@ def _panel(ax, result, check: str) -> None:
 def heat_map(summary: dict[str, Any], path: Path) -> None:
     """Models x methods coloured by worst |bias| (log scale), each cell with its grade's
     initial and the number; grey where the method did not run or was not graded."""
-    from zoo.tools.methods.output import ordered_methods
-
     models = list(summary["models"])
     methods = ordered_methods(summary)
     grid = np.full((len(models), len(methods)), np.nan)

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from zoo.tools.methods import ModelMethods, MethodRun
-from zoo.tools.methods.catalog import ADVI_ITERATIONS, APPROXIMATION_DRAWS, METHODS
+from zoo.tools.methods.catalog import ADVI_ITERATIONS, APPROXIMATION_DRAWS, ordered_methods
+from zoo.tools.methods.figures import heat_map, marginals
 from zoo.tools.methods.grading import (ACCURATE_BIAS, ACCURATE_SD, GRADE_ALPHA, UNRESOLVED, USABLE_BIAS,
                                        USABLE_SD, MethodGrade, parse_check)
 from zoo.core.results import PACKAGES
@@ -210,8 +211,6 @@ def write_model(result: ModelMethods, out: Path) -> list[Path]:
         SUMMARY: json.dumps(summary, indent=1, default=float),
         "summary.csv": csv_text(SUMMARY_COLUMNS, summary_rows(summary)),
     }
-    from zoo.tools.methods.figures import heat_map, marginals
-
     images = {f"{result.model}-marginals.png": lambda path: marginals(result, path),
               "heatmap.png": lambda path: heat_map(summary, path)}
     return replace_files(out, files, images)
@@ -328,13 +327,6 @@ def site_section(folder: Path) -> dict[str, Any] | None:
 def data_uri(path: Path) -> str:
     """A PNG as a data URI: the site stays one folder that opens offline."""
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
-
-
-def ordered_methods(summary: dict[str, Any]) -> list[str]:
-    """The catalogue's methods first, in its order, then the classical answers found."""
-    seen = {m for entry in summary["models"].values()
-            for group in ("methods", "alternatives") for m in entry[group]}
-    return [m for m in METHODS if m in seen] + sorted(seen - set(METHODS))
 
 
 def cell_text(entry: dict | None) -> str:

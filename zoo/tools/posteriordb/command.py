@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
 from pathlib import Path
 
+from zoo.core.arguments import fit_options, sampler_config, seed_type
 from zoo.core.compare import round_to_mcse
 from zoo.core.errors import UsageError
-from zoo.tools.posteriordb import layout
+from zoo.core.registry import all_models, get_model
 from zoo.core.sampling import DEFAULT_SEED, SamplerConfig
+from zoo.report.text import align_columns
+from zoo.report.text import console as zoo_console
+from zoo.tools.posteriordb import layout
+from zoo.tools.posteriordb.export import export
+from zoo.tools.posteriordb.verify import mapping_for, prepare, run_prepared
 
 
-def add_arguments(parser: argparse.ArgumentParser,
-                  fit_options: Callable[[argparse.ArgumentParser], None],
-                  seed: Callable[[str], int]) -> None:
-    """``fit_options`` adds verify's sampler options, ``seed`` parses export's seed, as the
-    other commands do."""
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``zoo posteriordb`` actions and their options (verify's fit options are the other
+    commands')."""
     actions = parser.add_subparsers(dest="action", required=True, parser_class=type(parser))
     listing = actions.add_parser("list", help="which posteriors of a posteriordb map to zoo models")
     listing.add_argument("--db", required=True, type=Path, help="a posteriordb folder")
@@ -32,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser,
     export.add_argument("model", nargs="?")
     export.add_argument("--all", action="store_true", help="every model")
     export.add_argument("--out", type=Path, required=True, help="a new (or empty) folder")
-    export.add_argument("--seed", type=seed, default=DEFAULT_SEED,
+    export.add_argument("--seed", type=seed_type, default=DEFAULT_SEED,
                         help=f"seed of the reference draws (default {DEFAULT_SEED})")
 
 
@@ -40,8 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser,
 LISTED = 5
 
 
-def posteriordb_command(args: argparse.Namespace,
-                        sampler_config: Callable[[argparse.Namespace], SamplerConfig]) -> int:
+def posteriordb_command(args: argparse.Namespace) -> int:
     if args.action == "list":
         return list_posteriors(args.db)
     if args.action == "verify":
@@ -50,8 +52,6 @@ def posteriordb_command(args: argparse.Namespace,
 
 
 def list_posteriors(db: Path) -> int:
-    from zoo.tools.posteriordb.verify import mapping_for
-
     root = layout.database_root(db)
     rows = [["posterior", "reference draws", "maps to"]]
     for name in layout.posterior_names(root):
@@ -74,8 +74,6 @@ def list_posteriors(db: Path) -> int:
 
 
 def verify_command(args: argparse.Namespace, config: SamplerConfig) -> int:
-    from zoo.tools.posteriordb.verify import prepare, run_prepared
-
     if args.data or args.set_pairs:
         raise UsageError("posteriordb verify takes no --data or --set: the posterior's data and "
                          "priors decide them (zoo posteriordb list shows the settings)")
@@ -89,8 +87,6 @@ def verify_command(args: argparse.Namespace, config: SamplerConfig) -> int:
 
 
 def console(found) -> str:
-    from zoo.report.text import align_columns, console as zoo_console
-
     mapping, checks = found.prepared.mapping, found.checks
     lines = [f"posteriordb {found.prepared.name} -> {mapping.describe()}", ""]
     if checks is not None:
@@ -110,9 +106,6 @@ def console(found) -> str:
 
 
 def export_command(args: argparse.Namespace) -> int:
-    from zoo.tools.posteriordb.export import export
-    from zoo.core.registry import all_models, get_model
-
     if args.all == bool(args.model):
         raise UsageError("export takes a MODEL or --all (zoo list shows the models)")
     models = list(all_models().values()) if args.all else [get_model(args.model)]

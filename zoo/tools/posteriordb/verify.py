@@ -22,6 +22,7 @@ import xarray as xr
 
 from zoo.core.compare import compare, parse_check
 from zoo.core.errors import UsageError
+from zoo.core.pipeline import run
 from zoo.tools.posteriordb import layout
 from zoo.tools.posteriordb.definition import moments
 from zoo.tools.posteriordb.mapping import (MAPPINGS, NOT_MAPPED, Mapping, exported_mapping,
@@ -141,8 +142,6 @@ def run_prepared(prepared: Prepared, config: SamplerConfig) -> Verification:
 def fit(prepared: Prepared, config: SamplerConfig) -> Result:
     """``zoo verify``'s run of the mapped model on the posterior's data, read from a CSV as a
     user's data would be (the zoo's own checks and CSV validation apply)."""
-    from zoo.core.pipeline import run
-
     model = get_model(prepared.mapping.model)
     with tempfile.TemporaryDirectory(prefix="zoo-posteriordb-") as folder:
         csv = Path(folder) / f"{prepared.name}.csv"
