@@ -15,7 +15,7 @@ import xarray as xr
 from posteriordb import PosteriorDatabase
 
 from zoo.cli import main
-from zoo.core.compare import parse_check, z_bound, z_score
+from zoo.core.compare import parse_check, scalar_of, z_bound, z_score
 from zoo.tools.posteriordb import definition, layout
 from zoo.tools.posteriordb.export import CHAINS, DRAWS, names, variable_size
 from zoo.tools.posteriordb.verify import reference_checks, verify
@@ -276,11 +276,10 @@ def test_exported_draws_agree_with_the_zoos_reference(exported):
             root, {"reference_posterior_name": posterior}).items()}
         zs = {}
         for check, value in reference.values.items():
-            var, index, stat = parse_check(check)
-            scalar = var if index is None else f"{var}[{index}]"
-            if scalar not in draws:
+            stat = parse_check(check)[2]
+            if scalar_of(check) not in draws:
                 continue
-            x = draws[scalar]
+            x = draws[scalar_of(check)]
             estimate = x.mean() if stat == "mean" else x.std(ddof=1)
             mcse = float(az.mcse(x, method=stat))
             zs[check] = z_score(float(estimate), value, mcse, reference.errors.get(check, 0.0))

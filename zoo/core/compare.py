@@ -43,10 +43,23 @@ def parse_check(name: str) -> tuple[str, int | None, str]:
     return match["var"], None if index is None else int(index), match["stat"] or "mean"
 
 
+def scalar_of(check: str) -> str:
+    """The scalar a check is about, named as the draws name it: ``theta[1].sd`` -> ``theta[1]``."""
+    var, index, _ = parse_check(check)
+    return var if index is None else f"{var}[{index}]"
+
+
 def sd_check_of(check: str) -> str:
     """The name of the sd check of the scalar a mean check is about."""
+    return f"{scalar_of(check)}.sd"
+
+
+def check_draws(posterior: xr.Dataset, check: str) -> np.ndarray:
+    """The (chain, draw) draws of the scalar a check (or a scalar's name) is about, from a
+    posterior group: ``theta[1].sd`` -> theta's element 1, flattened over its dimensions."""
     var, index, _ = parse_check(check)
-    return f"{var}{'' if index is None else f'[{index}]'}.sd"
+    values = np.asarray(posterior[var].values, dtype=float)
+    return values.reshape(values.shape[0], values.shape[1], -1)[:, :, index or 0]
 
 
 def reference_sd(reference: Reference, check: str) -> tuple[float, float] | None:
@@ -67,9 +80,8 @@ def z_bound(n_checks: int) -> float:
 
 def posterior_estimate(idata: xr.DataTree, name: str) -> Estimate:
     """The posterior mean or sd named by a check, with ArviZ's MCSE for it."""
-    var, index, stat = parse_check(name)
-    values = np.asarray(idata.posterior[var].values, dtype=float)
-    x = values.reshape(values.shape[0], values.shape[1], -1)[:, :, index or 0]
+    stat = parse_check(name)[2]
+    x = check_draws(idata.posterior, name)
     value = float(x.mean()) if stat == "mean" else float(x.std(ddof=1))
     return Estimate(value, float(az.mcse(x, method=stat)))
 

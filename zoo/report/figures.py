@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from zoo.core.deferred import az, plt, pm, xr
-from zoo.core.compare import parse_check
+from zoo.core.compare import parse_check, scalar_of
 from zoo.core.diagnostics import scalar_draws
 from zoo.report.predictive import PPC_DRAWS, UNSUPPORTED, posterior_predictive
 from zoo.report.text import main_checks, worst_first
@@ -193,7 +193,7 @@ def _scalar(check: str, draws: dict[str, np.ndarray]) -> str | None:
         var, index, _ = parse_check(check)
     except ValueError:  # a quantity of its own (log_bf)
         return None
-    scalar = var if index is None else f"{var}[{index}]"
+    scalar = scalar_of(check)
     return scalar if scalar in draws else f"{var}[{index or 0}]"
 
 
@@ -252,11 +252,10 @@ def reference_moments(result: Result) -> dict[str, tuple[float, float | None]]:
     means: dict[str, float] = {}
     sds: dict[str, float] = {}
     for name, value in result.reference.values.items():
-        var, index, stat = parse_check(name)
+        var, _, stat = parse_check(name)
         if var not in result.fit.idata.posterior:  # no draws (log_bf, an SMC estimate)
             continue
-        scalar = var if index is None else f"{var}[{index}]"
-        (means if stat == "mean" else sds)[scalar] = value
+        (means if stat == "mean" else sds)[scalar_of(name)] = value
     return {scalar: (mean, sds.get(scalar)) for scalar, mean in means.items()}
 
 

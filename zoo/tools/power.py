@@ -47,7 +47,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from zoo.core.compare import parse_check, posterior_estimate, reference_sd
+from zoo.core.compare import parse_check, posterior_estimate, reference_sd, sd_check_of
 from zoo.core.errors import UsageError
 from zoo.core.faults import faults_of, faulty_model
 from zoo.core.outputs import write_atomically
@@ -139,11 +139,9 @@ def verify_record(model, index: int, sampler: SamplerConfig) -> dict[str, Any]:
     result = run(model, config=replace(sampler, seed=DEFAULT_SEED + index, progressbar=False))
     checks = []
     for row in result.checks.to_dict(orient="records"):
-        var, position, _ = parse_check(row["name"])
-        scalar = var if position is None else f"{var}[{position}]"
         draws_sd = None
-        if var in result.fit.idata.posterior:
-            draws_sd = posterior_estimate(result.fit.idata, f"{scalar}.sd").value
+        if parse_check(row["name"])[0] in result.fit.idata.posterior:
+            draws_sd = posterior_estimate(result.fit.idata, sd_check_of(row["name"])).value
         exact_sd = reference_sd(result.reference, row["name"])
         checks.append({"name": row["name"], "passed": bool(row["passed"]),
                        **{k: float(row[k]) for k in ("reference", "estimate", "mcse", "z")},
@@ -298,11 +296,10 @@ def posterior_sds(reference: dict[str, float], correct: list[dict[str, Any]]) ->
     for check in correct[0]["checks"]:
         if check.get("derived_from"):
             continue
-        var, index, _ = parse_check(check["name"])
-        scalar = var if index is None else f"{var}[{index}]"
+        sd_check = sd_check_of(check["name"])
         draws = [c["draws_sd"] for r in correct for c in r["checks"] if c["name"] == check["name"]]
-        if f"{scalar}.sd" in reference:
-            sds[check["name"]] = reference[f"{scalar}.sd"]
+        if sd_check in reference:
+            sds[check["name"]] = reference[sd_check]
         elif check.get("reference_sd"):
             sds[check["name"]] = check["reference_sd"]
         elif all(d is not None for d in draws):

@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
 from zoo.core import parsers
-from zoo.core.compare import parse_check, round_to_mcse
+from zoo.core.compare import check_draws, parse_check, round_to_mcse
 from zoo.core.errors import UsageError
 from zoo.core.model import ZooModel
 from zoo.core.pipeline import run
@@ -199,11 +199,10 @@ def _value(text: str) -> int | float:
 
 def _eti(result: Result, name: str) -> tuple[float, float]:
     """The 89 % equal-tailed interval of a ``*.mean`` check's variable (NaN for other checks)."""
-    var, index, stat = parse_check(name)
+    var, _, stat = parse_check(name)
     if stat != "mean" or name in result.fit.estimates or var not in result.fit.idata.posterior:
         return math.nan, math.nan
-    values = np.asarray(result.fit.idata.posterior[var].values, dtype=float)
-    draws = values.reshape(values.shape[0] * values.shape[1], -1)[:, index or 0]
+    draws = check_draws(result.fit.idata.posterior, name).ravel()
     low, high = np.quantile(draws, [(1 - ETI_PROB) / 2, (1 + ETI_PROB) / 2])
     return float(low), float(high)
 

@@ -16,7 +16,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
-from zoo.core.compare import parse_check, reference_sd
+from zoo.core.compare import check_draws, parse_check, reference_sd
 from zoo.tools.methods.catalog import ordered_methods
 from zoo.tools.methods.grading import ACCURATE_BIAS, UNRESOLVED, USABLE_BIAS, scalar
 
@@ -70,8 +70,7 @@ def _panel(ax, result, check: str) -> None:
             continue
         colour = f"C{i % 10}"
         if run.outcome.idata is not None:
-            draws = np.asarray(run.outcome.idata.posterior[var].values, dtype=float)
-            x = draws.reshape(draws.shape[0] * draws.shape[1], -1)[:, index or 0]
+            x = check_draws(run.outcome.idata.posterior, check).ravel()
             density, edges = np.histogram(x[np.isfinite(x)], bins=grid[::5], density=True)
             ax.stairs(density, edges, color=colour, label=run.method.name)
         else:

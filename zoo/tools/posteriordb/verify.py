@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from zoo.core.compare import compare, parse_check
+from zoo.core.compare import check_draws, compare
 from zoo.core.errors import UsageError
 from zoo.core.pipeline import run
 from zoo.tools.posteriordb import layout
@@ -151,13 +151,6 @@ def fit(prepared: Prepared, config: SamplerConfig) -> Result:
     return result
 
 
-def scalar(idata: xr.DataTree, name: str) -> np.ndarray:
-    """One scalar's draws, (chains, draws), from a zoo scalar name such as ``w[0]``."""
-    var, index, _ = parse_check(name)
-    values = np.asarray(idata.posterior[var].values, dtype=float)
-    return values.reshape(values.shape[0], values.shape[1], -1)[:, :, index or 0]
-
-
 def reference_checks(idata: xr.DataTree, draws: dict[str, np.ndarray],
                      parameters: dict[str, str]) -> pd.DataFrame:
     """Mean and mean square of each parameter: the posterior's against posteriordb's draws,
@@ -165,7 +158,7 @@ def reference_checks(idata: xr.DataTree, draws: dict[str, np.ndarray],
     keeps the reference's MCSE per row)."""
     values, errors, estimates = {}, {}, {}
     for theirs, ours in parameters.items():
-        reference, estimate = moments(draws[theirs]), moments(scalar(idata, ours))
+        reference, estimate = moments(draws[theirs]), moments(check_draws(idata.posterior, ours))
         for stat in ("mean", "mean_square"):
             check = f"{theirs}.{stat}"
             values[check], errors[check] = reference[stat].value, reference[stat].mcse
