@@ -13,8 +13,9 @@ import pytest
 
 from zoo.core.compare import parse_check
 from zoo.core.density_check import MIN_FINITE_POINTS, density_check
-from zoo.core.faults import Reweighted
+from zoo.core.faults import Fault, Reweighted
 from zoo.core.calibration import Calibration
+from zoo.core.posteriordb_code import PosteriordbCode
 from zoo.core.registry import all_models
 from zoo.core.results import REFERENCE_KINDS
 from zoo.tools.sbc import SbcConfig, run_sbc
@@ -34,6 +35,22 @@ def test_builds_on_its_example(name):
     built = model.build(model.default_data(settings), settings)
     assert isinstance(built, pm.Model) and built.free_RVs and built.observed_RVs
     assert model.title and model.columns and model.formula and model.summary
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_the_hooks_the_tools_call_answer_as_declared(name):
+    """faults(), posteriordb_code() and scaling_data(size): what zoo power, posteriordb export
+    and bench --scaling take from a model instead of naming it (issue 27 item 2)."""
+    model = all_models()[name]
+    for fault in model.faults():
+        assert issubclass(fault, Fault) and issubclass(fault, type(model)) and fault.fault, fault
+        assert fault().name == f"{name}+{fault.fault}"
+    code = model.posteriordb_code()
+    assert code is None or isinstance(code, PosteriordbCode)
+    data = model.scaling_data(20)
+    if data is not None:
+        assert list(data.columns) == [c.name for c in model.columns] and len(data) == 20
+        assert data.equals(model.scaling_data(20))  # the same size, the same data
 
 
 @pytest.mark.parametrize("name", MODELS)
