@@ -10,8 +10,8 @@ What ``ZooModel.draws`` is chosen from: the fewest draws whose worst check still
 import argparse
 import statistics
 
-from zoo.tools.power import CORRECT, DETECTABLE_MAX_SD, PowerConfig, Unit, detectable, posterior_sds, run_unit
 from zoo.core.sampling import SamplerConfig
+from zoo.tools.power import CORRECT, DETECTABLE_MAX_SD, PowerConfig, Unit, detectable, posterior_sds, run_unit
 
 
 def main() -> None:

@@ -21,9 +21,9 @@ import time
 import arviz as az
 import numpy as np
 
-from zoo.models.gmm import MODEL
 from zoo.core.diagnostics import scalar_draws, stuck_chains
 from zoo.core.sampling import SamplerConfig, sample_nuts
+from zoo.models.gmm import MODEL
 
 
 def one_fit(init: str, config: SamplerConfig) -> dict:

@@ -46,11 +46,11 @@ import numpy as np
 from zoo.benchmarks.baseline_missing_data import automatic_imputation
 from zoo.core.compare import compare
 from zoo.core.diagnostics import diagnose
-from zoo.models.missing_data import (MODEL, MissingData, closed_form_moments, default_prior,
-                                     exact_posterior)
 from zoo.core.pipeline import run
 from zoo.core.results import Fit
 from zoo.core.sampling import SamplerConfig, sample_nuts, sampling_time
+from zoo.models.missing_data import (MODEL, MissingData, closed_form_moments, default_prior,
+                                     exact_posterior)
 
 
 def calibration(seeds: int, path: str | None = None) -> None:

@@ -21,9 +21,9 @@ Usage: python benchmarks/posteriordb_grid_error.py
 import numpy as np
 from scipy.special import logsumexp
 
+from zoo.models import mint, rat_tumors
 from zoo.numerics.exact import beta_from_mode, beta_mean_sd
 from zoo.numerics.exact_draws import midpoints, trimmed_box
-from zoo.models import mint, rat_tumors
 
 DRAWS = 10_000
 

@@ -32,10 +32,10 @@ import time
 
 import numpy as np
 
-from zoo.models.two_factories import MODEL, log_bf_estimate
 from zoo.core.compare import compare
 from zoo.core.results import Fit, Reference
 from zoo.core.sampling import SamplerConfig, smc_log_evidence
+from zoo.models.two_factories import MODEL, log_bf_estimate
 
 
 def one_seed(seed: int, draws: int, chains: int) -> dict[str, float]:

@@ -94,9 +94,16 @@ from scipy.special import gammaln, log_softmax, logsumexp
 from scipy.stats import halfnorm, norm
 
 from zoo.core import parsers
+from zoo.core.calibration import Calibration
 from zoo.core.data import Column, read_csv, write_example_command
 from zoo.core.deferred import az, pm, pt, xr
 from zoo.core.diagnostics import STUCK_SDS, scalar_draws
+from zoo.core.errors import DataError
+from zoo.core.faults import DropLast, Fault, OFF, SharedHelperFault, Tempered, add_delta, observed
+from zoo.core.model import DATA_DIR, Setting, ZooModel
+from zoo.core.posteriordb_code import PosteriordbCode
+from zoo.core.results import Reference
+from zoo.core.sampling import sampling_time
 from zoo.numerics.em import (
     MixtureFit,
     MixturePrior,
@@ -105,16 +112,9 @@ from zoo.numerics.em import (
     fit_map_gmm,
     gmm_loglik,
 )
-from zoo.core.faults import DropLast, Fault, OFF, SharedHelperFault, Tempered, add_delta, observed
-from zoo.core.errors import DataError
-from zoo.report.figures import new_figure, save
 from zoo.numerics.importance import (PARETO_K_MAX, Moments, ReferenceFailed, Target,
                                      posterior_moments)
-from zoo.core.calibration import Calibration
-from zoo.core.model import DATA_DIR, Setting, ZooModel
-from zoo.core.posteriordb_code import PosteriordbCode
-from zoo.core.results import Reference
-from zoo.core.sampling import sampling_time
+from zoo.report.figures import new_figure, save
 
 LECTURE_MEANS = (2.0, 5.0, 10.0)
 LECTURE_SDS = (0.6, 0.8, 0.5)

@@ -58,19 +58,19 @@ from scipy.special import betaln, log_expit, logsumexp
 from scipy.stats import beta as beta_dist
 from scipy.stats import gamma as gamma_dist
 
-from zoo.core.compare import posterior_estimate
 from zoo.core import parsers
+from zoo.core.calibration import Calibration
+from zoo.core.compare import posterior_estimate
 from zoo.core.data import Column
 from zoo.core.deferred import pm, pt
-from zoo.numerics.exact import beta_from_mode, beta_mean_sd, lecture_grid, log_evidence_bernoulli
-from zoo.numerics.exact_draws import grid_draws, trimmed_box
-from zoo.report.figures import new_figure, save
-from zoo.core.calibration import Calibration
 from zoo.core.faults import (DropLast, DuplicateLast, Fault, SharedHelperFault, TEMPER, Tempered,
                              add_delta, setting_fault)
 from zoo.core.model import Setting, ZooModel
 from zoo.core.posteriordb_code import PosteriordbCode
 from zoo.core.results import Reference
+from zoo.numerics.exact import beta_from_mode, beta_mean_sd, lecture_grid, log_evidence_bernoulli
+from zoo.numerics.exact_draws import grid_draws, trimmed_box
+from zoo.report.figures import new_figure, save
 
 EXAMPLES = {
     "two-coins": {"coin1": (3, 15), "coin2": (4, 5)},

@@ -73,15 +73,15 @@ from scipy.special import gammaln
 from scipy.stats import invgamma, multivariate_normal, norm
 
 from zoo.core import parsers
+from zoo.core.calibration import Calibration
 from zoo.core.data import Column, fail_rows, read_csv, write_example_command
 from zoo.core.deferred import pm, pt
-from zoo.numerics.em import em_gaussian_missing
-from zoo.core.faults import Fault, OFF, SharedHelperFault, Tempered, add_delta
 from zoo.core.errors import DataError
-from zoo.report.figures import new_figure, save
-from zoo.core.calibration import Calibration
+from zoo.core.faults import Fault, OFF, SharedHelperFault, Tempered, add_delta
 from zoo.core.model import DATA_DIR, Setting, ZooModel
 from zoo.core.results import Reference
+from zoo.numerics.em import em_gaussian_missing
+from zoo.report.figures import new_figure, save
 
 LECTURE_MEANS = (1.85, 1.0)
 LECTURE_SDS = (1.0, 0.75)

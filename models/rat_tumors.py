@@ -62,18 +62,18 @@ from scipy.special import betaln, digamma, expit, gammaln
 from scipy.stats import binom
 
 from zoo.core import parsers
+from zoo.core.calibration import Calibration
 from zoo.core.data import Column, fail_rows
 from zoo.core.deferred import az, pm, pt, xr
-from zoo.core.faults import DropLast, DuplicateLast, Fault, Tempered, add_delta, observed
 from zoo.core.errors import DataError
-from zoo.numerics.exact import beta_mean_sd
-from zoo.numerics.exact_draws import grid_draws, trimmed_box
-from zoo.report.figures import save
-from zoo.core.calibration import Calibration
+from zoo.core.faults import DropLast, DuplicateLast, Fault, Tempered, add_delta, observed
 from zoo.core.model import DATA_DIR, Density, Setting, ZooModel
 from zoo.core.posteriordb_code import PosteriordbCode
 from zoo.core.results import Estimate, Fit, Reference
 from zoo.core.sampling import sample_nuts
+from zoo.numerics.exact import beta_mean_sd
+from zoo.numerics.exact_draws import grid_draws, trimmed_box
+from zoo.report.figures import save
 
 #: posterior mass allowed beyond each edge of the grid's box
 TAIL_MASS = 1e-7

@@ -24,16 +24,16 @@ from scipy.stats import beta as beta_dist
 from zoo.core import parsers
 from zoo.core.data import Column
 from zoo.core.deferred import pm, pt
-from zoo.numerics.exact import (beta_mean_sd, heads_tails, lecture_grid, log_evidence_bernoulli,
-                                quadrature_moments)
-from zoo.numerics.exact_draws import truncated_beta
-from zoo.report.figures import new_figure, save
 from zoo.core.faults import (DropLast, DuplicateLast, Fault, OFF, TEMPER, Tempered, add_delta,
                              setting_fault)
 from zoo.core.model import Setting, ZooModel
 from zoo.core.posteriordb_code import FLIPS_STAN_DATA, PosteriordbCode
 from zoo.core.results import Reference
 from zoo.core.sampling import smc_log_evidence
+from zoo.numerics.exact import (beta_mean_sd, heads_tails, lecture_grid, log_evidence_bernoulli,
+                                quadrature_moments)
+from zoo.numerics.exact_draws import truncated_beta
+from zoo.report.figures import new_figure, save
 
 
 def parse_prior(text: str) -> tuple:

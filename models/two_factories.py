@@ -32,17 +32,17 @@ from scipy.special import expit, logsumexp
 from scipy.stats import beta as beta_distribution
 
 from zoo.core import parsers
+from zoo.core.calibration import Calibration
 from zoo.core.compare import posterior_estimate
 from zoo.core.data import Column
 from zoo.core.deferred import pm
-from zoo.numerics.exact import beta_from_mode, heads_tails, log_evidence_bernoulli
-from zoo.report.figures import new_figure, save
-from zoo.core.calibration import Calibration
 from zoo.core.faults import Fault, Tempered, setting_fault
 from zoo.core.model import Density, Setting, ZooModel
 from zoo.core.posteriordb_code import FLIPS_STAN_DATA, PosteriordbCode
 from zoo.core.results import Estimate, Reference
 from zoo.core.sampling import SamplerConfig, sample_smc, smc_log_evidence
+from zoo.numerics.exact import beta_from_mode, heads_tails, log_evidence_bernoulli
+from zoo.report.figures import new_figure, save
 
 #: SMC runs at least this many chains per factory: the MCSE of the log Bayes factor is
 #: estimated from the spread between chains, and fewer would make that estimate too noisy

@@ -12,9 +12,9 @@ from io import StringIO
 
 import pytest
 
-from zoo.tools.bench import command as bench, runs as bench_runs, scaling as bench_scaling
-from zoo.report import site
 from zoo.cli import main
+from zoo.report import site
+from zoo.tools.bench import command as bench, runs as bench_runs, scaling as bench_scaling
 from zoo.tools.sections import site_sections
 
 ROW_KEYS = {"compile", "sampling", "ess_bulk_min", "gradients", "ess_per_second",

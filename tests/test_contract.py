@@ -11,10 +11,10 @@ import numpy as np
 import pymc as pm
 import pytest
 
+from zoo.core.calibration import Calibration
 from zoo.core.compare import parse_check
 from zoo.core.density_check import MIN_FINITE_POINTS, density_check
 from zoo.core.faults import Fault, Reweighted
-from zoo.core.calibration import Calibration
 from zoo.core.posteriordb_code import PosteriordbCode
 from zoo.core.registry import all_models
 from zoo.core.results import REFERENCE_KINDS

@@ -10,13 +10,13 @@ import pymc as pm
 import pytest
 
 import zoo.models.gmm as gmm
-import zoo.models.missing_data as missing_data
 import zoo.models.mint as mint
+import zoo.models.missing_data as missing_data
 import zoo.models.two_factories as two_factories
 from zoo.core.density_check import (RELATIVE_TOLERANCE, PymcSide, check_points, compare,
                                     density_check, deviation)
-from zoo.numerics.exact import beta_from_mode
 from zoo.core.model import Density
+from zoo.numerics.exact import beta_from_mode
 
 def check_of(model):
     settings = model.parse_settings()

@@ -31,14 +31,14 @@ from zoo.models.gmm import (
 from scipy.special import expit
 from zoo.core.compare import compare
 from zoo.core.diagnostics import diagnose
-from zoo.numerics.em import fit_gmm
 from zoo.core.errors import DataError, UsageError
+from zoo.core.model import DATA_DIR
+from zoo.core.pipeline import run
+from zoo.core.results import Reference
+from zoo.numerics.em import fit_gmm
 from zoo.numerics.exact import beta_mean_sd
 from zoo.numerics.importance import Moments, Target, posterior_moments
-from zoo.core.model import DATA_DIR
 from zoo.report.text import console, status
-from zoo.core.results import Reference
-from zoo.core.pipeline import run
 
 POSTERIORDB = DATA_DIR / "low_dim_gauss_mix.csv"
 POSTERIORDB_SETTINGS = ["column=y", "components=2", "mu_prior=normal:0,2",

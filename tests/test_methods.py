@@ -14,14 +14,14 @@ import xarray as xr
 
 from zoo.cli import main
 from zoo.core.data import Column
-from zoo.tools.methods import METHODS, run_methods
-from zoo.tools.methods import catalog
-from zoo.tools.methods.grading import BANDS, GRADES, UNRESOLVED, USABLE_SD, grade_checks, decide
-from zoo.tools.methods.output import method_record, site_section
 from zoo.core.model import ZooModel
 from zoo.core.registry import get_model
 from zoo.core.results import Reference
 from zoo.core.sampling import SamplerConfig
+from zoo.tools.methods import METHODS, run_methods
+from zoo.tools.methods import catalog
+from zoo.tools.methods.grading import BANDS, GRADES, UNRESOLVED, USABLE_SD, grade_checks, decide
+from zoo.tools.methods.output import method_record, site_section
 
 SMALL = SamplerConfig(draws=500, tune=300, chains=4, cores=2, seed=1234)
 
@@ -42,10 +42,10 @@ OPTIONAL = [name for name, method in METHODS.items() if method.needs]
 #: runs the optional methods as the session fixture runs the others, prints their records
 CHILD = f"""
 import json
-from zoo.tools.methods import catalog, run_methods
-from zoo.tools.methods.output import method_record
 from zoo.core.registry import get_model
 from zoo.core.sampling import SamplerConfig
+from zoo.tools.methods import catalog, run_methods
+from zoo.tools.methods.output import method_record
 catalog.ADVI_ITERATIONS, catalog.APPROXIMATION_DRAWS = 3000, 1000
 result = run_methods(get_model("single-coin"), None, [], {OPTIONAL!r}, SamplerConfig(**{{
     "draws": 500, "tune": 300, "chains": 4, "cores": 2, "seed": 1234}}))

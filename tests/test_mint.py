@@ -7,13 +7,13 @@ import pandas as pd
 import pytest
 from scipy.stats import beta as beta_dist
 
+from zoo.cli import main
+from zoo.core.errors import UsageError
+from zoo.core.pipeline import run
 from zoo.models.mint import (MODEL, FreeK, coin_counts, exact_k_sweep, exact_posterior,
                              free_k_from_mode_sd, grid_posterior, natural_key, parse_k,
                              posterior_draws)
-from zoo.cli import main
-from zoo.core.errors import UsageError
 from zoo.numerics.exact import beta_from_mode, lecture_grid
-from zoo.core.pipeline import run
 
 TWO_COINS = (np.array([3, 4]), np.array([15, 5]))
 KRUSCHKE_K = free_k_from_mode_sd(1.0, 10.0)

@@ -15,7 +15,6 @@ from conftest import FAST
 from zoo.cli import main
 from zoo.core.compare import compare
 from zoo.core.data import Column, read_csv
-from zoo.numerics.em import em_gaussian_missing
 from zoo.core.errors import DataError
 from zoo.core.model import Reference
 from zoo.models.missing_data import (
@@ -36,6 +35,7 @@ from zoo.models.missing_data import (
     posterior_draws,
     simulate_lecture,
 )
+from zoo.numerics.em import em_gaussian_missing
 
 #: verify's 1000 draws per chain rather than FAST's 500 on the user's file: R-hat <= 1.01 is a
 #: bound for 4 x 1000 (rho's R-hat reached 1.0101 there at 4 x 500); sampling is ~1 s of it

@@ -16,10 +16,10 @@ from posteriordb import PosteriorDatabase
 
 from zoo.cli import main
 from zoo.core.compare import parse_check, scalar_of, z_bound, z_score
+from zoo.core.registry import all_models
 from zoo.tools.posteriordb import definition, layout
 from zoo.tools.posteriordb.export import CHAINS, DRAWS, names, variable_size
 from zoo.tools.posteriordb.verify import reference_checks, verify
-from zoo.core.registry import all_models
 
 DB = Path(__file__).parent / "fixtures" / "posteriordb"
 MIXTURE = "low_dim_gauss_mix-low_dim_gauss_mix"

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from scipy import integrate, special
 
-from zoo.tools import power
 from zoo.cli import main
-from zoo.tools.sections import site_sections
 from zoo.core.faults import Fault, faulty_model
-from zoo.models.single_coin import SingleCoin
 from zoo.core.pipeline import run
 from zoo.core.registry import all_models, get_model
+from zoo.models.single_coin import SingleCoin
+from zoo.tools import power
+from zoo.tools.sections import site_sections
 
 POWER_PAGE = Path(__file__).parents[1] / "docs" / "power.md"
 COMMITTED = Path(__file__).parents[1] / "benchmarks" / "results" / "power.json"

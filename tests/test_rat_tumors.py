@@ -12,15 +12,15 @@ from scipy.special import digamma, expit, gammaln, logsumexp
 from scipy.stats import beta as beta_dist
 from scipy.stats import betabinom
 
+from zoo.cli import main
+from zoo.core.compare import compare
+from zoo.core.pipeline import run
+from zoo.core.results import Reference
+from zoo.core.sampling import SamplerConfig
 from zoo.models.rat_tumors import (
     MODEL, alpha_beta, eb_moments, grid_box, grid_moments, grid_posterior,
     log_marginal_likelihood, shrinkage_plot, type2_optimum,
 )
-from zoo.cli import main
-from zoo.core.compare import compare
-from zoo.core.results import Reference
-from zoo.core.pipeline import run
-from zoo.core.sampling import SamplerConfig
 
 FAST = ["--draws", "500", "--tune", "500", "--seed", "7", "--quiet"]
 

@@ -10,12 +10,12 @@ import pytensor.tensor as pt
 import pytest
 import xarray as xr
 
-from zoo.core.calibration import Calibration
-from zoo.models.single_coin import SingleCoin
 from zoo.cli import main
+from zoo.core.calibration import Calibration
 from zoo.core.errors import UsageError
 from zoo.core.registry import get_model
 from zoo.core.sampling import SamplerConfig
+from zoo.models.single_coin import SingleCoin
 from zoo.tools.sbc import (ESS_MIN, MAX_BAD_SHARE, R_HAT_MAX, SbcConfig, console, continuous_pits,
                            convergence, discrete_pit, fit_health, run_sbc, simulate_and_fit,
                            simulation_rng, uniformity_p_value)

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from zoo.numerics.exact import lecture_grid
-from zoo.models.single_coin import MODEL, exact_posterior, grid_posterior, parse_prior
 from zoo.core.errors import UsageError
+from zoo.models.single_coin import MODEL, exact_posterior, grid_posterior, parse_prior
+from zoo.numerics.exact import lecture_grid
 
 PRIORS = [("triangular",), ("beta", 1.0, 1.0), ("beta", 2.0, 5.0)]
 

@@ -12,16 +12,16 @@ import numpy as np
 import pytest
 
 from conftest import FAST
+from zoo.cli import main
+from zoo.core.diagnostics import scalar_draws
+from zoo.core.pipeline import run
+from zoo.core.registry import all_models, get_model
+from zoo.core.results import DensityCheck
 from zoo.models.two_factories import MODEL as TWO_FACTORIES
 from zoo.report import figures
 from zoo.report import site as site_module
-from zoo.cli import main
-from zoo.core.diagnostics import scalar_draws
 from zoo.report.figures import panel_scalars, reference_moments
-from zoo.core.pipeline import run
-from zoo.core.registry import all_models, get_model
 from zoo.report.text import console, status
-from zoo.core.results import DensityCheck
 
 MODELS = ["single-coin", "two-factories"]
 TABLES = ["data", "settings", "checks", "alternatives", "summary", "provenance"]

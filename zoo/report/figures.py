@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from zoo.core.deferred import az, plt, pm, xr
 from zoo.core.compare import parse_check, scalar_of
+from zoo.core.deferred import az, plt, pm, xr
 from zoo.core.diagnostics import scalar_draws
 from zoo.report.predictive import PPC_DRAWS, UNSUPPORTED, posterior_predictive
 from zoo.report.text import main_checks, worst_first

@@ -23,9 +23,9 @@ import jinja2
 
 from zoo.core.compare import Z_BOUND
 from zoo.core.diagnostics import ESS_BULK_MIN, R_HAT_MAX
-from zoo.report.figures import LEAD_PLOTS, Figures, draw_all, formula_image, model_graph
-from zoo.core.results import Result
 from zoo.core.outputs import SITE, staged_folder
+from zoo.core.results import Result
+from zoo.report.figures import LEAD_PLOTS, Figures, draw_all, formula_image, model_graph
 from zoo.report.text import (alternatives_table, checks_line, checks_table, density_line,
                              density_verdict, diagnostics_line, main_checks, markdown, markdown_table,
                              status, summary_table, worst_first)

@@ -13,9 +13,9 @@ import pandas as pd
 from zoo.core.compare import parse_check, round_to_mcse
 from zoo.core.diagnostics import ESS_BULK_MIN, R_HAT_MAX
 from zoo.core.outputs import staged_folder, written_files
-from zoo.report.predictive import saved_tree
 from zoo.core.results import WEAKER_KINDS, Result
 from zoo.core.sampling import stats_for_netcdf
+from zoo.report.predictive import saved_tree
 
 
 def status(result: Result) -> str:

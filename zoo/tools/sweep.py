@@ -26,11 +26,11 @@ from zoo.core import parsers
 from zoo.core.compare import check_draws, parse_check, round_to_mcse
 from zoo.core.errors import UsageError
 from zoo.core.model import ZooModel
+from zoo.core.outputs import staged_folder, written_files
 from zoo.core.pipeline import run
 from zoo.core.results import Result
-from zoo.core.outputs import staged_folder, written_files
-from zoo.report.text import align_columns, status
 from zoo.core.sampling import SamplerConfig
+from zoo.report.text import align_columns, status
 
 ETI_PROB = 0.89
 

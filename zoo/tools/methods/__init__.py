@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zoo.core.errors import UsageError
-from zoo.tools.methods.catalog import METHODS, Method, Outcome, Target, run_method
-from zoo.tools.methods.grading import MethodGrade, alternative_grades, grade_method
 from zoo.core.results import Reference
 from zoo.core.sampling import SamplerConfig
+from zoo.tools.methods.catalog import METHODS, Method, Outcome, Target, run_method
+from zoo.tools.methods.grading import MethodGrade, alternative_grades, grade_method
 
 
 @dataclass

@@ -15,13 +15,13 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from zoo.core.results import PACKAGES
+from zoo.core.sampling import DEFAULT_TARGET_ACCEPT, DEFAULT_TUNE
 from zoo.tools.methods import ModelMethods, MethodRun
 from zoo.tools.methods.catalog import ADVI_ITERATIONS, APPROXIMATION_DRAWS, ordered_methods
 from zoo.tools.methods.figures import heat_map, marginals
 from zoo.tools.methods.grading import (ACCURATE_BIAS, ACCURATE_SD, GRADE_ALPHA, UNRESOLVED, USABLE_BIAS,
                                        USABLE_SD, MethodGrade, parse_check)
-from zoo.core.results import PACKAGES
-from zoo.core.sampling import DEFAULT_TARGET_ACCEPT, DEFAULT_TUNE
 
 SUMMARY = "summary.json"
 #: packages that only some methods use; their versions are recorded when installed

@@ -23,13 +23,13 @@ import xarray as xr
 from zoo.core.compare import check_draws, compare
 from zoo.core.errors import UsageError
 from zoo.core.pipeline import run
+from zoo.core.registry import get_model
+from zoo.core.results import Estimate, Fit, Reference, Result
+from zoo.core.sampling import SamplerConfig
 from zoo.tools.posteriordb import layout
 from zoo.tools.posteriordb.definition import moments
 from zoo.tools.posteriordb.mapping import (MAPPINGS, NOT_MAPPED, Mapping, exported_mapping,
                                            missing_statements, resolve)
-from zoo.core.registry import get_model
-from zoo.core.results import Estimate, Fit, Reference, Result
-from zoo.core.sampling import SamplerConfig
 
 
 @dataclass
