@@ -81,7 +81,6 @@ capped), as in the fit.
 
 from __future__ import annotations
 
-import sys
 import functools
 import math
 from dataclasses import dataclass, replace
@@ -1005,7 +1004,7 @@ class GmmSigmaScaleFromVariance(SharedHelperFault, GaussianMixture):
     fault = "sigma-scale-variance"
     description = ("resolve_priors: sigma's 'auto' HalfNormal scale 2 var(x) instead of the "
                    "documented 2 sd(x), in the model and its reference alike")
-    module, helper = sys.modules[__name__], "resolve_priors"
+    helper = "resolve_priors"
 
     @staticmethod
     def faulty_helper(original):

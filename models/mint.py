@@ -45,7 +45,6 @@ when K is free) in the model as ``zoo run`` fits it, Potential included.
 
 from __future__ import annotations
 
-import sys
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -604,7 +603,7 @@ class MintSwappedShapes(SharedHelperFault, Mint):
     fault = "beta-shapes-swapped"
     description = ("beta_from_mode returns its shapes swapped, (b, a): theta's prior mode at "
                    "1 - omega, in the model and its reference alike")
-    module, helper = sys.modules[__name__], "beta_from_mode"
+    helper = "beta_from_mode"
 
     @staticmethod
     def faulty_helper(original):

@@ -62,7 +62,6 @@ another share lost; the lost rows of a smaller share are among those of a larger
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -583,7 +582,7 @@ class MissingPriorFromSds(SharedHelperFault, MissingData):
     fault = "prior-psi-sds"
     description = ("default_prior: Psi the diagonal of the sds instead of the documented "
                    "variances, in the model and its reference alike")
-    module, helper = sys.modules[__name__], "default_prior"
+    helper = "default_prior"
 
     @staticmethod
     def faulty_helper(original):

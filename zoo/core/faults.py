@@ -36,7 +36,6 @@ from __future__ import annotations
 import sys
 from contextlib import contextmanager
 from functools import cache
-from types import ModuleType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -167,7 +166,6 @@ class SharedHelperFault(Fault):
     call of either (and of SBC's fitted model), so both see it; SBC still simulates from the
     correct model. Its exact answer is the model's reference with the faulty helper."""
 
-    module: ClassVar[ModuleType]
     helper: ClassVar[str]
 
     @staticmethod
@@ -176,12 +174,13 @@ class SharedHelperFault(Fault):
 
     @contextmanager
     def patched(self):
-        original = getattr(self.module, self.helper)
-        setattr(self.module, self.helper, self.faulty_helper(original))
+        module = sys.modules[type(self.correct).__module__]
+        original = getattr(module, self.helper)
+        setattr(module, self.helper, self.faulty_helper(original))
         try:
             yield
         finally:
-            setattr(self.module, self.helper, original)
+            setattr(module, self.helper, original)
 
     def build(self, data, settings):
         with self.patched():
