@@ -17,16 +17,23 @@ import traceback
 from pathlib import Path
 
 from zoo.core import interrupts, stopwatch
-from zoo.core.arguments import (OneLineParser, fit_options, jobs_option, positive, probability,
-                                sampler_config, seed_type)
+from zoo.core.arguments import OneLineParser, fit_options, jobs_option, sampler_config
 from zoo.core.errors import (EXIT_BAD_INPUT, EXIT_BUG, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, UsageError,
                              ZooError, environment_problem)
 from zoo.core.outputs import REPORTS, SITE, writable_folder
-from zoo.core.sampling import DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TARGET_ACCEPT, DEFAULT_TUNE
+from zoo.core.sampling import DEFAULT_DRAWS
 #: the tools whose module adds its own options (``add_arguments``) and runs its command
 #: (``NAME_command``), imported only when the command line names the tool
-TOOLS = {"bench": "zoo.tools.bench.command", "power": "zoo.tools.power",
-         "methods": "zoo.tools.methods.command", "posteriordb": "zoo.tools.posteriordb.command"}
+TOOLS = {
+    "sweep": ("zoo.tools.sweep", "verify once per value of a numeric setting; table + plot"),
+    "sbc": ("zoo.tools.sbc", "simulation-based calibration: fit simulated data, rank the truth"),
+    "bench": ("zoo.tools.bench.command", "time the zoo against plain-PyMC baselines, EM, SMC"),
+    "power": ("zoo.tools.power", "injected faults: how often verify and SBC catch them"),
+    "methods": ("zoo.tools.methods.command", "every inference method graded against the exact "
+                "answers (NUTS backends, SMC, ADVI, Pathfinder, Laplace, MAP)"),
+    "posteriordb": ("zoo.tools.posteriordb.command", "posteriordb both ways: verify zoo models on "
+                    "its posteriors, export zoo models as its entries"),
+}
 #: the commands that replace their --out folder whole (the others add files to it, or refuse
 #: a folder that holds any)
 REPLACE_OUT = {"run", "report", "sweep", "verify"}
@@ -63,44 +70,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     report.set_defaults(json=False, report=True)
     jobs_option(report)
 
-    sweep = commands.add_parser("sweep", help="verify once per value of a numeric setting; table + plot")
-    sweep.add_argument("model")
-    sweep.add_argument("--over", required=True, metavar="KEY=V1,V2,...",
-                       help="the setting to sweep and its values, e.g. K=5,20,75,200")
-    fit_options(sweep)
-    sweep.add_argument("--out", type=Path, help="output folder (default reports/sweep-MODEL-KEY)")
-
-    sbc = commands.add_parser("sbc", help="simulation-based calibration: fit simulated data, rank the truth")
-    sbc.add_argument("model")
-    sbc.add_argument("--sims", type=positive, default=100, help="simulations (default 100)")
-    sbc.add_argument("--jobs", type=positive, default=1, help="worker processes (default 1)")
-    sbc.add_argument("--seed", type=seed_type, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
-    sbc.add_argument("--draws", type=positive, default=500, help="draws per chain per fit (default 500)")
-    sbc.add_argument("--tune", type=positive, default=None,
-                     help=f"tuning steps per fit (default {DEFAULT_TUNE['nutpie']}, as verify)")
-    sbc.add_argument("--chains", type=positive, default=2, help="chains per fit (default 2)")
-    sbc.add_argument("--target-accept", type=probability, default=None,
-                     help=f"NUTS's target acceptance (default {DEFAULT_TARGET_ACCEPT['nutpie']}, as verify)")
-    sbc.add_argument("--adaptation", choices=["diag", "low_rank"], default=None,
-                     help="nutpie's mass matrix (default low_rank, as verify)")
-    sbc.add_argument("--set", dest="set_pairs", action="append", default=[], metavar="KEY=VALUE",
-                     help="a model setting; repeat for several")
-    sbc.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask scheduler (tcp://HOST:PORT)")
-    sbc.add_argument("--out", type=Path, help="output folder (default reports/sbc-MODEL); a rerun resumes")
-    sbc.add_argument("--json", action="store_true", help="print exactly one JSON document")
-
-    tools = {
-        "bench": commands.add_parser(
-            "bench", help="time the zoo against plain-PyMC baselines, EM, SMC"),
-        "power": commands.add_parser(
-            "power", help="injected faults: how often verify and SBC catch them"),
-        "methods": commands.add_parser(
-            "methods", help="every inference method graded against the exact answers (NUTS "
-            "backends, SMC, ADVI, Pathfinder, Laplace, MAP)"),
-        "posteriordb": commands.add_parser(
-            "posteriordb", help="posteriordb both ways: verify zoo models on its posteriors, "
-            "export zoo models as its entries"),
-    }
+    tools = {name: commands.add_parser(name, help=text) for name, (_, text) in TOOLS.items()}
     words = sys.argv[1:] if argv is None else argv
     asked = next((word for word in words if not word.startswith("-")), None)
     if asked in tools:
@@ -110,7 +80,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 def _tool_options(command: str, parser: argparse.ArgumentParser) -> None:
     """Add the options of the tool ``command`` to its ``parser``, from the tool's module."""
-    importlib.import_module(TOOLS[command]).add_arguments(parser)
+    importlib.import_module(TOOLS[command][0]).add_arguments(parser)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,21 +139,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         os.environ["ZOO_CACHE_DIR"] = "off"
     if getattr(args, "data", None) and Path(args.data).is_dir():  # read_csv would say "no such file"
         raise UsageError(f"--data {args.data}: is a folder; give a CSV file")
-    if args.command == "sbc":
-        from zoo.tools.sbc import sbc_command
-
-        model = get_model(args.model)
-        model.parse_settings(args.set_pairs, user_data=False)  # SBC fits simulated example data
-        return sbc_command(model, args)
     if args.command in TOOLS:  # each tool's module runs its command: NAME_command(args)
-        return getattr(importlib.import_module(TOOLS[args.command]), f"{args.command}_command")(args)
+        return getattr(importlib.import_module(TOOLS[args.command][0]), f"{args.command}_command")(args)
     config = sampler_config(args)
     if args.command == "run":
         return _run(get_model(args.model), args, config)
-    if args.command == "sweep":
-        from zoo.tools.sweep import sweep_command
-
-        return sweep_command(get_model(args.model), args, config)
     if args.command == "report":
         args.all = not args.models
         if len(args.models) != 1 and (args.data or args.set_pairs):

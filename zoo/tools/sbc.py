@@ -44,6 +44,7 @@ the per-simulation unit of work this module has.
 
 from __future__ import annotations
 
+import argparse
 import inspect
 import json
 import re
@@ -59,12 +60,14 @@ import numpy as np
 from scipy.stats import binom
 
 from zoo.core import compile_cache
+from zoo.core.arguments import positive, probability, seed_type
 from zoo.core.diagnostics import r_hat_and_ess, scalar_draws, worst
 from zoo.core.errors import UsageError
 from zoo.core.model import ZooModel
 from zoo.core.outputs import write_atomically
-from zoo.core.sampling import (DEFAULT_SEED, SamplerConfig, nutpie_starts, quieted_pymc,
-                               sample_nutpie)
+from zoo.core.registry import get_model
+from zoo.core.sampling import (DEFAULT_SEED, DEFAULT_TARGET_ACCEPT, DEFAULT_TUNE, SamplerConfig,
+                               nutpie_starts, quieted_pymc, sample_nutpie)
 from zoo.core.workers import dask_client, execute
 
 #: family-wise level of the uniformity tests of one model
@@ -530,9 +533,32 @@ def _health_lines(summary: dict[str, Any]) -> list[str]:
     ]
 
 
-def sbc_command(model: ZooModel, args) -> int:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``zoo sbc`` options."""
+    parser.add_argument("model")
+    parser.add_argument("--sims", type=positive, default=100, help="simulations (default 100)")
+    parser.add_argument("--jobs", type=positive, default=1, help="worker processes (default 1)")
+    parser.add_argument("--seed", type=seed_type, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+    parser.add_argument("--draws", type=positive, default=500, help="draws per chain per fit (default 500)")
+    parser.add_argument("--tune", type=positive, default=None,
+                        help=f"tuning steps per fit (default {DEFAULT_TUNE['nutpie']}, as verify)")
+    parser.add_argument("--chains", type=positive, default=2, help="chains per fit (default 2)")
+    parser.add_argument("--target-accept", type=probability, default=None,
+                        help=f"NUTS's target acceptance (default {DEFAULT_TARGET_ACCEPT['nutpie']}, as verify)")
+    parser.add_argument("--adaptation", choices=["diag", "low_rank"], default=None,
+                        help="nutpie's mass matrix (default low_rank, as verify)")
+    parser.add_argument("--set", dest="set_pairs", action="append", default=[], metavar="KEY=VALUE",
+                        help="a model setting; repeat for several")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask scheduler (tcp://HOST:PORT)")
+    parser.add_argument("--out", type=Path, help="output folder (default reports/sbc-MODEL); a rerun resumes")
+    parser.add_argument("--json", action="store_true", help="print exactly one JSON document")
+
+
+def sbc_command(args: argparse.Namespace) -> int:
     """``zoo sbc``: run, print (or one JSON document), exit 0 when no parameter is flagged and
     few enough fits diverged or did not converge."""
+    model = get_model(args.model)
+    model.parse_settings(args.set_pairs, user_data=False)  # SBC fits simulated example data
     given = {"tune": args.tune, "target_accept": args.target_accept, "adaptation": args.adaptation}
     config = SbcConfig(sims=args.sims, seed=args.seed, draws=args.draws, chains=args.chains,
                        **{k: v for k, v in given.items() if v is not None})

@@ -23,11 +23,13 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
 from zoo.core import parsers
+from zoo.core.arguments import fit_options, sampler_config
 from zoo.core.compare import check_draws, parse_check, round_to_mcse
 from zoo.core.errors import UsageError
 from zoo.core.model import ZooModel
 from zoo.core.outputs import staged_folder, written_files
 from zoo.core.pipeline import run
+from zoo.core.registry import get_model
 from zoo.core.results import Result
 from zoo.core.sampling import SamplerConfig
 from zoo.report.text import align_columns, status
@@ -172,8 +174,18 @@ def write_sweep(frame: pd.DataFrame, figure: Figure, out: Path) -> list[Path]:
     return written_files(out)
 
 
-def sweep_command(model: ZooModel, args: argparse.Namespace, config: SamplerConfig) -> int:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``zoo sweep`` options (and the fit options of every fitting command)."""
+    parser.add_argument("model")
+    parser.add_argument("--over", required=True, metavar="KEY=V1,V2,...",
+                        help="the setting to sweep and its values, e.g. K=5,20,75,200")
+    fit_options(parser)
+    parser.add_argument("--out", type=Path, help="output folder (default reports/sweep-MODEL-KEY)")
+
+
+def sweep_command(args: argparse.Namespace) -> int:
     """What ``zoo sweep`` does: 0 if every run passed, 1 otherwise (bad input raises first)."""
+    model, config = get_model(args.model), sampler_config(args)
     key, values = parse_over(model, args.over, args.set_pairs)
     start = time.perf_counter()
     runs = sweep(model, key, values, args.data, args.set_pairs, config,
