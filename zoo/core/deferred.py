@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # type checkers and editors see the real modules
     import arviz_stats.base as arviz_stats_base
     import matplotlib.pyplot as plt
     import pymc as pm
+    import pytensor
     import pytensor.tensor as pt
     import xarray as xr
 else:
@@ -46,5 +47,6 @@ else:
     arviz_stats_base = DeferredModule("arviz_stats.base")
     plt = DeferredModule("matplotlib.pyplot")
     pm = DeferredModule("pymc")
+    pytensor = DeferredModule("pytensor")
     pt = DeferredModule("pytensor.tensor")
     xr = DeferredModule("xarray")

@@ -31,11 +31,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pymc as pm
-from pytensor.compile.mode import Mode
-from pytensor.gradient import jacobian
-from pytensor.tensor import flatten
 
+from zoo.core.deferred import pm, pt, pytensor
 from zoo.core.model import Density, ZooModel
 from zoo.core.results import DensityCheck
 
@@ -51,7 +48,7 @@ SEED = 20_24
 MIN_FINITE_POINTS = 10
 #: Python thunks, no compiler: compiling the log density for NUTS (numba) takes seconds to
 #: minutes, this milliseconds to a few seconds, and a few dozen evaluations cost milliseconds
-CHECK_MODE = Mode(linker="py", optimizer="fast_compile")
+CHECK_MODE = {"linker": "py", "optimizer": "fast_compile"}
 
 
 @dataclass(frozen=True)
@@ -155,11 +152,12 @@ class PymcSide:
                 continue
             natural = model.replace_rvs_by_values([transform.backward(value, *rv.owner.inputs)])[0]
             naturals.append(natural)
-            jacobians.append(jacobian(flatten(natural), value, vectorize=True))
+            jacobians.append(pytensor.gradient.jacobian(pt.flatten(natural), value, vectorize=True))
         self.transformed = [model.rvs_to_transforms.get(rv) is not None for rv in model.free_RVs]
         self.function = model.compile_fn(inputs=model.value_vars,
                                          outs=[model.logp(), *naturals, *jacobians],
-                                         mode=CHECK_MODE, on_unused_input="ignore")
+                                         mode=pytensor.compile.mode.Mode(**CHECK_MODE),
+                                         on_unused_input="ignore")
 
     def __call__(self, point: dict[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray], float]:
         logp, *rest = self.function(point)

@@ -10,10 +10,9 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-import arviz as az
-
 from zoo.core import reference_cache, stopwatch
 from zoo.core.compare import compare
+from zoo.core.deferred import az
 from zoo.core.density_check import density_check
 from zoo.core.diagnostics import diagnose
 from zoo.core.model import ZooModel

@@ -47,11 +47,11 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from zoo.core import pipeline
 from zoo.core.compare import parse_check, posterior_estimate, reference_sd, sd_check_of
 from zoo.core.errors import UsageError
 from zoo.core.faults import faults_of, faulty_model
 from zoo.core.outputs import write_atomically
-from zoo.core.pipeline import run
 from zoo.core.reference_cache import Unhashable, code_key
 from zoo.core.registry import all_models, get_model
 from zoo.core.sampling import DEFAULT_SEED, SamplerConfig
@@ -136,7 +136,7 @@ def run_unit(unit: Unit, config: PowerConfig) -> dict[str, Any]:
 def verify_record(model, index: int, sampler: SamplerConfig) -> dict[str, Any]:
     """A verify run at seed ``DEFAULT_SEED + index``: each check, the diagnostics and the
     log-density cross-check's verdict (None when the run has none)."""
-    result = run(model, config=replace(sampler, seed=DEFAULT_SEED + index, progressbar=False))
+    result = pipeline.run(model, config=replace(sampler, seed=DEFAULT_SEED + index, progressbar=False))
     checks = []
     for row in result.checks.to_dict(orient="records"):
         draws_sd = None
@@ -163,7 +163,7 @@ def fault_answer(faulty, sampler: SamplerConfig) -> dict[str, Any]:
     if exact is not None:
         return {"how": "exact", "values": exact}
     draws = LONG_RUN * (sampler.draws or faulty.draws)
-    result = run(faulty, config=replace(sampler, draws=draws, seed=LONG_RUN_SEED, progressbar=False))
+    result = pipeline.run(faulty, config=replace(sampler, draws=draws, seed=LONG_RUN_SEED, progressbar=False))
     rows = result.checks.to_dict(orient="records")
     return {"how": "long run", "draws": draws, "values": {r["name"]: float(r["estimate"]) for r in rows},
             "mcse": {r["name"]: float(r["mcse"]) for r in rows}}

@@ -22,13 +22,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
-from zoo.core import parsers
+from zoo.core import parsers, pipeline
 from zoo.core.arguments import fit_options, sampler_config
 from zoo.core.compare import check_draws, parse_check, round_to_mcse
 from zoo.core.errors import UsageError
 from zoo.core.model import ZooModel
 from zoo.core.outputs import staged_folder, written_files
-from zoo.core.pipeline import run
 from zoo.core.registry import get_model
 from zoo.core.results import Result
 from zoo.core.sampling import SamplerConfig
@@ -84,7 +83,7 @@ def sweep(
     runs = []
     for text, settings_pairs in zip(values, pairs):
         start = time.perf_counter()
-        result = run(model, data_path, settings_pairs, config)
+        result = pipeline.run(model, data_path, settings_pairs, config)
         runs.append(SweepRun(text, _value(text), result, time.perf_counter() - start))
         progress(f"{key}={text}: {status(result)} in {runs[-1].seconds:.1f} s")
     return runs

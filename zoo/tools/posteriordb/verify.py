@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from zoo.core import pipeline
 from zoo.core.compare import check_draws, compare
 from zoo.core.errors import UsageError
-from zoo.core.pipeline import run
 from zoo.core.registry import get_model
 from zoo.core.results import Estimate, Fit, Reference, Result
 from zoo.core.sampling import SamplerConfig
@@ -146,7 +146,7 @@ def fit(prepared: Prepared, config: SamplerConfig) -> Result:
     with tempfile.TemporaryDirectory(prefix="zoo-posteriordb-") as folder:
         csv = Path(folder) / f"{prepared.name}.csv"
         prepared.frame.to_csv(csv, index=False)
-        result = run(model, csv, prepared.mapping.settings, config)
+        result = pipeline.run(model, csv, prepared.mapping.settings, config)
     result.data_source = f"posteriordb {prepared.name} ({prepared.root})"
     return result
 
