@@ -296,6 +296,19 @@ def test_every_model_graph_is_drawn_with_each_variable(tmp_path):
             assert variable in svg, (name, variable)
 
 
+@pytest.mark.skipif(figures.graph_missing_reason() is not None, reason="needs graphviz's dot")
+def test_a_graph_drawn_without_pymcs_plates_says_why_in_plain_words(tmp_path):
+    """rat-tumors' caption read "NotImplementedError: Cannot sample from flat variable": one
+    plain sentence now names what PyMC could not draw and why, with no exception text."""
+    model = get_model("rat-tumors")
+    settings = model.parse_settings([])
+    graph = figures.model_graph(model.build(model.default_data(settings), settings), tmp_path)
+    assert graph.path is not None
+    assert "Error" not in graph.note and "Cannot sample" not in graph.note
+    assert "flat priors log_alpha_over_beta and log_alpha_plus_beta" in graph.note
+    assert graph.note.endswith(".") and graph.note.count(". ") == 0
+
+
 def test_a_graph_that_cannot_be_drawn_is_a_note_not_a_crash(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("dot crashed")
