@@ -405,6 +405,40 @@ def test_rank_plot_has_its_band_and_y_axis_and_trace_names_are_whole(tmp_path):
     plt.close("all")
 
 
+@pytest.mark.parametrize("kind", ["rootogram", "dist", "tstat"])
+def test_predictive_plot_has_a_legend_for_observed_and_replicated(kind):
+    """Issue 23: the posterior predictive plot had no legend (only the caption said which was
+    which); each of the three kinds the page draws now has one, in the plot's own colours."""
+    import arviz as az
+    import matplotlib.pyplot as plt
+    import xarray as xr
+
+    rng = np.random.default_rng(0)
+    size = 1 if kind == "tstat" else 30
+    tree = xr.DataTree.from_dict({
+        "posterior_predictive": xr.Dataset({"y": (("chain", "draw", "observation"),
+                                                  rng.poisson(3, (2, 50, size)))}),
+        "observed_data": xr.Dataset({"y": (("observation",), rng.poisson(3, size))})})
+    plt.close("all")
+    plot = {"rootogram": lambda: az.plot_ppc_rootogram(tree),
+            "dist": lambda: az.plot_ppc_dist(tree, num_samples=20),
+            "tstat": lambda: az.plot_ppc_tstat(tree, t_stat="mean", kind="ecdf")}[kind]()
+    figures.ppc_legend(plot)
+    (legend,) = plot.viz["figure"].item().legends
+    labels = [text.get_text() for text in legend.get_texts()]
+    assert labels == ["observed data", "replicated from the posterior"]
+    observed, replicated = (np.asarray(matplotlib_colour(h)) for h in legend.legend_handles)
+    assert observed[:3].tolist() == [0, 0, 0] and not np.allclose(replicated[:3], 0)
+    plt.close("all")
+
+
+def matplotlib_colour(handle):
+    from matplotlib.colors import to_rgba
+
+    colour = handle.get_color() if hasattr(handle, "get_color") else handle.get_facecolor()[0]
+    return to_rgba(colour)
+
+
 def test_data_summary_prints_counts_as_whole_numbers():
     """Issue 23: gmm's 10,000 rows were "count 1e+04"."""
     import pandas as pd

@@ -88,8 +88,8 @@ def draw_all(result: Result, folder: Path) -> Figures:
                  "sampling the same posterior stay inside the grey band", _rank),
         ("trace", "Trace (left: density per chain; right: draws)", _trace),
         ("energy", "Energy: marginal energy against energy transitions (BFMI)", _energy),
-        ("ppc", "Posterior predictive check: the observed data in black, data sets replicated "
-                "from the posterior in blue (ArviZ draws no legend)", _ppc),
+        ("ppc", "Posterior predictive check: the observed data against data sets replicated "
+                "from the posterior", _ppc),
     ]
     for name, title, draw in steps:
         start = time.perf_counter()
@@ -284,8 +284,27 @@ def _ppc(result: Result, tree: xr.DataTree, path: Path) -> str | None:
         plot = az.plot_ppc_dist(predictive, var_names=vectors, num_samples=min(50, PPC_DRAWS))
     else:  # a single observed number: its replicated values, with the observed one marked
         plot = az.plot_ppc_tstat(_with_observation_dim(predictive), t_stat="mean", kind="ecdf")
+    ppc_legend(plot)
     save_plot(plot, path)
     return None
+
+
+#: the visuals of ArviZ's predictive plots (rootogram, dist, tstat) that show each side
+OBSERVED_VISUALS = ("observed_markers", "observed_dist", "observed_tstat")
+REPLICATED_VISUALS = ("predictive_markers", "predictive_dist", "dist")
+
+
+def ppc_legend(plot) -> None:
+    """One legend above an ArviZ predictive plot, observed against replicated, drawn from the
+    plot's own artists (so in its colours): ArviZ draws none."""
+    def first_artist(names):
+        name = next(name for name in names if name in plot.viz.children)
+        return next(iter(plot.viz[name].to_dataset().data_vars.values())).values.ravel()[0]
+
+    figure = plot.viz["figure"].item()
+    figure.legend([first_artist(OBSERVED_VISUALS), first_artist(REPLICATED_VISUALS)],
+                  ["observed data", "replicated from the posterior"],
+                  loc="outside upper center", ncols=2, fontsize=9, frameon=False)
 
 
 def _is_whole(values: np.ndarray) -> bool:
