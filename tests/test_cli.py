@@ -355,3 +355,16 @@ def test_the_api_refuses_a_folder_the_zoo_did_not_write(tmp_path):
         with pytest.raises(zoo.UsageError, match="the zoo did not write"):
             write()
     assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize("command", [
+    ["run", "single-coin"], ["verify", "single-coin"], ["report"], ["sweep", "mint", "--over", "K=5"],
+    ["sbc", "single-coin"], ["methods", "single-coin"], ["power"], ["bench"],
+    ["posteriordb", "verify", "Rate_1", "--db", "db"]])
+def test_every_long_command_takes_quiet(command):
+    """Issue 23: `methods`, `sbc` and `power` refused --quiet; every command that fits takes
+    it (one definition, zoo.cli.quiet_option), and it is off by default."""
+    from zoo.cli import build_parser
+
+    assert build_parser(command).parse_args([*command, "--quiet"]).quiet is True
+    assert build_parser(command).parse_args(command).quiet is False

@@ -193,18 +193,25 @@ def test_a_model_with_its_own_initial_values_is_compiled_every_time():
     assert data_slots(_ordered_model()) is None
 
 
-def test_a_model_fitted_again_on_new_data_compiles_once_and_another_prior_compiles_anew():
+def test_a_model_fitted_again_on_new_data_compiles_once_and_another_prior_compiles_anew(capsys):
     """Each fit's posterior mean is its own exact Beta posterior's: the second fit samples the
-    second data set (twice as many flips), the third its own prior, never a function compiled for another."""
+    second data set (twice as many flips), the third its own prior, never a function compiled
+    for another. Each compile, and only a compile, is announced on stderr (issue 23: a long
+    compile was silent)."""
+    from zoo import progress_lines
     from zoo.compile_cache import cache_info
 
     config = SamplerConfig(draws=500, tune=300, chains=2, seed=5, nuts_sampler="nutpie")
     before = cache_info()
-    fits = [((3, 9, 1.0, 1.0), sample_nuts(_coin(3, 9), config)),
-            ((20, 4, 1.0, 1.0), sample_nuts(_coin(20, 4), replace(config, seed=6, draws=400))),
-            ((3, 9, 30.0, 2.0), sample_nuts(_coin(3, 9, 30.0, 2.0), config))]
+    with progress_lines.shown(), progress_lines.about("coin"):
+        fits = [((3, 9, 1.0, 1.0), sample_nuts(_coin(3, 9), config)),
+                ((20, 4, 1.0, 1.0), sample_nuts(_coin(20, 4), replace(config, seed=6, draws=400))),
+                ((3, 9, 30.0, 2.0), sample_nuts(_coin(3, 9, 30.0, 2.0), config))]
     after = cache_info()
     assert (after.compiles - before.compiles, after.hits - before.hits) == (2, 1)
+    assert capsys.readouterr().err == "compiling coin ...\n" * 2
+    sample_nuts(_coin(5, 5), config)  # outside progress_lines.shown (the API): no line
+    assert capsys.readouterr().err == ""
     for (heads, tails, a, b), idata in fits:
         exact = (a + heads) / (a + b + heads + tails)
         assert float(idata.posterior["p_cached"].mean()) == pytest.approx(exact, abs=0.03)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import arviz as az
 
-from zoo import reference_cache, stopwatch
+from zoo import progress_lines, reference_cache, stopwatch
 from zoo.compare import compare
 from zoo.density_check import density_check
 from zoo.diagnostics import diagnose
@@ -28,6 +28,12 @@ def run(
     config: SamplerConfig = SamplerConfig(),
 ) -> Result:
     """Fit ``model`` on the data and settings given, and compare it with its reference."""
+    with progress_lines.about(model.name):
+        return _run(model, data_path, set_pairs, config)
+
+
+def _run(model: ZooModel, data_path: str | Path | None, set_pairs: list[str] | None,
+         config: SamplerConfig) -> Result:
     settings = model.parse_settings(set_pairs, user_data=data_path is not None)
     data = model.load(data_path, settings)
     config = config.resolved(model.nuts_sampler, model.draws)

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from zoo import progress_lines
 from zoo.methods.catalog import METHODS, Method, Outcome, Target, run_method
 from zoo.methods.grading import MethodGrade, alternative_grades, grade_method
 from zoo.results import Reference
@@ -69,7 +70,8 @@ def run_methods(zoo_model, data, set_pairs: list[str] | None, names: list[str],
     for name in names:
         method = METHODS[name]
         target = Target(zoo_model, zoo_model.build(frame, settings), nuts_options)
-        outcome = run_method(method, target, config)
+        with progress_lines.about(zoo_model.name):
+            outcome = run_method(method, target, config)
         run = MethodRun(method, outcome, grade_method(method.kind, outcome, reference,
                                                       zoo_model.var_names))
         runs.append(run)
