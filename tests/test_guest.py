@@ -65,3 +65,25 @@ def test_sbc_plots_leave_the_matplotlib_backend_alone(tmp_path):
         assert matplotlib.get_backend() == "svg"
     finally:
         matplotlib.use(previous)
+
+
+#: warnings the zoo's own calls raise and handle themselves (issue 23: they reached stderr)
+HANDLED = [
+    (UserWarning, "Numba will use object mode to run beta_binomial_rv{\"(),(),()->()\"}'s "
+                  "perform method. Set `pytensor.config.compiler_verbose = True` to see more details."),
+    (RuntimeWarning, "overflow encountered in exp"),
+    (RuntimeWarning, "divide by zero encountered in log"),
+    (RuntimeWarning, "invalid value encountered in add"),
+]
+
+
+@pytest.mark.parametrize("category, message", HANDLED)
+def test_quieting_silences_the_warnings_the_zoo_handles_and_only_inside(category, message):
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        before = list(warnings.filters)
+        with quieted_pymc():
+            warnings.warn(message, category)
+        assert shown == [] and warnings.filters == before
+        warnings.warn(message, category)  # the user's filters again: shown
+        assert [str(w.message) for w in shown] == [message]

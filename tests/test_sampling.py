@@ -311,3 +311,18 @@ def test_a_corrupt_or_unwritable_callback_cache_costs_a_compile_not_an_answer(nu
     callback, user_data, values = _scaled_logp_callback(2.0)
     assert _call(callback, user_data, values, [1.0, 0.5]) == (0, -3.0, [-4.0, -4.0])
     assert not any(numba_cache.glob("*zoo_logp*"))
+
+
+def test_smc_records_no_tuning_and_refuses_the_nuts_options():
+    """Issue 23: SMC runs printed "tune 400", nutpie's default, which SMC never uses; its
+    settings now record no tuning or target acceptance, say so, and refuse them if given."""
+    from zoo.errors import UsageError
+
+    smc = SamplerConfig(sampler="smc").resolved("nutpie")
+    assert (smc.tune, smc.target_accept, smc.nuts_sampler) == (None, None, None)
+    assert "tune" not in smc.describe() and smc.describe().startswith("SMC: 4 chains x 1000 draws")
+    nuts = SamplerConfig().resolved("nutpie")
+    assert nuts.describe() == "NUTS (nutpie): 4 chains x 1000 draws, tune 400, target_accept 0.8"
+    for option in ({"tune": 100}, {"target_accept": 0.9}, {"nuts_sampler": "pymc"}):
+        with pytest.raises(UsageError, match="NUTS only"):
+            SamplerConfig(sampler="smc", **option)

@@ -18,7 +18,7 @@ from zoo.density_check import density_check
 from zoo.diagnostics import diagnose
 from zoo.model import ZooModel
 from zoo.results import BUNDLED_EXAMPLE, Fit, Result
-from zoo.sampling import SamplerConfig, sampling_time
+from zoo.sampling import SamplerConfig, quieted_pymc, sampling_time
 from zoo.workers import spawned_pool
 
 def run(
@@ -28,7 +28,7 @@ def run(
     config: SamplerConfig = SamplerConfig(),
 ) -> Result:
     """Fit ``model`` on the data and settings given, and compare it with its reference."""
-    with progress_lines.about(model.name):
+    with progress_lines.about(model.name), quieted_pymc():
         return _run(model, data_path, set_pairs, config)
 
 

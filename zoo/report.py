@@ -147,12 +147,11 @@ def density_line(result: Result) -> str:
 def console(result: Result) -> str:
     """What ``zoo run`` and ``zoo verify`` print."""
     c = result.config
-    sampler = c.sampler if c.sampler == "smc" else f"nuts ({c.nuts_sampler or result.model.nuts_sampler})"
     alternatives = alternatives_table(result)
     lines = [
         f"{result.model.name}: {result.model.title}",
         f"data: {result.data_source}; settings: {_settings_text(result)}",
-        f"sampler {sampler}, {c.chains} chains x {c.draws} draws (tune {c.tune}), seed {c.seed}",
+        f"sampler {c.describe()}; seed {c.seed}",
         "",
         align_columns(checks_table(result, CONSOLE_ROWS)),
         *_more(len(result.checks), CONSOLE_ROWS, "checks within the bound, the smaller |z|"),
@@ -223,8 +222,7 @@ def markdown(result: Result) -> str:
         "## Provenance",
         "",
         f"- data: {c['data']}; settings: {_settings_text(result)}",
-        f"- sampler: {c['sampler']} ({c['nuts_sampler']}), chains {c['chains']}, draws "
-        f"{c['draws']}, tune {c['tune']}, target_accept {c['target_accept']}, seed {c['seed']}",
+        f"- sampler: {result.config.describe()}; seed {c['seed']}",
         f"- versions: {versions}",
         f"- wall time: {time_split(result)}",
         "",

@@ -274,7 +274,7 @@ def settings_rows(result: Result) -> list[list[str]]:
     rows = [["setting", "value"], ["data", c["data"]]]
     rows += [[key, str(value)] for key, value in c["settings"].items()]
     rows += [[key, str(c[key])] for key in ("sampler", "nuts_sampler", "chains", "draws", "tune",
-                                            "target_accept", "seed")]
+                                            "target_accept", "seed") if c[key] is not None]
     return rows
 
 
@@ -287,8 +287,7 @@ def provenance_rows(result: Result, figures: Figures, report_seconds: float,
         ["what", "value"],
         ["command line", context["command"]],
         ["date", context["date"]],
-        ["sampler", f"{sampler_name(result)}: {c['chains']} chains x {c['draws']} draws, tune "
-                    f"{c['tune']}, target_accept {c['target_accept']}, cores {c['cores']}"],
+        ["sampler", f"{result.config.describe()}; cores {c['cores']}"],
         ["seed", str(c["seed"])],
         ["wall time", seconds],
         ["reference", result.reference_source],

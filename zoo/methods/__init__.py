@@ -17,7 +17,7 @@ from zoo import progress_lines
 from zoo.methods.catalog import METHODS, Method, Outcome, Target, run_method
 from zoo.methods.grading import MethodGrade, alternative_grades, grade_method
 from zoo.results import Reference
-from zoo.sampling import SamplerConfig
+from zoo.sampling import SamplerConfig, quieted_pymc
 
 
 @dataclass
@@ -63,7 +63,8 @@ def run_methods(zoo_model, data, set_pairs: list[str] | None, names: list[str],
     settings = zoo_model.parse_settings(set_pairs, user_data=data is not None)
     frame = zoo_model.load(data, settings)
     start = time.perf_counter()
-    reference = zoo_model.reference(frame, settings)
+    with quieted_pymc():
+        reference = zoo_model.reference(frame, settings)
     nuts_options = zoo_model.nuts_options(frame, settings)  # e.g. gmm's EM starts
     seconds = {"reference": time.perf_counter() - start}
     runs = []
