@@ -22,7 +22,7 @@ from zoo.errors import (EXIT_BAD_INPUT, EXIT_BUG, EXIT_ENVIRONMENT, EXIT_INTERRU
                         ZooError, environment_problem)
 from zoo.outputs import writable_folder
 from zoo.sampling import (DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TARGET_ACCEPT, DEFAULT_TUNE, SEEDS,
-                          SamplerConfig)
+                          SEEDS_TEXT, SamplerConfig)
 
 REPORTS = Path("reports")
 #: the commands that replace their --out folder whole (the others add files to it, or refuse
@@ -55,7 +55,7 @@ def _option(convert: Callable[[str], Any], kind: str, within: Callable[[Any], bo
 
 
 _positive = _option(int, "a whole number", lambda v: v >= 1, "be at least 1")
-_seed = _option(int, "a whole number", lambda v: v in SEEDS, "be between 0 and 2**32 - 100")
+_seed = _option(int, "a whole number", lambda v: v in SEEDS, f"be {SEEDS_TEXT}")
 _probability = _option(float, "a number", lambda v: 0 < v < 1, "lie between 0 and 1")
 #: the fit options' types: their ranges are SamplerConfig's, checked as the API's are
 _whole = _option(int, "a whole number", lambda v: True, "")

@@ -38,6 +38,8 @@ SAMPLERS = ("nuts", "smc")
 NUTS_SAMPLERS = (None, "pymc", "nutpie")
 #: seeds the zoo takes: NumPy's and nutpie's, with room for the per-chain seeds derived from one
 SEEDS = range(0, 2**32 - 100)
+#: the seeds in words, for the messages that refuse another: the largest is SEEDS.stop - 1
+SEEDS_TEXT = f"between 0 and 2**32 - {2**32 - SEEDS[-1]}"
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ def check_sampler_options(config: SamplerConfig) -> None:
                                             "chain cannot be diagnosed"),
         ("cores", whole(config.cores, 1), "must be a whole number of at least 1"),
         ("seed", whole(config.seed, SEEDS.start, SEEDS.stop),
-         "must be a whole number between 0 and 2**32 - 100"),
+         f"must be a whole number {SEEDS_TEXT}"),
         ("target_accept", fraction(config.target_accept),
          "must be a number between 0 and 1 (exclusive)"),
         ("sampler", config.sampler in SAMPLERS, f"must be one of {_listed(SAMPLERS)}"),
