@@ -465,3 +465,21 @@ def test_z_plot_of_many_checks_names_several_and_is_wide(tmp_path, monkeypatch):
     largest = {f"theta[{j}].mean" for j in np.argsort(-np.abs(z))[:figures.LABELLED]}
     assert {text.get_text() for text in ax.texts} == largest and figures.LABELLED >= 5
     assert saved[0].get_figwidth() * 100 >= 900
+
+
+def test_an_ess_under_its_floor_says_to_raise_the_draws_in_the_readers_words(tmp_path):
+    """Issue 23: --draws 200 gave NOT CONVERGED (bulk ESS under 400) with no hint. The console
+    (the command line's --draws) and the page built from Python (draws=) say what to do."""
+    from dataclasses import replace
+
+    from zoo import option_names
+
+    result = demo_results()[0]
+    short = replace(result, diagnostics=replace(result.diagnostics, ess_bulk_min=310.0,
+                                                problems=["bulk ESS 310 < 400 for theta"]))
+    with option_names.on_command_line():
+        assert "problem: bulk ESS 310 < 400 for theta; raise --draws (now 500)" in console(short)
+    site_module.build_site([short], tmp_path / "site", command="pytest")
+    page = html.unescape((tmp_path / "site" / "single-coin" / "index.html").read_text())
+    assert "problem: bulk ESS 310 < 400 for theta; raise draws= (now 500)" in page
+    assert "raise" not in console(result)  # converged: no advice

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from zoo import interrupts, progress_lines, stopwatch
+from zoo import interrupts, option_names, progress_lines, stopwatch
 from zoo.errors import (EXIT_BAD_INPUT, EXIT_BUG, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, UsageError,
                         ZooError, environment_problem)
 from zoo.outputs import writable_folder
@@ -209,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
                 args = build_parser(argv).parse_args(argv)
             except SystemExit as exit_:  # --help, or a usage error already printed on one line
                 return int(exit_.code or 0)
-            with progress_lines.shown(not getattr(args, "quiet", False)):
+            with (progress_lines.shown(not getattr(args, "quiet", False)),
+                  option_names.on_command_line()):
                 return _dispatch(args)
     except ZooError as err:
         print(f"zoo: error: {err}", file=sys.stderr)

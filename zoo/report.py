@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from zoo.compare import parse_check, round_to_mcse
-from zoo.diagnostics import ESS_BULK_MIN, R_HAT_MAX
+from zoo.diagnostics import ESS_BULK_MIN, ESS_LABEL, R_HAT_MAX
+from zoo.option_names import flag
 from zoo.outputs import staged_folder, written_files
 from zoo.predictive import saved_tree
 from zoo.results import WEAKER_KINDS, Result
@@ -144,6 +145,15 @@ def density_line(result: Result) -> str:
             f"{d.seconds:.2f} s")
 
 
+def problems(result: Result) -> list[str]:
+    """The diagnostics' problems; a bulk ESS under its floor says what to do, naming the
+    option as the reader typed it (--draws, or draws= in Python)."""
+    floor = f"{ESS_LABEL} "
+    return [f"{p}; raise {flag('draws')} (now {result.config.draws})"
+            if p.startswith(floor) and f" < {ESS_BULK_MIN} " in p else p
+            for p in result.diagnostics.problems]
+
+
 def console(result: Result) -> str:
     """What ``zoo run`` and ``zoo verify`` print."""
     c = result.config
@@ -160,7 +170,7 @@ def console(result: Result) -> str:
         *_more(len(alternatives) - 1, CONSOLE_ROWS, "rows"),
         "",
         "diagnostics: " + diagnostics_line(result),
-        *(f"  problem: {p}" for p in result.diagnostics.problems),
+        *(f"  problem: {p}" for p in problems(result)),
         "log-density check: " + density_line(result),
         *(f"  note: {n}" for n in result.notes()),
         *([f"  reference: {result.reference.refusal}"] if result.reference.refusal else []),
@@ -197,7 +207,7 @@ def markdown(result: Result) -> str:
         f"# {result.model.name}: {result.model.title}",
         "",
         f"**{status(result)}**: {checks_line(result)}; {diagnostics_line(result)}.",
-        *(f"- problem: {p}" for p in result.diagnostics.problems),
+        *(f"- problem: {p}" for p in problems(result)),
         f"- {density_line(result)}",
         *([f"- reference: {result.reference.refusal}"] if result.reference.refusal else []),
         "",

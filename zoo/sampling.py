@@ -23,6 +23,7 @@ import numpy as np
 from zoo import compile_cache, interrupts, stopwatch
 from zoo.deferred import pm, xr
 from zoo.errors import UsageError
+from zoo.option_names import given
 
 DEFAULT_SEED = 20261125
 #: draws per chain when neither the command nor the model (``ZooModel.draws``) says otherwise
@@ -126,7 +127,7 @@ def check_sampler_options(config: SamplerConfig) -> None:
                   for name in ("tune", "target_accept", "nuts_sampler")]
     for name, good, bounds in rules:
         if not good:
-            raise UsageError(f"{name}={getattr(config, name)!r}: {bounds}")
+            raise UsageError(f"{given(name, getattr(config, name))}: {bounds}")
 
 
 def _listed(choices) -> str:

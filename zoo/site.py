@@ -29,7 +29,7 @@ from zoo.results import Result
 from zoo.outputs import staged_folder
 from zoo.report import (alternatives_table, checks_line, checks_table, density_line,
                         density_verdict, diagnostics_line, main_checks, markdown, markdown_table,
-                        status, summary_table, worst_first)
+                        problems, status, summary_table, worst_first)
 
 DEFAULT_OUT = Path("reports") / "site"
 #: packages that draw the site, recorded beside the ones that change the numbers
@@ -192,7 +192,7 @@ def _write_model_page(result: Result, folder: Path, environment: jinja2.Environm
         "status": status(result),
         "verdict": f"{checks_line(result)}; {diagnostics_line(result)}; "
                    f"{density_verdict(result)}",
-        "problems": [*filter(None, [result.reference.refusal]), *result.diagnostics.problems],
+        "problems": [*filter(None, [result.reference.refusal]), *problems(result)],
         "formula": formula.name if formula else None,
         "formula_text": "; ".join(result.model.formula),
         "graph": graph.path.name if graph.path else None,
