@@ -484,3 +484,14 @@ def test_an_ess_under_its_floor_says_to_raise_the_draws_in_the_readers_words(tmp
     page = html.unescape((tmp_path / "site" / "single-coin" / "index.html").read_text())
     assert "problem: bulk ESS 310 < 400 for theta; raise draws= (now 500)" in page
     assert "raise" not in console(result)  # converged: no advice
+
+
+def test_the_index_wall_time_is_the_run_lines(site):
+    """Issue 23: the index's wall time (reference + fit + the page) differed from the console's
+    "time ... s" (every phase of the run); both show the run's recorded total now."""
+    for result in demo_results():
+        total = f"{result.seconds['total']:.1f}"
+        assert f"time {total} s:" in console(result).splitlines()[-1]
+        assert site_module.index_row(result)["seconds"] == total
+    index = (site / "index.html").read_text()
+    assert all(f"<td>{r.seconds['total']:.1f}</td>" in index for r in demo_results())

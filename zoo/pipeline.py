@@ -97,11 +97,13 @@ def run_all(models: list[ZooModel], data_path: str | Path | None = None,
 
 
 def run_seconds(fit: Fit, startup: float, measured: dict[str, float]) -> dict[str, float]:
-    """The run's ``seconds``: ``measured`` (reference, fit, diagnostics) and where they went:
-    imports (the command's ``startup`` and the sampler's), graph building and compiling
-    (every fit of the run), sampling (see :func:`sampling_seconds`)."""
+    """The run's ``seconds``: ``measured`` (reference, fit, diagnostics), their ``total`` with
+    the command's ``startup`` (the one wall time the console and the report's index show), and
+    where they went: imports (the command's ``startup`` and the sampler's), graph building and
+    compiling (every fit of the run), sampling (see :func:`sampling_seconds`)."""
     phases = stopwatch.collected()
-    return {**measured, "imports": startup + phases.pop("imports", 0.0),
+    return {**measured, "total": startup + sum(measured.values()),
+            "imports": startup + phases.pop("imports", 0.0),
             "building": phases.pop("building", 0.0), "compiling": phases.pop("compiling", 0.0),
             **phases, **sampling_seconds(fit)}
 
