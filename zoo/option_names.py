@@ -5,9 +5,10 @@ reader is told the name they typed."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
+
+from zoo.scoped import scoped
 
 #: the API's keyword -> the command line's flag, where the flag is not the keyword with dashes
 FLAGS = {"settings": "--set"}
@@ -15,15 +16,9 @@ FLAGS = {"settings": "--set"}
 _state = {"command_line": False}
 
 
-@contextmanager
-def on_command_line() -> Iterator[None]:
+def on_command_line() -> AbstractContextManager[None]:
     """Messages in the block name the command line's flags (the ``zoo`` command runs in it)."""
-    previous = _state["command_line"]
-    _state["command_line"] = True
-    try:
-        yield
-    finally:
-        _state["command_line"] = previous
+    return scoped(_state, "command_line", True)
 
 
 def flag(name: str) -> str:

@@ -11,34 +11,24 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import TypeVar
+
+from zoo.scoped import scoped
 
 T = TypeVar("T")
 
 _state: dict = {"shown": False, "subject": None}
 
 
-@contextmanager
-def shown(enabled: bool = True) -> Iterator[None]:
+def shown(enabled: bool = True) -> AbstractContextManager[None]:
     """Progress lines on stderr for the block (none when ``enabled`` is False)."""
-    previous = dict(_state)
-    _state["shown"] = enabled
-    try:
-        yield
-    finally:
-        _state.update(previous)
+    return scoped(_state, "shown", enabled)
 
 
-@contextmanager
-def about(subject: str) -> Iterator[None]:
+def about(subject: str) -> AbstractContextManager[None]:
     """What the block works on, as :func:`compiling` names it (a model's name)."""
-    previous = _state["subject"]
-    _state["subject"] = subject
-    try:
-        yield
-    finally:
-        _state["subject"] = previous
+    return scoped(_state, "subject", subject)
 
 
 def say(text: str) -> None:
