@@ -28,7 +28,7 @@ def test_verify_json_is_one_document(capsys):
     assert {c["name"] for c in document["checks"]} == {"theta.mean", "theta.sd"}
     assert set(document["checks"][0]) == {"name", "reference", "reference_error", "estimate",
                                           "mcse", "z", "passed", "derived_from"}
-    assert document["reference_kind"] == "exact" and document["weaker_check"] is False
+    assert document["reference_kind"] == "quadrature" and document["weaker_check"] is False  # triangular prior
     assert document["passed"] is True
     assert document["diagnostics"]["divergences"] == 0
 
