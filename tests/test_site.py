@@ -416,10 +416,13 @@ def test_predictive_plot_has_a_legend_for_observed_and_replicated(kind):
 
     rng = np.random.default_rng(0)
     size = 1 if kind == "tstat" else 30
+    def draw(shape):  # continuous for the density kind, counts otherwise, as _ppc chooses
+        return rng.normal(3, 1, shape) if kind == "dist" else rng.poisson(3, shape)
+
     tree = xr.DataTree.from_dict({
         "posterior_predictive": xr.Dataset({"y": (("chain", "draw", "observation"),
-                                                  rng.poisson(3, (2, 50, size)))}),
-        "observed_data": xr.Dataset({"y": (("observation",), rng.poisson(3, size))})})
+                                                  draw((2, 50, size)))}),
+        "observed_data": xr.Dataset({"y": (("observation",), draw(size))})})
     plt.close("all")
     plot = {"rootogram": lambda: az.plot_ppc_rootogram(tree),
             "dist": lambda: az.plot_ppc_dist(tree, num_samples=20),
