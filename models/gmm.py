@@ -842,11 +842,13 @@ class GaussianMixture(ZooModel):
         column = settings["column"]
         frame = read_csv(path, [Column(column, "real", "")]).rename(columns={column: "x"})
         x = frame["x"].to_numpy()
-        try:
-            units = Units.of(x)
-        except DataError as err:
-            raise DataError(f"{path}: column '{column}': {err}") from None
-        distinct = np.unique(units.standardise(x)).size
+        distinct = np.unique(x).size
+        if distinct >= 2 * settings["components"]:  # else no spread to measure: refused below
+            try:
+                units = Units.of(x)
+            except DataError as err:
+                raise DataError(f"{path}: column '{column}': {err}") from None
+            distinct = np.unique(units.standardise(x)).size
         if distinct < 2 * settings["components"]:
             resolution = " once standardised" if distinct < np.unique(x).size else ""
             raise DataError(f"{path}: column '{column}' has {distinct} distinct values"

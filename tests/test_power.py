@@ -29,13 +29,17 @@ def quick(tmp_path_factory):
     return out, status, document
 
 
-def _power(args):
+def _power(args, progress: list | None = None):
+    """``zoo power ARGS``: its exit status and JSON document; its progress lines (stderr) are
+    added to ``progress``."""
     import contextlib
     import io
 
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
+    buffer, errors = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(errors):
         status = main(["power", *args])
+    if progress is not None:
+        progress += errors.getvalue().splitlines()
     return status, json.loads(buffer.getvalue())
 
 
@@ -146,8 +150,9 @@ def test_quick_runs_end_to_end_and_writes_its_json(quick):
 def test_a_rerun_skips_stored_units(quick):
     out, _, first = quick
     stamp = (out / "single-coin" / "correct" / "verify" / "seed-0000.json").stat().st_mtime_ns
-    status, again = _power(["--quick", "--out", str(out), "--json"])
-    assert status == 0 and again["computed"] == 0
+    progress = []
+    status, again = _power(["--quick", "--out", str(out), "--json", "--quiet"], progress)
+    assert status == 0 and again["computed"] == 0 and progress == []
     assert again["models"] == first["models"]
     assert (out / "single-coin" / "correct" / "verify" / "seed-0000.json").stat().st_mtime_ns == stamp
 
@@ -159,8 +164,10 @@ def test_a_stored_unit_made_by_other_code_is_computed_again(quick):
     for path in stored:
         record = json.loads(path.read_text())
         path.write_text(json.dumps({**record, "code": "made by other code"}))
-    status, again = _power(["--quick", "--out", str(out), "--json"])
+    progress = []
+    status, again = _power(["--quick", "--out", str(out), "--json"], progress)
     assert status == 0 and again["computed"] == 2
+    assert [line.split(" (")[0] for line in progress] == ["unit 1/2", "unit 2/2"]
     assert all(json.loads(p.read_text())["code"] == power.code_of("single-coin", c)
                for p, c in zip(stored, ["correct", "flat-prior"]))
     assert again["models"] == first["models"]  # same seeds, same numbers

@@ -13,7 +13,7 @@ import importlib
 _EXPORTS = {
     "calibrate": "zoo.api", "list_models": "zoo.api", "make_site": "zoo.api",
     "verify": "zoo.api", "verify_many": "zoo.api", "write": "zoo.api",
-    "get_model": "zoo.registry",
+    "get_model": "zoo.api",
     "Column": "zoo.data",
     "DataError": "zoo.errors", "EnvironmentProblem": "zoo.errors", "UsageError": "zoo.errors",
     "ZooError": "zoo.errors",
@@ -28,7 +28,10 @@ __all__ = sorted(_EXPORTS)
 def __getattr__(name: str):
     if name not in _EXPORTS:
         raise AttributeError(f"module 'zoo' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    from zoo.guest import visiting
+
+    with visiting():  # what importing numpy, pandas and the rest changes is undone
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
     globals()[name] = value
     return value
 

@@ -22,10 +22,12 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
+from zoo import registry
 from zoo.errors import UsageError
+from zoo.guest import as_guest
 from zoo.model import ZooModel
 from zoo.outputs import writable_folder
-from zoo.registry import all_models, get_model
+from zoo.registry import all_models
 from zoo.results import Result
 from zoo.sampling import SamplerConfig
 
@@ -35,11 +37,13 @@ REPORTS = Path("reports")
 Settings = Mapping[str, Any] | Sequence[str] | None
 
 
+@as_guest
 def list_models() -> dict[str, ZooModel]:
     """Every model by name: the zoo's own and those other installed packages add."""
     return all_models()
 
 
+@as_guest
 def verify(model: str | ZooModel, data: str | Path | None = None, settings: Settings = None, *,
            config: SamplerConfig | None = None, **sampler: Any) -> Result:
     """Fit ``model`` on ``data`` (a CSV path; None: its bundled example) and check it against
@@ -54,6 +58,7 @@ def verify(model: str | ZooModel, data: str | Path | None = None, settings: Sett
     return run(_model(model), data, setting_pairs(settings), sampler_config(config, sampler))
 
 
+@as_guest
 def verify_many(models: Sequence[str | ZooModel] | None = None, data: str | Path | None = None,
                 settings: Settings = None, *, jobs: int = 1, config: SamplerConfig | None = None,
                 **sampler: Any) -> Iterator[Result]:
@@ -65,6 +70,7 @@ def verify_many(models: Sequence[str | ZooModel] | None = None, data: str | Path
     return run_all(chosen, data, setting_pairs(settings), sampler_config(config, sampler), jobs)
 
 
+@as_guest
 def write(result: Result, out: str | Path | None = None) -> list[Path]:
     """``zoo run``'s files for ``result`` (posterior.nc, summary.md, result.json) in ``out``
     (default reports/MODEL), all or nothing; the paths written."""
@@ -73,6 +79,7 @@ def write(result: Result, out: str | Path | None = None) -> list[Path]:
     return write_run(result, writable_folder(out or REPORTS / result.model.name, replaces=True))
 
 
+@as_guest
 def make_site(results: Sequence[Result], out: str | Path = REPORTS / "site") -> Path:
     """The report site for ``results`` in ``out``, all or nothing; its index page."""
     from zoo.site import build_site
@@ -81,6 +88,7 @@ def make_site(results: Sequence[Result], out: str | Path = REPORTS / "site") -> 
                       command="zoo.make_site(...)").index
 
 
+@as_guest
 def calibrate(model: str | ZooModel, sims: int = 100, *, settings: Settings = None,
         out: str | Path | None = None, jobs: int = 1, scheduler: str | None = None,
         **options: Any) -> dict[str, Any]:
@@ -122,6 +130,10 @@ def _dataclass_with(base, options: Mapping[str, Any], what: str):
     if unknown:
         raise UsageError(f"{what} {unknown[0]!r} is not known (known: {', '.join(sorted(known))})")
     return replace(base, **options)
+
+
+#: the model called ``name``; UsageError listing the known ones otherwise
+get_model = as_guest(registry.get_model)
 
 
 def _model(model: str | ZooModel) -> ZooModel:

@@ -31,8 +31,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from zoo.bench_runs import Row, RunFailed, combine, measured, one_process_command, say
+from zoo.bench_runs import Row, RunFailed, combine, measured, one_process_command
 from zoo.errors import EnvironmentProblem, UsageError
+from zoo.progress_lines import say
 from zoo.sampling import DEFAULT_SEED, SamplerConfig
 
 SMC_MODEL = "two-factories"

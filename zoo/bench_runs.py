@@ -103,7 +103,3 @@ def combine(rows: list[Row]) -> Row:
     if len(rows) > 1:
         out["spread"] = spread
     return out
-
-
-def say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)

@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from zoo.bench_runs import Capped, Row, load_average, measured, one_process_command, say
+from zoo.bench_runs import Capped, Row, load_average, measured, one_process_command
+from zoo.progress_lines import say
 from zoo.sampling import DEFAULT_SEED, SamplerConfig
 
 GMM_SIZES = (1_000, 10_000, 100_000, 1_000_000)

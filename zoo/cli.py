@@ -17,12 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from zoo import interrupts, stopwatch
+from zoo import interrupts, option_names, progress_lines, stopwatch
 from zoo.errors import (EXIT_BAD_INPUT, EXIT_BUG, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, UsageError,
                         ZooError, environment_problem)
 from zoo.outputs import writable_folder
 from zoo.sampling import (DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TARGET_ACCEPT, DEFAULT_TUNE, SEEDS,
-                          SamplerConfig)
+                          SEEDS_TEXT, SamplerConfig)
 
 REPORTS = Path("reports")
 #: the commands that replace their --out folder whole (the others add files to it, or refuse
@@ -55,7 +55,7 @@ def _option(convert: Callable[[str], Any], kind: str, within: Callable[[Any], bo
 
 
 _positive = _option(int, "a whole number", lambda v: v >= 1, "be at least 1")
-_seed = _option(int, "a whole number", lambda v: v in SEEDS, "be between 0 and 2**32 - 100")
+_seed = _option(int, "a whole number", lambda v: v in SEEDS, f"be {SEEDS_TEXT}")
 _probability = _option(float, "a number", lambda v: 0 < v < 1, "lie between 0 and 1")
 #: the fit options' types: their ranges are SamplerConfig's, checked as the API's are
 _whole = _option(int, "a whole number", lambda v: True, "")
@@ -81,10 +81,16 @@ def _fit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target-accept", type=_number, default=None,
                         help="NUTS's target acceptance (default: " + ", ".join(
                             f"{a} with {s}" for s, a in DEFAULT_TARGET_ACCEPT.items()) + ")")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    quiet_option(parser)
     parser.add_argument("--no-cache", action="store_true",
                         help="compute the reference anew, neither reading nor writing the "
                              "reference cache (also: ZOO_CACHE_DIR=off)")
+
+
+def quiet_option(parser: argparse.ArgumentParser) -> None:
+    """``--quiet``, taken by every command that fits (see :func:`main`)."""
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress: neither bars nor the lines on stderr")
 
 
 def _jobs_option(parser: argparse.ArgumentParser) -> None:
@@ -150,6 +156,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     sbc.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask scheduler (tcp://HOST:PORT)")
     sbc.add_argument("--out", type=Path, help="output folder (default reports/sbc-MODEL); a rerun resumes")
     sbc.add_argument("--json", action="store_true", help="print exactly one JSON document")
+    quiet_option(sbc)
 
     tools = {
         "bench": commands.add_parser(
@@ -176,21 +183,25 @@ def _tool_options(command: str, parser: argparse.ArgumentParser) -> None:
         from zoo.bench import add_arguments
 
         add_arguments(parser)
+        quiet_option(parser)
     elif command == "power":
         from zoo.power import add_arguments
 
         add_arguments(parser)
+        quiet_option(parser)
     elif command == "methods":
         from zoo.methods.command import add_arguments
 
         add_arguments(parser, _positive, _seed)
-    elif command == "posteriordb":
+        quiet_option(parser)
+    elif command == "posteriordb":  # its verify takes the fit options, --quiet among them
         from zoo.posteriordb.command import add_arguments
 
         add_arguments(parser, _fit_options, _seed)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command; progress lines on stderr unless ``--quiet`` (:mod:`zoo.progress_lines`)."""
     stopwatch.count_startup = argv is None  # a command, not a call: its start-up is its own
     try:
         with interrupts.recorded():  # a Ctrl-C swallowed while compiling still stops the run
@@ -198,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
                 args = build_parser(argv).parse_args(argv)
             except SystemExit as exit_:  # --help, or a usage error already printed on one line
                 return int(exit_.code or 0)
-            return _dispatch(args)
+            with (progress_lines.shown(not getattr(args, "quiet", False)),
+                  option_names.on_command_line()):
+                return _dispatch(args)
     except ZooError as err:
         print(f"zoo: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT

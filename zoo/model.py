@@ -23,6 +23,7 @@ from zoo import stopwatch
 from zoo.data import Column, read_csv
 from zoo.deferred import pm
 from zoo.errors import UsageError
+from zoo.option_names import flag, given
 from zoo.results import Fit, Reference
 from zoo.sampling import DEFAULT_DRAWS, SamplerConfig, sample_nuts, sample_smc
 
@@ -110,10 +111,11 @@ class ZooModel(ABC):
             key, sep, text = pair.partition("=")
             key = key.strip()
             if not sep:
-                raise UsageError(f"--set {pair!r}: expected KEY=VALUE")
+                raise UsageError(f"{given('settings', pair)}: expected KEY=VALUE")
             if key not in self.settings:
                 known = ", ".join(self.settings) or "none"
-                raise UsageError(f"--set {key}: {self.name} has no setting {key!r} (known: {known})")
+                raise UsageError(f"{given('settings', key)}: {self.name} has no setting {key!r} "
+                                 f"(known: {known})")
             texts[key] = text.strip()
         return texts
 
@@ -131,16 +133,18 @@ class ZooModel(ABC):
             try:
                 values[key] = self.settings[key].parse(text)
             except ValueError as err:
-                raise UsageError(f"--set {key}={text}: {err}") from None
-        given = {pair.partition("=")[0].strip() for pair in pairs or []}
-        for key in given if user_data is not None else ():
+                raise UsageError(f"{given('settings', f'{key}={text}')}: {err}") from None
+        asked = {pair.partition("=")[0].strip() for pair in pairs or []}
+        for key in asked if user_data is not None else ():
             applies_to = self.settings[key].applies_to
             if applies_to == "example" and user_data:
-                raise UsageError(f"--set {key}={texts[key]}: {key} only chooses {self.name}'s "
-                                 "bundled example, which --data replaces; drop one of them")
+                raise UsageError(f"{given('settings', f'{key}={texts[key]}')}: {key} only "
+                                 f"chooses {self.name}'s bundled example, which "
+                                 f"{flag('data')} replaces; drop one of them")
             if applies_to == "data" and not user_data:
-                raise UsageError(f"--set {key}={texts[key]}: {key} applies only to a CSV given "
-                                 f"with --data, not to {self.name}'s bundled example")
+                raise UsageError(f"{given('settings', f'{key}={texts[key]}')}: {key} applies "
+                                 f"only to a CSV given with {flag('data')}, not to "
+                                 f"{self.name}'s bundled example")
         return values
 
     # --- model, reference, fit ------------------------------------------------------------

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import arviz as az
 
-from zoo import reference_cache, stopwatch
+from zoo import progress_lines, reference_cache, stopwatch
 from zoo.compare import compare
 from zoo.density_check import density_check
 from zoo.diagnostics import diagnose
 from zoo.model import ZooModel
 from zoo.results import BUNDLED_EXAMPLE, Fit, Result
-from zoo.sampling import SamplerConfig, sampling_time
+from zoo.sampling import SamplerConfig, quieted_pymc, sampling_time
 from zoo.workers import spawned_pool
 
 def run(
@@ -28,6 +28,12 @@ def run(
     config: SamplerConfig = SamplerConfig(),
 ) -> Result:
     """Fit ``model`` on the data and settings given, and compare it with its reference."""
+    with progress_lines.about(model.name), quieted_pymc():
+        return _run(model, data_path, set_pairs, config)
+
+
+def _run(model: ZooModel, data_path: str | Path | None, set_pairs: list[str] | None,
+         config: SamplerConfig) -> Result:
     settings = model.parse_settings(set_pairs, user_data=data_path is not None)
     data = model.load(data_path, settings)
     config = config.resolved(model.nuts_sampler, model.draws)
@@ -91,11 +97,13 @@ def run_all(models: list[ZooModel], data_path: str | Path | None = None,
 
 
 def run_seconds(fit: Fit, startup: float, measured: dict[str, float]) -> dict[str, float]:
-    """The run's ``seconds``: ``measured`` (reference, fit, diagnostics) and where they went:
-    imports (the command's ``startup`` and the sampler's), graph building and compiling
-    (every fit of the run), sampling (see :func:`sampling_seconds`)."""
+    """The run's ``seconds``: ``measured`` (reference, fit, diagnostics), their ``total`` with
+    the command's ``startup`` (the one wall time the console and the report's index show), and
+    where they went: imports (the command's ``startup`` and the sampler's), graph building and
+    compiling (every fit of the run), sampling (see :func:`sampling_seconds`)."""
     phases = stopwatch.collected()
-    return {**measured, "imports": startup + phases.pop("imports", 0.0),
+    return {**measured, "total": startup + sum(measured.values()),
+            "imports": startup + phases.pop("imports", 0.0),
             "building": phases.pop("building", 0.0), "compiling": phases.pop("compiling", 0.0),
             **phases, **sampling_seconds(fit)}
 

@@ -47,6 +47,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from zoo import progress_lines
 from zoo.errors import UsageError
 from zoo.sampling import DEFAULT_SEED, SamplerConfig
 from zoo.outputs import write_atomically
@@ -269,7 +270,8 @@ def run_power(plan: Plan, config: PowerConfig, out: Path, *, jobs: int = 1,
     pending = [u for u in plan.units(config.sbc.sims)
                if not store.has(u, codes[f"{u.model}/{u.fault}"])]
     start = time.perf_counter()
-    for unit, record in execute(run_unit, pending, jobs, scheduler, config):
+    finished = execute(run_unit, pending, jobs, scheduler, config)
+    for unit, record in progress_lines.counted(finished, "unit", len(pending), label=_named):
         store.open()  # on the first result: a scheduler that cannot be reached writes nothing
         store.save(unit, record)
     store.open()
@@ -279,6 +281,11 @@ def run_power(plan: Plan, config: PowerConfig, out: Path, *, jobs: int = 1,
                    code=code)
     write_atomically(Path(out) / "summary.json", json.dumps(summary, indent=1, default=float))
     return summary
+
+
+def _named(finished: tuple[Unit, dict]) -> str:
+    unit = finished[0]
+    return f"{unit.model} {unit.fault} {unit.kind} {unit.index}"
 
 
 def git_commit() -> str | None:

@@ -67,12 +67,15 @@ class Source:
     folder: Path | None = None  # the cache's, where one was used: shared by every clone
 
     def describe(self) -> str:
+        """Where the reference came from, in words without brackets: the console puts them
+        in its own."""
         if not self.cached:
             if self.not_cached:
-                return f"computed (not cached: {self.not_cached})"
+                return f"computed, not cached: {self.not_cached}"
             return f"computed; stored in the reference cache {self.folder}" if self.folder else "computed"
-        return (f"read from the cache {self.folder} (computed in {self.computed_seconds:.2f} s; "
-                f"key {self.key[:12]}; ZOO_CACHE_DIR=off or --no-cache computes anew)")
+        return (f"read from the cache {self.folder}, computed there in "
+                f"{self.computed_seconds:.2f} s, key {self.key[:12]}; ZOO_CACHE_DIR=off or "
+                "--no-cache computes anew")
 
 
 def folder() -> Path | None:
@@ -104,7 +107,7 @@ def reference(model: ZooModel, data: pd.DataFrame, settings: dict[str, Any]) -> 
     try:
         entry = pickle.dumps((found, time.perf_counter() - start), protocol=pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, TypeError, AttributeError) as err:  # pickle's own refusals
-        why = f"the reference cannot be pickled ({type(err).__name__}: {err})"
+        why = f"the reference cannot be pickled, {type(err).__name__}: {err}"
         return found, Source(cached=False, key=key, not_cached=why)
     written = _write(path, entry)
     return found, Source(cached=False, key=key, folder=where if written else None)

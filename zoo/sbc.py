@@ -58,7 +58,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import binom
 
-from zoo import compile_cache
+from zoo import compile_cache, progress_lines
 from zoo.diagnostics import r_hat_and_ess, scalar_draws, worst
 from zoo.errors import UsageError
 from zoo.model import ZooModel
@@ -328,8 +328,11 @@ def run_sbc(model: ZooModel, config: SbcConfig, out: Path, *, set_pairs: list[st
     store = SimulationStore(out, identity)
     pending = [i for i in range(config.sims) if not store.has(i)]
     start = time.perf_counter()
-    for record in _execute(model, set_pairs, config, pending, jobs, scheduler):
-        store.save(record)
+    with progress_lines.about(model.name):
+        for record in progress_lines.counted(
+                _execute(model, set_pairs, config, pending, jobs, scheduler), "simulation",
+                len(pending), label=lambda record: f"#{record['index']}"):
+            store.save(record)
     wall = time.perf_counter() - start
     summary = summarise(model, store.load(config.sims), config)
     summary.update(identity=identity, computed=len(pending), jobs=jobs, scheduler=scheduler,

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from zoo.errors import UsageError
+from zoo.option_names import flag, given
 
 
 def execute(function: Callable, tasks: list, jobs: int, scheduler: str | None,
@@ -74,11 +75,11 @@ def dask_client(scheduler: str):
     try:
         from distributed import Client
     except ImportError:
-        raise UsageError("--scheduler needs Dask: pip install 'bayes-zoo[dask]'") from None
+        raise UsageError(f"{flag('scheduler')} needs Dask: pip install 'bayes-zoo[dask]'") from None
     try:
         return Client(scheduler, timeout="5s")
     except OSError as err:
-        raise UsageError(f"--scheduler {scheduler}: cannot connect ({err})") from None
+        raise UsageError(f"{given('scheduler', scheduler)}: cannot connect ({err})") from None
 
 
 def _on_dask(function, tasks, scheduler, extra):

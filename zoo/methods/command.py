@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
-import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from zoo import progress_lines
 from zoo.methods.catalog import METHODS
 from zoo.sampling import DEFAULT_SEED, SamplerConfig
 
@@ -55,7 +58,7 @@ def methods_command(args: argparse.Namespace) -> int:
     documents = []
     for model in models:
         result = run_methods(model, args.data, args.set_pairs, names, config,
-                             report=None if args.json else _progress)
+                             report=_progress(len(names)))
         documents.append(model_document(result))
         written = write_model(result, args.out)
         if not args.json:
@@ -70,7 +73,12 @@ def methods_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress(model: str, run) -> None:
-    grade = run.grade.grade
-    print(f"  {model}: {run.method.name} {grade} ({run.outcome.total_seconds:.1f} s)",
-          file=sys.stderr, flush=True)
+def _progress(total: int) -> Callable[[str, Any], None]:
+    """``run_methods``' report: a progress line as each of a model's ``total`` methods ends."""
+    done = itertools.count(1)
+
+    def report(model: str, run) -> None:
+        progress_lines.say(f"{model}: method {next(done)}/{total} ({run.method.name}) done, "
+                           f"{run.grade.grade}, {run.outcome.total_seconds:.1f} s")
+
+    return report
