@@ -15,6 +15,14 @@ each worker's first of a model variant (both workers compile every variant), sum
 fault (a fault not timed costs the mean of its model's timed ones) and divided by the cores.
 Wall seconds are printed beside: on a loaded machine they are the larger.
 
+Measured 2026-12-03 (``OUT.json --every-fault gmm``, 2 CPUs shared with other work, load 6-9:
+wall 1.8 x CPU): at the defaults 76 CPU minutes, ~38 on 2 cores (gmm 44, two-factories 10,
+missing-data 8, mint 7, rat-tumors 5, single-coin 1); at ``--seeds 5 --false-alarm-seeds 10
+--sims 40`` 44 CPU minutes, ~22 on 2 cores. Not timed: the long runs of the faults without an
+exact answer outside gmm (4 x a verify's draws, a few CPU minutes in all). Each shared-helper
+fault's two verify seeds were caught by the log-density check.
+``benchmarks/results/power-unit-times-2026-12-03-loaded.{json,txt}``.
+
 Usage: python benchmarks/power_unit_times.py OUT.json [MODEL ...] [--every-fault MODEL ...]
 """
 

@@ -417,8 +417,8 @@ def summarise(plan: Plan, config: PowerConfig, store: PowerStore) -> dict[str, A
         alarms = tally(outcomes)
         summary = {"settings": instance(model, CORRECT).setting_texts(),
                    "false_alarms": alarms["verify_caught"], "false_alarm_seeds": len(records),
-                   **false_alarm_rate(alarms["verify_caught"], len(correct)),
-                   **false_alarm_reference(correct),
+                   **false_alarm_rate(alarms["verify_caught"], alarms["seeds"] - alarms["errors"]),
+                   **false_alarm_reference([r for r in records if "error" not in r]),
                    "false_alarm_errors": alarms["errors"], "false_alarms_by": alarms["caught_by"],
                    "false_alarm_problems": sorted({p for r in correct for p in r["problems"]}
                                                   | set(alarms["error_messages"])),
