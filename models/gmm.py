@@ -590,10 +590,11 @@ def several_modes(optima: tuple[MixtureFit, ...], moments: Moments | None, why: 
     return None
 
 
-def reference_note(moments: Moments) -> str:
-    """What the importance-sampling reference is: its draws, Pareto k, ESS, and its modes."""
+def reference_note(moments: Moments, seed: int) -> str:
+    """What the importance-sampling reference is: its draws and seed, Pareto k, ESS, and its
+    modes."""
     note = (f"reference: PSIS from a multivariate t at each posterior mode found, "
-            f"{moments.draws} draws, Pareto k {moments.pareto_k:.2f}, ESS {moments.ess:.0f}")
+            f"{moments.draws} draws (seed {seed}), Pareto k {moments.pareto_k:.2f}, ESS {moments.ess:.0f}")
     if len(moments.mode_masses) == 1:
         return note + ", one mode"
     shares = ", ".join(f"{share:.3g}" for share in moments.mode_masses)
@@ -828,6 +829,7 @@ class GaussianMixture(ZooModel):
                           applies_to="data"),
     }
     var_names = ["mu", "sigma", "w"]
+    reference_seed = REFERENCE_SEED
     #: bulk ESS ~2,400: every check still detects 0.14 sd (0.12 at 1,000 draws, for 1.5x the
     #: sampling time); benchmarks/MEASUREMENTS.md
     draws = 600
@@ -902,7 +904,7 @@ class GaussianMixture(ZooModel):
         alternatives, notes = classical_alternatives(x, k, priors, em)
         try:
             moments = posterior_moments(mixture_target(x, k, priors, optima), REFERENCE_DRAWS,
-                                        REFERENCE_SEED)
+                                        self.reference_seed)
         except (ReferenceFailed, np.linalg.LinAlgError) as err:
             why = f"importance sampling failed ({err})"
             if refusal := several_modes(optima, None, why):
@@ -923,7 +925,7 @@ class GaussianMixture(ZooModel):
                              kind="EM fallback")
         if "em" in alternatives:
             alternatives["em_minus_posterior_in_sds"] = em_distances(em, moments)
-        notes.insert(0, reference_note(moments))
+        notes.insert(0, reference_note(moments, self.reference_seed))
         return Reference("psis", moments.values, moments.errors, alternatives,
                          notes + moments.notes, kind="importance sampling")
 

@@ -410,6 +410,7 @@ class MissingData(ZooModel):
     #: so R-hat's maximum over them crossed 1.01 by chance (4 x 500 draws, 72 lost values)
     var_names = ["mean_x1", "var_x1", "line_level", "line_slope", "var_x2_given_x1", "mu",
                  "sigma", "rho"]
+    reference_seed = REFERENCE_SEED
 
     def calibration(self):
         return GaussianCalibration(self)
@@ -455,7 +456,7 @@ class MissingData(ZooModel):
         return model
 
     def reference(self, data, settings):
-        values, errors = exact_moments(data, REFERENCE_DRAWS, REFERENCE_SEED)
+        values, errors = exact_moments(data, REFERENCE_DRAWS, self.reference_seed)
         em, trace = em_fit(data)
         distance = {f"{q}.mean": d for q, d in em_distance(em, values).items()}
         lost = int(data["x2"].isna().sum())
@@ -464,7 +465,7 @@ class MissingData(ZooModel):
             alternatives={"em": {f"{q}.mean": v for q, v in em.items()},
                           "em_minus_posterior_in_sds": distance},
             notes=[f"exact: {REFERENCE_DRAWS:,} iid draws of the conjugate posterior (seed "
-                   f"{REFERENCE_SEED}); mu[0], mu[1], sigma[0] in closed form",
+                   f"{self.reference_seed}); mu[0], mu[1], sigma[0] in closed form",
                    f"{lost} of {len(data)} x2 values lost; EM converged in {trace.size - 1} "
                    "steps, its log-likelihood never falling"])
 

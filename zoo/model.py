@@ -86,6 +86,10 @@ class ZooModel(ABC):
     #: variables whose R-hat and ESS decide convergence (None: all posterior variables)
     var_names: ClassVar[list[str] | None] = None
     smc_ok: ClassVar[bool] = True
+    #: the seed of the random draws :meth:`reference` makes (importance sampling, exact
+    #: draws); None for a reference that draws none. ``zoo power`` gives each false-alarm run
+    #: a copy with a seed of its own, which the reference cache keys on (the instance's state)
+    reference_seed: int | None = None
 
     # --- data -----------------------------------------------------------------------------
     def load(self, path: Path | str | None, settings: dict[str, Any]) -> pd.DataFrame:
