@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-#: what a command that fits nothing must not import
-HEAVY = ("pymc", "pytensor", "nutpie", "arviz", "xarray", "matplotlib",
+#: what a command that fits nothing must not import (scipy.stats and pandas cost a second each)
+HEAVY = ("pymc", "pytensor", "nutpie", "arviz", "xarray", "matplotlib", "scipy", "pandas",
          "zoo.bench", "zoo.power", "zoo.methods", "zoo.posteriordb", "zoo.sbc", "zoo.sweep",
          "zoo.faults", "zoo.pipeline")
 

@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from zoo.compare import parse_check, round_to_mcse
+from zoo.deferred import pd
 from zoo.diagnostics import ESS_BULK_MIN, R_HAT_MAX
 from zoo.outputs import staged_folder, written_files
 from zoo.predictive import saved_tree
