@@ -50,6 +50,25 @@ def test_talking_commands_import_nothing_heavy(argv, status):
         assert seen["err"].count("\n") == 1 and "Traceback" not in seen["err"], seen["err"]
 
 
+#: what refusing bad input must not import: the libraries of the fit (issue 26, brief item 2)
+FITTING = ("pymc", "pytensor", "nutpie", "arviz", "xarray", "matplotlib")
+
+
+@pytest.mark.parametrize("command", ["verify", "run"])
+@pytest.mark.parametrize("bad, message", [
+    (["--set", "prior=bogus"], "--set prior=bogus"),
+    (["--data", "{csv}"], "missing column 'y'"),
+])
+def test_bad_input_is_refused_before_the_fit_libraries_load(tmp_path, command, bad, message):
+    csv = tmp_path / "coin.csv"
+    csv.write_text("heads\n1\n0\n")
+    seen = imported_by(command, "single-coin", *[arg.format(csv=csv) for arg in bad])
+    assert seen["status"] == 2 and message in seen["err"], seen["err"]
+    assert seen["err"].count("\n") == 1, seen["err"]
+    loaded = [m for m in seen["heavy"] if m.split(".")[0] in FITTING]
+    assert loaded == [], f"zoo {command} with {bad} imported {loaded}"
+
+
 def test_the_check_sees_a_heavy_import():
     """The child's view of ``sys.modules`` is real: once PyMC is used, the check sees it."""
     code = f"HEAVY = {HEAVY!r}\nfrom zoo.deferred import pm\npm.Model\n{CHILD}"

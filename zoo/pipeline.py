@@ -10,10 +10,9 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-import arviz as az
-
-from zoo import reference_cache, stopwatch
+from zoo import deferred, reference_cache, stopwatch
 from zoo.compare import compare
+from zoo.deferred import az, pm
 from zoo.density_check import density_check
 from zoo.diagnostics import diagnose
 from zoo.model import ZooModel
@@ -27,9 +26,13 @@ def run(
     set_pairs: list[str] | None = None,
     config: SamplerConfig = SamplerConfig(),
 ) -> Result:
-    """Fit ``model`` on the data and settings given, and compare it with its reference."""
+    """Fit ``model`` on the data and settings given, and compare it with its reference.
+
+    Bad settings or data are refused before PyMC and PyTensor, seconds to import, are loaded;
+    a command's first run counts their import in its start-up."""
     settings = model.parse_settings(set_pairs, user_data=data_path is not None)
     data = model.load(data_path, settings)
+    deferred.load(pm)
     config = config.resolved(model.nuts_sampler, model.draws)
     startup = stopwatch.startup_seconds()
     stopwatch.collected()  # phases timed before this run are not its own
