@@ -75,3 +75,18 @@ def test_the_check_sees_a_heavy_import():
     done = subprocess.run([sys.executable, "-c", code, "list"], capture_output=True, text=True,
                           check=True)
     assert "pymc" in json.loads(done.stdout)["heavy"]
+
+
+def test_the_command_ends_without_collecting_its_garbage():
+    """``zoo`` (zoo.__main__) freezes the objects left when it is done, so that the
+    interpreter's shutdown does not collect garbage over them (seconds after a fit);
+    zoo.cli.main, which tests and the API's users call, does not."""
+    code = ("import contextlib, gc, io, sys\nsys.argv = ['zoo', 'list']\n"
+            "from zoo.__main__ import main\nfrom zoo.cli import main as cli_main\n"
+            "before = gc.get_freeze_count()\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    cli_main(['list'])\n    after_cli = gc.get_freeze_count()\n    main()\n"
+            "print(before, after_cli, gc.get_freeze_count())")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    before, after_cli, after_command = map(int, done.stdout.split())
+    assert after_cli == before < after_command
