@@ -88,13 +88,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from scipy.special import gammaln, log_softmax, logsumexp
-from scipy.stats import halfnorm, norm
 
 from zoo import parsers
 from zoo.data import Column, read_csv, write_example_command
-from zoo.deferred import az, pm, pt, xr
+from zoo.deferred import az, pd, pm, pt, special, stats, xr
 from zoo.diagnostics import STUCK_SDS, scalar_draws
 from zoo.em import (
     MixtureFit,
@@ -279,7 +276,7 @@ def write_lecture_csv(path: Path = LECTURE_CSV) -> None:
 def responsibilities(x: np.ndarray, weights, means, sds) -> np.ndarray:
     """p(z_i = k | x_i), shaped (n, K)."""
     z = (x[:, None] - means) / sds
-    return np.exp(log_softmax(np.log(weights) - np.log(sds) - 0.5 * z**2, axis=1))
+    return np.exp(special.log_softmax(np.log(weights) - np.log(sds) - 0.5 * z**2, axis=1))
 
 
 def mixture_standard_errors(x: np.ndarray, fit: MixtureFit) -> dict[str, float]:
@@ -476,7 +473,7 @@ def from_unconstrained(u: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, n
     """Rows of unconstrained points -> (mu, log sigma, log w), each (m, K)."""
     gaps = np.exp(u[:, 1:k])
     mu = u[:, :1] + np.concatenate([np.zeros((len(u), 1)), np.cumsum(gaps, axis=1)], axis=1)
-    log_w = log_softmax(np.concatenate([u[:, 2 * k:], np.zeros((len(u), 1))], axis=1), axis=1)
+    log_w = special.log_softmax(np.concatenate([u[:, 2 * k:], np.zeros((len(u), 1))], axis=1), axis=1)
     return mu, u[:, k:2 * k], log_w
 
 
@@ -884,10 +881,12 @@ class GaussianMixture(ZooModel):
 
         def log_density(values):
             mu, sigma, w = values["mu"], values["sigma"], values["w"]
-            prior = (norm.logpdf(mu, mu_mean, mu_sd).sum() + halfnorm.logpdf(sigma, scale=sigma_scale).sum()
-                     + gammaln(alpha * w.size) - w.size * gammaln(alpha) + (alpha - 1) * np.log(w).sum())
-            per_component = np.log(w) + norm.logpdf(x[:, None], mu, sigma)
-            return float(prior + logsumexp(per_component, axis=1).sum())
+            prior = (stats.norm.logpdf(mu, mu_mean, mu_sd).sum()
+                     + stats.halfnorm.logpdf(sigma, scale=sigma_scale).sum()
+                     + special.gammaln(alpha * w.size) - w.size * special.gammaln(alpha)
+                     + (alpha - 1) * np.log(w).sum())
+            per_component = np.log(w) + stats.norm.logpdf(x[:, None], mu, sigma)
+            return float(prior + special.logsumexp(per_component, axis=1).sum())
 
         return log_density
 

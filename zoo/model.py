@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
-import pandas as pd
 
 from zoo import stopwatch
 from zoo.data import Column, read_csv
-from zoo.deferred import pm
+from zoo.deferred import pd, pm
 from zoo.errors import UsageError
 from zoo.option_names import flag, given
 from zoo.results import Fit, Reference

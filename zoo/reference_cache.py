@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
+from zoo.deferred import pd
 from zoo.outputs import write_atomically
 from zoo.results import Reference, versions
 
