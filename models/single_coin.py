@@ -18,13 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from scipy.special import betaln
-from scipy.stats import beta as beta_dist
 
 from zoo import parsers
 from zoo.data import Column
-from zoo.deferred import pm
+from zoo.deferred import pd, pm, special, stats
 from zoo.exact import beta_mean_sd, heads_tails, lecture_grid, log_evidence_bernoulli, quadrature_moments
 from zoo.exact_draws import truncated_beta
 from zoo.figures import new_figure, save
@@ -57,7 +54,7 @@ def prior_log_density(prior: tuple, theta):
     if prior[0] == "triangular":
         return np.log(4.0) + np.log(np.minimum(theta, 1 - theta))
     _, a, b = prior
-    return beta_dist.logpdf(theta, a, b)
+    return stats.beta.logpdf(theta, a, b)
 
 
 def grid_posterior(heads: int, tails: int, prior: tuple, size: int) -> dict[str, Any]:
@@ -109,7 +106,7 @@ def posterior_draws(heads: int, tails: int, prior: tuple, size, rng) -> np.ndarr
     if prior[0] == "beta":
         return rng.beta(prior[1] + heads, prior[2] + tails, size)
     pieces = [(heads + 2, tails + 1, 0.0, 0.5), (heads + 1, tails + 2, 0.5, 1.0)]
-    log_weight = np.array([betaln(a, b) + np.log(beta_dist.cdf(hi, a, b) - beta_dist.cdf(lo, a, b))
+    log_weight = np.array([special.betaln(a, b) + np.log(stats.beta.cdf(hi, a, b) - stats.beta.cdf(lo, a, b))
                            for a, b, lo, hi in pieces])
     upper = rng.uniform(size=size) < np.exp(log_weight[1] - np.logaddexp(*log_weight))
     draws = truncated_beta(*pieces[0], size, rng)

@@ -1,6 +1,8 @@
 """The Python API is a guest in the user's session (issue 27.3): a verify leaves warnings
-filters, loggers, PyTensor's configuration and signal handlers as it found them."""
+filters, loggers, PyTensor's configuration, signal handlers and the garbage collector as it
+found them."""
 
+import gc
 import logging
 import signal
 import warnings
@@ -24,6 +26,7 @@ def session_state() -> dict:
         "levels": {name: logging.getLogger(name).level for name in LOGGERS},
         "config": {name: str(getattr(pytensor.config, name)) for name in CONFIG},
         "signals": {number: signal.getsignal(number) for number in SIGNALS},
+        "frozen objects": gc.get_freeze_count(),  # the command freezes them as it ends; not this
     }
 
 

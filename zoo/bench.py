@@ -9,7 +9,9 @@ the machine's load cancel from it. ``zoo verify --all`` runs with ``--jobs 1`` a
 *warm* (the same caches), interleaved (zoo, baseline, ..., zoo, baseline, ...) so both sides
 see the same load; the load average as each process starts is recorded beside its time, and
 medians come with their [min, max] over repeats. The breakdown of ``verify --all`` (interpreter,
-imports, references, compile, sampling, diagnostics, output) comes from the same runs.
+imports, references, compile, sampling, diagnostics, output) comes from the same runs. Then
+the fixed cost per model, cold and warm, from the command and in a session
+(:mod:`zoo.bench_fixed`).
 
 Also measured: stuck chains and divergences of the zoo over several seeds; the EM library
 against scikit-learn (``zoo.benchmarks.em_vs_sklearn``); SMC's log Bayes factor error
@@ -31,7 +33,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from zoo.bench_runs import Row, RunFailed, combine, measured, one_process_command
+from zoo.bench_fixed import fixed_costs, fixed_rows, fixed_targets
+from zoo.bench_runs import Row, RunFailed, measured, one_process_command, with_loads
 from zoo.errors import EnvironmentProblem, UsageError
 from zoo.progress_lines import say
 from zoo.sampling import DEFAULT_SEED, SamplerConfig
@@ -180,12 +183,6 @@ def per_model(runs: dict[str, dict[str, list[Row]]], names: list[str]) -> dict[s
         model["ratio"] = ratios(model)
         models[name] = model
     return models
-
-
-def with_loads(rows: list[Row]) -> Row:
-    """:func:`combine`, keeping every load average rather than their median."""
-    out = combine([{k: v for k, v in row.items() if k != "load"} for row in rows])
-    return {**out, "loads": [row["load"] for row in rows]}
 
 
 def ratios(model: dict) -> dict[str, float]:
@@ -358,6 +355,9 @@ def run_bench(names: list[str], repeat: int, seeds: int, quick: bool,
     whole = not quick and set(names) == set(with_baselines())
     runs, interrupted = interleaved(names, repeat, quick, whole)
     models, zoo_wide = per_model(runs, names), whole_zoo(runs) if whole else {}
+    fixed, stopped = ({}, False) if interrupted else fixed_costs(
+        names, repeat, quick, QUICK_FIT if quick else [])
+    interrupted = interrupted or stopped
     stuck_names = [] if quick else (names if seed_models is None else seed_models)
     smc_names = [SMC_MODEL] if SMC_MODEL not in stuck_names else []
     seeds = 2 if quick else seeds
@@ -376,11 +376,13 @@ def run_bench(names: list[str], repeat: int, seeds: int, quick: bool,
                      "load_average_before": load_before, "load_average_after": os.getloadavg(),
                      "versions": versions(), "when": started},
         "models": models,
+        "fixed_cost": fixed,
         "whole_zoo": zoo_wide,
         "seeds": by_seed,
         "em": em,
         "smc": smc,
-        "targets": targets(models, zoo_wide, by_seed, em, smc),
+        "targets": {**targets(models, zoo_wide, by_seed, em, smc),
+                    **({} if quick else fixed_targets(fixed))},
     }
 
 
@@ -480,10 +482,10 @@ def markdown_rows(rows: list[list[str]]) -> str:
 
 def table(doc: dict) -> str:
     """The figures as Markdown tables (for docs/benchmarks.md), then :func:`summary_notes`."""
-    parts = [markdown_rows(summary_rows(doc))]
+    parts = [markdown_rows(summary_rows(doc)), markdown_rows(fixed_rows(doc))]
     if doc["whole_zoo"]:
         parts += [markdown_rows(whole_zoo_rows(doc)), markdown_rows(breakdown_rows(doc))]
-    return "\n\n".join(parts + ["\n".join(summary_notes(doc))])
+    return "\n\n".join([part for part in parts if part] + ["\n".join(summary_notes(doc))])
 
 
 def summary_notes(doc: dict) -> list[str]:
@@ -581,6 +583,9 @@ def site_sections(doc: dict, name: str) -> list[dict]:
     """The bench on the report site's index: per model, then the whole zoo (when measured)."""
     sections = [{"title": "Benchmark (zoo / baseline, equal cores)", "rows": summary_rows(doc),
                  "notes": [f"From {name}.", *summary_notes(doc)]}]
+    if fixed_rows(doc):
+        sections.append({"title": "Fixed cost per model (a run beyond its sampling, reference "
+                                  "and diagnostics)", "rows": fixed_rows(doc), "notes": []})
     if doc["whole_zoo"]:
         sections.append({"title": "Whole zoo and where its time goes", "rows": whole_zoo_rows(doc),
                          "notes": [" | ".join(row) for row in breakdown_rows(doc)]})

@@ -103,3 +103,9 @@ def combine(rows: list[Row]) -> Row:
     if len(rows) > 1:
         out["spread"] = spread
     return out
+
+
+def with_loads(rows: list[Row]) -> Row:
+    """:func:`combine`, keeping every load average rather than their median."""
+    out = combine([{k: v for k, v in row.items() if k != "load"} for row in rows])
+    return {**out, "loads": [row["load"] for row in rows]}

@@ -25,17 +25,14 @@ below 1e-14 of the whole.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
-import pymc as pm
-from pytensor.compile.mode import Mode
-from pytensor.gradient import jacobian
-from pytensor.tensor import flatten
 
+from zoo.deferred import pd, pm, pt
 from zoo.model import Density, ZooModel
 from zoo.results import DensityCheck
 
@@ -49,9 +46,16 @@ POINTS_PER_SCALE = 6
 SEED = 20_24
 #: fewest points where both log densities are finite for a verdict
 MIN_FINITE_POINTS = 10
-#: Python thunks, no compiler: compiling the log density for NUTS (numba) takes seconds to
-#: minutes, this milliseconds to a few seconds, and a few dozen evaluations cost milliseconds
-CHECK_MODE = Mode(linker="py", optimizer="fast_compile")
+
+
+@functools.cache
+def check_mode():
+    """Python thunks, no compiler: compiling the log density for NUTS (numba) takes seconds to
+    minutes, this milliseconds to a few seconds, and a few dozen evaluations cost milliseconds.
+    Made on first use, so that importing this module does not import PyTensor."""
+    from pytensor.compile.mode import Mode
+
+    return Mode(linker="py", optimizer="fast_compile")
 
 
 @dataclass(frozen=True)
@@ -155,11 +159,11 @@ class PymcSide:
                 continue
             natural = model.replace_rvs_by_values([transform.backward(value, *rv.owner.inputs)])[0]
             naturals.append(natural)
-            jacobians.append(jacobian(flatten(natural), value, vectorize=True))
+            jacobians.append(pt.jacobian(pt.flatten(natural), value, vectorize=True))
         self.transformed = [model.rvs_to_transforms.get(rv) is not None for rv in model.free_RVs]
         self.function = model.compile_fn(inputs=model.value_vars,
                                          outs=[model.logp(), *naturals, *jacobians],
-                                         mode=CHECK_MODE, on_unused_input="ignore")
+                                         mode=check_mode(), on_unused_input="ignore")
 
     def __call__(self, point: dict[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray], float]:
         logp, *rest = self.function(point)

@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
-import pandas as pd
 
 from zoo import stopwatch
 from zoo.data import Column, read_csv
-from zoo.deferred import pm
+from zoo.deferred import pd, pm
 from zoo.errors import UsageError
 from zoo.option_names import flag, given
 from zoo.results import Fit, Reference
@@ -86,6 +85,10 @@ class ZooModel(ABC):
     #: variables whose R-hat and ESS decide convergence (None: all posterior variables)
     var_names: ClassVar[list[str] | None] = None
     smc_ok: ClassVar[bool] = True
+    #: the seed of the random draws :meth:`reference` makes (importance sampling, exact
+    #: draws); None for a reference that draws none. ``zoo power`` gives each false-alarm run
+    #: a copy with a seed of its own, which the reference cache keys on (the instance's state)
+    reference_seed: int | None = None
 
     # --- data -----------------------------------------------------------------------------
     def load(self, path: Path | str | None, settings: dict[str, Any]) -> pd.DataFrame:

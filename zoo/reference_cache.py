@@ -1,7 +1,9 @@
 """References kept on disk, keyed by everything that decides them.
 
 A reference is a deterministic function of the model's code, its state, its data, its settings
-and the numerical packages (every random reference draws from a fixed seed), so a second run on
+and the numerical packages (every random reference draws from a fixed seed, the model's
+``reference_seed``: an instance given a seed of its own, as ``zoo power``'s false-alarm runs
+are, holds it in its state and so gets a key of its own), so a second run on
 the same data can read it instead of computing it again: gmm's importance sampler and
 rat-tumors' grid are most of a warm ``verify --all`` otherwise. The key is a SHA-256 of the
 model's :func:`code_key` (its class, the instance's own attributes, the source files of every
@@ -38,8 +40,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
+from zoo.deferred import pd
 from zoo.outputs import write_atomically
 from zoo.results import Reference, versions
 

@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from zoo.compare import parse_check, round_to_mcse
+from zoo.deferred import pd
 from zoo.diagnostics import ESS_BULK_MIN, ESS_LABEL, R_HAT_MAX
 from zoo.option_names import flag
 from zoo.outputs import staged_folder, written_files
@@ -184,7 +184,7 @@ def time_split(result: Result) -> str:
     the rest (start-up and imports, the log-density check, graph building, diagnostics, the
     model's own additions)."""
     s = result.seconds
-    total = s["total"]
+    total = s["total"]  # not the sum of the parts: imports happen inside the fit too
     compiling, sampling = s.get("compiling", 0.0), s.get("sampling_total", 0.0)
     other = total - compiling - sampling - s["reference"]
     return (f"time {total:.1f} s: compile {compiling:.1f} s, sampling {sampling:.1f} s, "

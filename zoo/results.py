@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 
-from zoo.deferred import xr
+from zoo.deferred import pd, xr
 from zoo.diagnostics import Diagnostics
 from zoo.sampling import SamplerConfig
 

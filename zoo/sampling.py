@@ -275,9 +275,9 @@ def sample_nutpie(model: pm.Model, config: SamplerConfig, *, starts: Starts | No
     (:mod:`zoo.compile_cache`)."""
     with stopwatch.phase("imports"):
         import nutpie
-    from pymc.backends.arviz import patch_nutpie_idata
+        from pymc.backends.arviz import patch_nutpie_idata
 
-    xr.DataArray(np.zeros(1))  # xarray's one-time import of dask (if installed): not sampling
+        xr.DataArray(np.zeros(1))  # xarray's one-time import of dask (if installed): not sampling
     compiled = compile_cache.nutpie_model(
         model, initial_points=initvals, jitter_rvs=None if starts is None else set())
     if starts is not None:

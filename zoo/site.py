@@ -18,9 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
-from typing import TypeVar
-
-import jinja2
+from typing import TYPE_CHECKING, TypeVar
 
 from zoo.compare import Z_BOUND
 from zoo.diagnostics import ESS_BULK_MIN, R_HAT_MAX
@@ -30,6 +28,9 @@ from zoo.outputs import staged_folder
 from zoo.report import (alternatives_table, checks_line, checks_table, density_line,
                         density_verdict, diagnostics_line, main_checks, markdown, markdown_table,
                         problems, status, summary_table, worst_first)
+
+if TYPE_CHECKING:
+    import jinja2
 
 DEFAULT_OUT = Path("reports") / "site"
 #: packages that draw the site, recorded beside the ones that change the numbers
@@ -164,6 +165,8 @@ def index_markdown(rows: list[dict[str, str]], context: dict[str, str],
 
 
 def _environment() -> jinja2.Environment:
+    import jinja2  # here: a verify that writes no report does not wait for it
+
     return jinja2.Environment(loader=jinja2.PackageLoader("zoo", "templates"),
                               autoescape=True, undefined=jinja2.StrictUndefined,
                               trim_blocks=True, lstrip_blocks=True)
