@@ -88,14 +88,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from scipy.special import gammaln, log_softmax, logsumexp
-from scipy.stats import halfnorm, norm
 
 from zoo.core import parsers
 from zoo.core.calibration import Calibration
 from zoo.core.data import Column, read_csv, write_example_command
-from zoo.core.deferred import az, pm, pt, xr
+from zoo.core.deferred import az, pd, pm, pt, special, stats, xr
 from zoo.core.diagnostics import STUCK_SDS, scalar_draws
 from zoo.core.errors import DataError
 from zoo.core.faults import DropLast, Fault, OFF, SharedHelperFault, Tempered, add_delta, observed
@@ -283,7 +280,7 @@ def write_lecture_csv(path: Path = LECTURE_CSV) -> None:
 def responsibilities(x: np.ndarray, weights, means, sds) -> np.ndarray:
     """p(z_i = k | x_i), shaped (n, K)."""
     z = (x[:, None] - means) / sds
-    return np.exp(log_softmax(np.log(weights) - np.log(sds) - 0.5 * z**2, axis=1))
+    return np.exp(special.log_softmax(np.log(weights) - np.log(sds) - 0.5 * z**2, axis=1))
 
 
 def mixture_standard_errors(x: np.ndarray, fit: MixtureFit) -> dict[str, float]:
@@ -480,7 +477,7 @@ def from_unconstrained(u: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, n
     """Rows of unconstrained points -> (mu, log sigma, log w), each (m, K)."""
     gaps = np.exp(u[:, 1:k])
     mu = u[:, :1] + np.concatenate([np.zeros((len(u), 1)), np.cumsum(gaps, axis=1)], axis=1)
-    log_w = log_softmax(np.concatenate([u[:, 2 * k:], np.zeros((len(u), 1))], axis=1), axis=1)
+    log_w = special.log_softmax(np.concatenate([u[:, 2 * k:], np.zeros((len(u), 1))], axis=1), axis=1)
     return mu, u[:, k:2 * k], log_w
 
 
@@ -594,10 +591,11 @@ def several_modes(optima: tuple[MixtureFit, ...], moments: Moments | None, why: 
     return None
 
 
-def reference_note(moments: Moments) -> str:
-    """What the importance-sampling reference is: its draws, Pareto k, ESS, and its modes."""
+def reference_note(moments: Moments, seed: int) -> str:
+    """What the importance-sampling reference is: its draws and seed, Pareto k, ESS, and its
+    modes."""
     note = (f"reference: PSIS from a multivariate t at each posterior mode found, "
-            f"{moments.draws} draws, Pareto k {moments.pareto_k:.2f}, ESS {moments.ess:.0f}")
+            f"{moments.draws} draws (seed {seed}), Pareto k {moments.pareto_k:.2f}, ESS {moments.ess:.0f}")
     if len(moments.mode_masses) == 1:
         return note + ", one mode"
     shares = ", ".join(f"{share:.3g}" for share in moments.mode_masses)
@@ -832,6 +830,7 @@ class GaussianMixture(ZooModel):
                           applies_to="data"),
     }
     var_names = ["mu", "sigma", "w"]
+    reference_seed = REFERENCE_SEED
     #: bulk ESS ~2,400: every check still detects 0.14 sd (0.12 at 1,000 draws, for 1.5x the
     #: sampling time); benchmarks/MEASUREMENTS.md
     draws = 600
@@ -846,11 +845,13 @@ class GaussianMixture(ZooModel):
         column = settings["column"]
         frame = read_csv(path, [Column(column, "real", "")]).rename(columns={column: "x"})
         x = frame["x"].to_numpy()
-        try:
-            units = Units.of(x)
-        except DataError as err:
-            raise DataError(f"{path}: column '{column}': {err}") from None
-        distinct = np.unique(units.standardise(x)).size
+        distinct = np.unique(x).size
+        if distinct >= 2 * settings["components"]:  # else no spread to measure: refused below
+            try:
+                units = Units.of(x)
+            except DataError as err:
+                raise DataError(f"{path}: column '{column}': {err}") from None
+            distinct = np.unique(units.standardise(x)).size
         if distinct < 2 * settings["components"]:
             resolution = " once standardised" if distinct < np.unique(x).size else ""
             raise DataError(f"{path}: column '{column}' has {distinct} distinct values"
@@ -884,10 +885,12 @@ class GaussianMixture(ZooModel):
 
         def log_density(values):
             mu, sigma, w = values["mu"], values["sigma"], values["w"]
-            prior = (norm.logpdf(mu, mu_mean, mu_sd).sum() + halfnorm.logpdf(sigma, scale=sigma_scale).sum()
-                     + gammaln(alpha * w.size) - w.size * gammaln(alpha) + (alpha - 1) * np.log(w).sum())
-            per_component = np.log(w) + norm.logpdf(x[:, None], mu, sigma)
-            return float(prior + logsumexp(per_component, axis=1).sum())
+            prior = (stats.norm.logpdf(mu, mu_mean, mu_sd).sum()
+                     + stats.halfnorm.logpdf(sigma, scale=sigma_scale).sum()
+                     + special.gammaln(alpha * w.size) - w.size * special.gammaln(alpha)
+                     + (alpha - 1) * np.log(w).sum())
+            per_component = np.log(w) + stats.norm.logpdf(x[:, None], mu, sigma)
+            return float(prior + special.logsumexp(per_component, axis=1).sum())
 
         return log_density
 
@@ -904,7 +907,7 @@ class GaussianMixture(ZooModel):
         alternatives, notes = classical_alternatives(x, k, priors, em)
         try:
             moments = posterior_moments(mixture_target(x, k, priors, optima), REFERENCE_DRAWS,
-                                        REFERENCE_SEED)
+                                        self.reference_seed)
         except (ReferenceFailed, np.linalg.LinAlgError) as err:
             why = f"importance sampling failed ({err})"
             if refusal := several_modes(optima, None, why):
@@ -925,7 +928,7 @@ class GaussianMixture(ZooModel):
                              kind="EM fallback")
         if "em" in alternatives:
             alternatives["em_minus_posterior_in_sds"] = em_distances(em, moments)
-        notes.insert(0, reference_note(moments))
+        notes.insert(0, reference_note(moments, self.reference_seed))
         return Reference("psis", moments.values, moments.errors, alternatives,
                          notes + moments.notes, kind="importance sampling")
 

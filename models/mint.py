@@ -51,17 +51,12 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-import pandas as pd
-from scipy import integrate, optimize
-from scipy.special import betaln, log_expit, logsumexp
-from scipy.stats import beta as beta_dist
-from scipy.stats import gamma as gamma_dist
 
 from zoo.core import parsers
 from zoo.core.calibration import Calibration
 from zoo.core.compare import posterior_estimate
 from zoo.core.data import Column
-from zoo.core.deferred import pm, pt
+from zoo.core.deferred import integrate, optimize, pd, pm, pt, special, stats
 from zoo.core.faults import (DropLast, DuplicateLast, Fault, SharedHelperFault, TEMPER, Tempered,
                              add_delta, setting_fault)
 from zoo.core.model import Setting, ZooModel
@@ -157,7 +152,7 @@ def log_given_omega(omega, kappa, heads, flips, free_k: FreeK | None = None):
     a, b = beta_from_mode(omega[..., None], kappa[..., None])
     log_p = np.sum(log_evidence_bernoulli(heads, flips - heads, a, b), axis=-1)
     if free_k is not None:
-        log_p = log_p + gamma_dist.logpdf(kappa - 2, free_k.shape, scale=1 / free_k.rate)
+        log_p = log_p + stats.gamma.logpdf(kappa - 2, free_k.shape, scale=1 / free_k.rate)
     return log_p
 
 
@@ -220,8 +215,8 @@ def omega_coordinate(A: float, B: float) -> tuple[Callable, Callable]:
     quantile u when A or B < 1 makes the density infinite at 0 or 1 (the density then cancels
     against the Jacobian, and what is left is bounded)."""
     if min(A, B) < 1:
-        return (lambda u: beta_dist.ppf(u, A, B)), (lambda u: np.zeros(np.shape(u)))
-    return (lambda omega: omega), (lambda omega: beta_dist.logpdf(omega, A, B))
+        return (lambda u: stats.beta.ppf(u, A, B)), (lambda u: np.zeros(np.shape(u)))
+    return (lambda omega: omega), (lambda omega: stats.beta.logpdf(omega, A, B))
 
 
 def _unpack(x: np.ndarray, K: float | FreeK, A: float,
@@ -238,7 +233,7 @@ def _unpack(x: np.ndarray, K: float | FreeK, A: float,
 
 def _log_k_range(free_k: FreeK) -> tuple[float, float]:
     """log(K - 2) between the 1e-30 and 1 - 1e-30 quantiles of its Gamma prior."""
-    prior = gamma_dist(free_k.shape, scale=1 / free_k.rate)
+    prior = stats.gamma(free_k.shape, scale=1 / free_k.rate)
     return float(np.log(prior.ppf(1e-30))), float(np.log(prior.isf(1e-30)))
 
 
@@ -328,15 +323,15 @@ def grid_posterior(heads, flips, K: float, A: float, B: float, size: int) -> dic
     heads, flips = np.asarray(heads, float), np.asarray(flips, float)
     points = lecture_grid(size)
     a, b = beta_from_mode(points[:, None], K)
-    log_prior_theta = beta_dist.logpdf(points[None, :], a, b)           # [omega, theta]
+    log_prior_theta = stats.beta.logpdf(points[None, :], a, b)           # [omega, theta]
     log_lik = (heads[:, None] * np.log(points) + (flips - heads)[:, None] * np.log1p(-points))
     log_cond = log_prior_theta[None, :, :] + log_lik[:, None, :]         # [coin, omega, theta]
-    log_sums = logsumexp(log_cond, axis=2)                               # [coin, omega]
+    log_sums = special.logsumexp(log_cond, axis=2)                       # [coin, omega]
     weights = np.exp(log_cond - log_sums[..., None])
     theta_m1 = weights @ points                                          # [coin, omega]
     theta_m2 = weights @ points**2
-    log_w = beta_dist.logpdf(points, A, B) + log_sums.sum(axis=0)
-    w = np.exp(log_w - logsumexp(log_w))
+    log_w = stats.beta.logpdf(points, A, B) + log_sums.sum(axis=0)
+    w = np.exp(log_w - special.logsumexp(log_w))
     quantities = {"omega": (w @ points, w @ points**2)}
     for s in range(len(heads)):
         quantities[f"theta[{s}]"] = (theta_m1[s] @ w, theta_m2[s] @ w)
@@ -452,21 +447,21 @@ class Mint(ZooModel):
 
         def log_density(values):
             omega = values["omega"]
-            log_p = beta_dist.logpdf(omega, settings["A"], settings["B"])
+            log_p = stats.beta.logpdf(omega, settings["A"], settings["B"])
             if isinstance(K, FreeK):
                 kappa = 2 + values["kappa_minus_two"]
-                log_p += gamma_dist.logpdf(values["kappa_minus_two"], K.shape, scale=1 / K.rate)
+                log_p += stats.gamma.logpdf(values["kappa_minus_two"], K.shape, scale=1 / K.rate)
             else:
                 kappa = K
             a, b = omega * (kappa - 2) + 1, (1 - omega) * (kappa - 2) + 1
             if noncentred:
                 scale = np.sqrt(1 / a + 1 / b)
                 logit = np.log(a / b) + scale * values["eta"]
-                log_theta, log_one_minus = log_expit(logit), log_expit(-logit)
+                log_theta, log_one_minus = special.log_expit(logit), special.log_expit(-logit)
                 log_p += np.sum(log_theta + log_one_minus) + logit.size * np.log(scale)
             else:
                 log_theta, log_one_minus = np.log(values["theta"]), np.log1p(-values["theta"])
-            log_p += np.sum((a - 1) * log_theta + (b - 1) * log_one_minus - betaln(a, b))
+            log_p += np.sum((a - 1) * log_theta + (b - 1) * log_one_minus - special.betaln(a, b))
             return float(log_p + heads @ log_theta + tails @ log_one_minus)
 
         return log_density
@@ -555,7 +550,7 @@ def kappa_figure(result, folder: Path) -> tuple[str, Path]:
     ax.hist(draws, bins=60, range=(2, top), density=True, color="C0", alpha=0.6,
             label=f"{result.config.sampler.upper()} draws")
     grid = np.linspace(2, top, 300)
-    ax.plot(grid, gamma_dist.pdf(grid - 2, prior.shape, scale=1 / prior.rate), color="0.4",
+    ax.plot(grid, stats.gamma.pdf(grid - 2, prior.shape, scale=1 / prior.rate), color="0.4",
             label=f"prior: K - 2 ~ Gamma({prior.shape:.4g}, rate {prior.rate:.4g})")
     ax.axvspan(exact_mean - exact_sd, exact_mean + exact_sd, color="C3", alpha=0.12)
     ax.axvline(exact_mean, color="C3", linestyle="--", label="exact mean +- sd")

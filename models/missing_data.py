@@ -67,14 +67,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from scipy.special import gammaln
-from scipy.stats import invgamma, multivariate_normal, norm
 
 from zoo.core import parsers
 from zoo.core.calibration import Calibration
 from zoo.core.data import Column, fail_rows, read_csv, write_example_command
-from zoo.core.deferred import pm, pt
+from zoo.core.deferred import pd, pm, pt, special, stats
 from zoo.core.errors import DataError
 from zoo.core.faults import Fault, OFF, SharedHelperFault, Tempered, add_delta
 from zoo.core.model import DATA_DIR, Setting, ZooModel
@@ -289,8 +286,8 @@ def closed_form_moments(post: ExactPosterior) -> dict[str, float]:
     """Posterior mean and sd of mu[0] (a Student t), sigma[0] (the root of an inverse gamma)
     and mu[1] = a + b (mu1 - c), a product of independent parts."""
     var_x1_mean = post.scale_x1 / (post.shape_x1 - 1)
-    sigma1_mean = np.sqrt(post.scale_x1) * np.exp(gammaln(post.shape_x1 - 0.5)
-                                                  - gammaln(post.shape_x1))
+    sigma1_mean = np.sqrt(post.scale_x1) * np.exp(special.gammaln(post.shape_x1 - 0.5)
+                                                  - special.gammaln(post.shape_x1))
     offset_mean, offset_var = post.mean_x1 - post.centre, var_x1_mean / post.k_x1
     line_cov = post.scale_x2 / (post.shape_x2 - 1) * post.line_cov  # marginal over s22.1
     level, slope = post.line
@@ -412,6 +409,7 @@ class MissingData(ZooModel):
     #: so R-hat's maximum over them crossed 1.01 by chance (4 x 500 draws, 72 lost values)
     var_names = ["mean_x1", "var_x1", "line_level", "line_slope", "var_x2_given_x1", "mu",
                  "sigma", "rho"]
+    reference_seed = REFERENCE_SEED
 
     def calibration(self):
         return GaussianCalibration(self)
@@ -457,7 +455,7 @@ class MissingData(ZooModel):
         return model
 
     def reference(self, data, settings):
-        values, errors = exact_moments(data, REFERENCE_DRAWS, REFERENCE_SEED)
+        values, errors = exact_moments(data, REFERENCE_DRAWS, self.reference_seed)
         em, trace = em_fit(data)
         distance = {f"{q}.mean": d for q, d in em_distance(em, values).items()}
         lost = int(data["x2"].isna().sum())
@@ -466,7 +464,7 @@ class MissingData(ZooModel):
             alternatives={"em": {f"{q}.mean": v for q, v in em.items()},
                           "em_minus_posterior_in_sds": distance},
             notes=[f"exact: {REFERENCE_DRAWS:,} iid draws of the conjugate posterior (seed "
-                   f"{REFERENCE_SEED}); mu[0], mu[1], sigma[0] in closed form",
+                   f"{self.reference_seed}); mu[0], mu[1], sigma[0] in closed form",
                    f"{lost} of {len(data)} x2 values lost; EM converged in {trace.size - 1} "
                    "steps, its log-likelihood never falling"])
 
@@ -483,17 +481,17 @@ class MissingData(ZooModel):
         def log_density(values):
             s11, mu1 = values["var_x1"], values["mean_x1"]
             s22, level, slope = values["var_x2_given_x1"], values["line_level"], values["line_slope"]
-            prior = (invgamma.logpdf(s11, (PRIOR_NU - 1) / 2, scale=psi11 / 2)
-                     + norm.logpdf(mu1, centre, np.sqrt(s11 / PRIOR_K))
-                     + invgamma.logpdf(s22, PRIOR_NU / 2, scale=psi22 / 2)
-                     + norm.logpdf(level, given_mean, np.sqrt(s22 / PRIOR_K))
-                     + norm.logpdf(slope, 0.0, np.sqrt(s22 / psi11)))
+            prior = (stats.invgamma.logpdf(s11, (PRIOR_NU - 1) / 2, scale=psi11 / 2)
+                     + stats.norm.logpdf(mu1, centre, np.sqrt(s11 / PRIOR_K))
+                     + stats.invgamma.logpdf(s22, PRIOR_NU / 2, scale=psi22 / 2)
+                     + stats.norm.logpdf(level, given_mean, np.sqrt(s22 / PRIOR_K))
+                     + stats.norm.logpdf(slope, 0.0, np.sqrt(s22 / psi11)))
             mu = [mu1, level + slope * (mu1 - centre)]
             sigma = [[s11, slope * s11], [slope * s11, s22 + slope**2 * s11]]
             complete_rows = np.column_stack([x1[~lost], x2[~lost]])
-            likelihood = (np.sum(multivariate_normal.logpdf(complete_rows, mu, sigma))
-                          + np.sum(norm.logpdf(x1[lost], mu1, np.sqrt(s11))))
-            noise = np.sum(norm.logpdf(values["x2_lost_noise"])) if lost.any() else 0.0
+            likelihood = (np.sum(stats.multivariate_normal.logpdf(complete_rows, mu, sigma))
+                          + np.sum(stats.norm.logpdf(x1[lost], mu1, np.sqrt(s11))))
+            noise = np.sum(stats.norm.logpdf(values["x2_lost_noise"])) if lost.any() else 0.0
             return float(prior + likelihood + noise)
 
         return log_density

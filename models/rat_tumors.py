@@ -56,15 +56,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from scipy import optimize
-from scipy.special import betaln, digamma, expit, gammaln
-from scipy.stats import binom
 
 from zoo.core import parsers
 from zoo.core.calibration import Calibration
 from zoo.core.data import Column, fail_rows
-from zoo.core.deferred import az, pm, pt, xr
+from zoo.core.deferred import az, optimize, pd, pm, pt, special, stats, xr
 from zoo.core.errors import DataError
 from zoo.core.faults import DropLast, DuplicateLast, Fault, Tempered, add_delta, observed
 from zoo.core.model import DATA_DIR, Density, Setting, ZooModel
@@ -95,7 +91,7 @@ SBC_PRIOR_U, SBC_PRIOR_V = (-1.8, 0.5), (2.8, 0.75)
 def alpha_beta(u, v):
     """(alpha, beta) from u = log(alpha/beta) = logit of the mean, v = log(alpha + beta)."""
     total = np.exp(v)
-    return total * expit(u), total * expit(-u)
+    return total * special.expit(u), total * special.expit(-u)
 
 
 def log_marginal_likelihood(alpha, beta, tumors, rats):
@@ -213,9 +209,9 @@ def grid_predictive(grid: GridPosterior, new_rats: int, at_least: int) -> dict[s
     rats (beta-binomial averaged over the grid)."""
     alpha, beta = grid.alpha_beta
     k = np.arange(new_rats + 1)
-    log_choose = gammaln(new_rats + 1) - gammaln(k + 1) - gammaln(new_rats - k + 1)
-    pmf = np.array([grid.expect(np.exp(log_choose[i] + betaln(alpha + i, beta + new_rats - i)
-                                       - betaln(alpha, beta))) for i in k])
+    log_choose = special.gammaln(new_rats + 1) - special.gammaln(k + 1) - special.gammaln(new_rats - k + 1)
+    pmf = np.array([grid.expect(np.exp(log_choose[i] + special.betaln(alpha + i, beta + new_rats - i)
+                                       - special.betaln(alpha, beta))) for i in k])
     mean = float(pmf @ k)
     return {"y_new.mean": mean, "y_new.sd": float(np.sqrt(pmf @ (k - mean) ** 2)),
             f"P(y_new >= {at_least})": float(pmf[at_least:].sum())}
@@ -263,9 +259,9 @@ def eb_moments(tumors, rats) -> tuple[float, float] | None:
 
 def log_marginal_likelihood_gradient(alpha: float, beta: float, tumors, rats) -> np.ndarray:
     """d/d(alpha, beta) of :func:`log_marginal_likelihood`, in closed form (digammas)."""
-    common = np.sum(digamma(alpha + beta) - digamma(alpha + beta + rats))
-    return np.array([np.sum(digamma(alpha + tumors) - digamma(alpha)) + common,
-                     np.sum(digamma(beta + rats - tumors) - digamma(beta)) + common])
+    common = np.sum(special.digamma(alpha + beta) - special.digamma(alpha + beta + rats))
+    return np.array([np.sum(special.digamma(alpha + tumors) - special.digamma(alpha)) + common,
+                     np.sum(special.digamma(beta + rats - tumors) - special.digamma(beta)) + common])
 
 
 def type2_optimum(tumors, rats, with_hyperprior: bool) -> tuple[float, float] | None:
@@ -380,7 +376,7 @@ def add_log_likelihood(idata: xr.DataTree, tumors, rats) -> xr.DataTree:
     theta = idata.posterior["theta"]
     if "experiment" not in theta.dims:
         theta = theta.expand_dims(experiment=np.arange(len(tumors)), axis=-1)
-    values = binom.logpmf(np.asarray(tumors), np.asarray(rats), theta.values)
+    values = stats.binom.logpmf(np.asarray(tumors), np.asarray(rats), theta.values)
     idata["log_likelihood"] = xr.Dataset(
         {"tumors": (("chain", "draw", "experiment"), values)},
         coords={"chain": theta["chain"].values, "draw": theta["draw"].values,

@@ -27,15 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from scipy.special import expit, logsumexp
-from scipy.stats import beta as beta_distribution
 
 from zoo.core import parsers
 from zoo.core.calibration import Calibration
 from zoo.core.compare import posterior_estimate
 from zoo.core.data import Column
-from zoo.core.deferred import pm
+from zoo.core.deferred import pd, pm, special, stats
 from zoo.core.faults import Fault, Tempered, setting_fault
 from zoo.core.model import Density, Setting, ZooModel
 from zoo.core.posteriordb_code import FLIPS_STAN_DATA, PosteriordbCode
@@ -70,7 +67,7 @@ def exact_comparison(heads: int, tails: int, omega, kappa: float, prior) -> dict
     a, b = beta_from_mode(np.asarray(omega), kappa)
     log_evidence = log_evidence_bernoulli(heads, tails, a, b)
     log_joint = np.log(prior) + log_evidence
-    posterior = np.exp(log_joint - logsumexp(log_joint))
+    posterior = np.exp(log_joint - special.logsumexp(log_joint))
     return {
         "log_evidence[0]": float(log_evidence[0]),
         "log_evidence[1]": float(log_evidence[1]),
@@ -101,9 +98,9 @@ def p_factory_sd(heads: int, tails: int, omega, kappa: float, prior) -> float:
 
     second = 0.0
     for chosen in (0, 1):
-        theta = [beta_distribution.ppf(quantiles, a[m] + heads * (m == chosen),
+        theta = [stats.beta.ppf(quantiles, a[m] + heads * (m == chosen),
                                        b[m] + tails * (m == chosen)) for m in (0, 1)]
-        p_first = expit(log_joint(0, theta[0])[:, None] - log_joint(1, theta[1])[None, :])
+        p_first = special.expit(log_joint(0, theta[0])[:, None] - log_joint(1, theta[1])[None, :])
         second += exact[f"p_factory[{chosen}]"] * weights @ p_first**2 @ weights
     return float(np.sqrt(max(second - exact["p_factory[0]"] ** 2, 0.0)))
 
@@ -213,7 +210,7 @@ class TwoFactories(ZooModel):
             theta = values["theta"]
             per_factory = np.log(settings["prior"]) + y.sum() * np.log(theta) \
                 + (1 - y).sum() * np.log1p(-theta)
-            return float(logsumexp(per_factory) + beta_distribution.logpdf(theta, a, b).sum())
+            return float(special.logsumexp(per_factory) + stats.beta.logpdf(theta, a, b).sum())
 
         return log_density
 
@@ -223,7 +220,7 @@ class TwoFactories(ZooModel):
         y = data["y"].to_numpy(float)
 
         def one_factory(m):
-            return lambda values: float(beta_distribution.logpdf(values["theta"], a[m], b[m])
+            return lambda values: float(stats.beta.logpdf(values["theta"], a[m], b[m])
                                         + np.sum(y * np.log(values["theta"])
                                                  + (1 - y) * np.log1p(-values["theta"])))
 
@@ -274,7 +271,7 @@ class TwoFactories(ZooModel):
                          rng.beta(a, b, (chains, draws, 2)))
         log_joint = (np.log(settings["prior"]) + heads * np.log(theta)
                      + tails * np.log1p(-theta))
-        return {"theta": theta, "p_factory": np.exp(log_joint - logsumexp(log_joint, axis=-1,
+        return {"theta": theta, "p_factory": np.exp(log_joint - special.logsumexp(log_joint, axis=-1,
                                                                            keepdims=True))}
 
     def complete(self, fit, data, settings, config):
@@ -291,7 +288,7 @@ class TwoFactories(ZooModel):
             "log_evidence[0]": float(evidence[0].mean()),
             "log_evidence[1]": float(evidence[1].mean()),
             "log_bf": float(log_bf),
-            "p_factory[0]": float(np.exp(log_joint[0] - logsumexp(log_joint))),
+            "p_factory[0]": float(np.exp(log_joint[0] - special.logsumexp(log_joint))),
         }
         posterior = fit.idata.posterior["p_factory"]
         fit.alternatives["nuts_marginalised" if config.sampler == "nuts" else "smc_marginalised"] = {

@@ -12,9 +12,11 @@ from io import StringIO
 
 import pytest
 
+
 from zoo.cli import main
 from zoo.report import site
-from zoo.tools.bench import command as bench, runs as bench_runs, scaling as bench_scaling
+from zoo.tools.bench import (command as bench, fixed as bench_fixed, runs as bench_runs,
+                             scaling as bench_scaling)
 from zoo.tools.sections import site_sections
 
 ROW_KEYS = {"compile", "sampling", "ess_bulk_min", "gradients", "ess_per_second",
@@ -54,6 +56,17 @@ def test_quick_bench_measures_both_sides_warm_at_equal_cores(quick):
     assert doc["models"]["single-coin"]["baseline"]["warm"]["sampler"] == "nutpie"
     assert "cores 2" in progress and "(load " in progress
     assert doc["settings"]["zoo_cores"] == 2
+
+
+def test_quick_bench_measures_the_fixed_cost_warm_from_the_command_and_in_a_session(quick):
+    _, doc, _, progress = quick
+    assert list(doc["fixed_cost"]) == bench.QUICK_MODELS
+    lines = doc["fixed_cost"]["single-coin"]
+    assert list(lines) == ["command_warm", "session_first", "session_again"]  # no cold: --quick
+    for row in lines.values():
+        assert 0 < row["fixed"] <= row["wall"] and len(row["loads"]) == 1
+    assert "fixed cost single-coin, session, again" in progress
+    assert "session, again: fixed s" in bench.table(doc)
 
 
 def test_quick_bench_em_smc_and_targets(quick):
@@ -163,6 +176,22 @@ def test_targets_can_fail():
     assert not close["met"] and close["within_noise"] and close["value"] < 1  # met means met
 
 
+def test_the_fixed_cost_is_the_wall_time_beyond_the_work_and_its_targets_can_fail():
+    seconds = {"sampling_total": 0.2, "reference": 0.05, "diagnostics": 0.05, "total": 9.0}
+    assert bench_fixed.work(seconds) == pytest.approx(0.3)
+    row = {"wall": 6.0, "fixed": 5.7, "loads": [1.0]}
+    fixed = {"single-coin": {"command_warm": row,
+                             "session_again": {"wall": 0.4, "fixed": 0.1, "loads": [1.2]}}}
+    verdicts = bench_fixed.fixed_targets(fixed)
+    assert verdicts["single-coin_command_warm_at_most_5_s"]["met"] is False
+    assert verdicts["single-coin_verify_again_in_session_at_most_0.5_s"]["met"] is True
+    rows = bench_fixed.fixed_rows({"fixed_cost": fixed})
+    assert rows[0][1:3] == ["command, warm: fixed s [min-max] (of wall s)",
+                            "session, again: fixed s [min-max] (of wall s)"]
+    assert rows[1] == ["single-coin", "5.70 (of 6.00)", "0.10 (of 0.40)", "1.0; 1.2"]
+    assert bench_fixed.fixed_targets({"gmm": {"command_warm": row}}) == {}
+
+
 def test_a_failing_process_is_one_error():
     with pytest.raises(bench_runs.RunFailed, match="failed \\(3\\)"):
         bench_runs.timed_process([sys.executable, "-c", "import sys; sys.exit(3)"], dict(os.environ))
@@ -189,11 +218,13 @@ def test_report_index_shows_the_bench(quick, tmp_path):
     _, doc, _, _ = quick
     assert site_sections(tmp_path) == []
     bench.write_json(doc, tmp_path / "bench.json")
-    (section,) = site_sections(tmp_path)
+    section, fixed = site_sections(tmp_path)
     assert section["rows"][0][0] == "model" and section["rows"][1][0] == "single-coin"
     assert any(note.startswith("EM n=10000") for note in section["notes"])
-    page = site.index_markdown([], {"command": "zoo report", "date": "today"}, [section])
+    assert fixed["title"].startswith("Fixed cost per model") and fixed["rows"][1][0] == "single-coin"
+    page = site.index_markdown([], {"command": "zoo report", "date": "today"}, [section, fixed])
     assert "## Benchmark (zoo / baseline, equal cores)" in page and "| single-coin |" in page
+    assert "## Fixed cost per model" in page
 
 
 def scaling_doc() -> dict:

@@ -28,7 +28,7 @@ def test_verify_json_is_one_document(capsys):
     assert {c["name"] for c in document["checks"]} == {"theta.mean", "theta.sd"}
     assert set(document["checks"][0]) == {"name", "reference", "reference_error", "estimate",
                                           "mcse", "z", "passed", "derived_from"}
-    assert document["reference_kind"] == "exact" and document["weaker_check"] is False
+    assert document["reference_kind"] == "quadrature" and document["weaker_check"] is False  # triangular prior
     assert document["passed"] is True
     assert document["diagnostics"]["divergences"] == 0
 
@@ -112,12 +112,14 @@ def test_bad_data_is_one_line_exit_2_nothing_written(rejects, tmp_path, label, t
     (["verify", "single-coin", "--set", "prior"], "expected KEY=VALUE"),
     (["verify", "two-factories", "--set", "kappa=1"], "kappa must be at least 2"),
     (["verify", "two-factories", "--set", "prior=0.3,0.3"], "must sum to 1"),
-    (["verify", "single-coin", "--draws", "0"], "draws=0: must be a whole number of at least 1"),
+    # issue 23: the shared checks said "draws=0" where one types --draws 0 (the API: draws=0)
+    (["verify", "single-coin", "--draws", "0"], "--draws 0: must be a whole number of at least 1"),
     (["verify", "single-coin", "--chains", "x"], "not a whole number"),
     # issue 23: --chains 1 fitted, then failed on "R-hat not finite" with exit 1
-    (["verify", "single-coin", "--chains", "1"], "chains=1: must be at least 2"),
-    (["run", "single-coin", "--chains", "1", "--out", "/tmp/zoo-never-written"], "chains=1"),
-    (["verify", "single-coin", "--target-accept", "1"], "target_accept=1.0: must be a number"),
+    (["verify", "single-coin", "--chains", "1"], "--chains 1: must be at least 2"),
+    (["run", "single-coin", "--chains", "1", "--out", "/tmp/zoo-never-written"], "--chains 1"),
+    (["verify", "single-coin", "--target-accept", "1"], "--target-accept 1.0: must be a number"),
+    (["verify", "single-coin", "--sampler", "smc", "--tune", "100"], "--tune 100: applies to NUTS only"),
     (["verify", "single-coin", "--set", "grid=1e9"], "the grid size must be at most 10,000,000"),
     (["verify", "single-coin", "--set", "grid=2.5"], "'2.5' is not a whole number"),
     (["verify", "gmm", "--set", "components=1e3"], "must be at most 20"),
@@ -355,3 +357,39 @@ def test_the_api_refuses_a_folder_the_zoo_did_not_write(tmp_path):
         with pytest.raises(zoo.UsageError, match="the zoo did not write"):
             write()
     assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize("command", [
+    ["run", "single-coin"], ["verify", "single-coin"], ["report"], ["sweep", "mint", "--over", "K=5"],
+    ["sbc", "single-coin"], ["methods", "single-coin"], ["power"], ["bench"],
+    ["posteriordb", "verify", "Rate_1", "--db", "db"]])
+def test_every_long_command_takes_quiet(command):
+    """Issue 23: `methods`, `sbc` and `power` refused --quiet; every command that fits takes
+    it (one definition, zoo.cli.quiet_option), and it is off by default."""
+    from zoo.cli import build_parser
+
+    assert build_parser(command).parse_args([*command, "--quiet"]).quiet is True
+    assert build_parser(command).parse_args(command).quiet is False
+
+
+def test_the_api_names_its_keywords(tmp_path):
+    """Issue 23: the shared checks said --set and --out in the API, where one types settings=
+    and out= (and "draws=0" on the command line: test_bad_options_are_one_line_exit_2)."""
+    import zoo
+
+    for call, message in [
+            (lambda: zoo.verify("single-coin", draws=0), "draws=0: must be"),
+            (lambda: zoo.verify("mint", settings={"K": "one"}), "settings='K=one': "),
+            (lambda: zoo.verify("mint", settings={"L": 2}), "settings='L': mint has no setting"),
+            (lambda: zoo.make_site([], tmp_path / "file"), f"out='{tmp_path / 'file'}': exists")]:
+        (tmp_path / "file").write_text("")
+        with pytest.raises(zoo.UsageError) as raised:
+            call()
+        assert str(raised.value).startswith(message) and "--" not in str(raised.value), raised.value
+
+
+def test_too_few_draws_are_named_with_what_to_do(capsys):
+    """Issue 23: `--draws 50` gave NOT CONVERGED with no hint that verify wants bulk ESS 400."""
+    assert main(["verify", "single-coin", "--draws", "50", "--quiet"]) == 1
+    out = capsys.readouterr().out
+    assert "NOT CONVERGED" in out and "< 400 for theta; raise --draws (now 50)" in out

@@ -111,6 +111,9 @@ def test_bad_settings(key, text):
     ("y\n1\n2\n", "missing column 'x'"),
     ("x\n1\n2\nthree\n", "line 4, column 'x'"),
     ("x\n1\n2\n1\n2\n1\n2\n", "2 distinct values"),
+    # issue 23: numpy's "Degrees of freedom <= 0" on stderr; a constant column called an overflow
+    ("x\n1\n", "1 distinct values; 3 components need at least 6"),
+    ("x\n5\n5\n5\n5\n5\n5\n", "1 distinct values; 3 components need at least 6"),
     # issue 23: one extreme value among small ones (an IndexError in EM, then a LinAlgError)
     ("x\n1e300\n1\n2\n3\n4\n5\n6\n", "overflow floating point"),
     ("x\n1e200\n" + "".join(f"{v}\n" for v in range(1, 500)), "overflow floating point"),

@@ -3,6 +3,7 @@ is one line, a failing method is a row with its reason."""
 
 import dataclasses
 import json
+import re
 import subprocess
 import sys
 
@@ -183,6 +184,11 @@ def test_missing_extra_and_failed_method_are_rows_with_reasons(monkeypatch, tmp_
     assert main(["methods", "single-coin", "--methods", "numpyro,map", "--out", str(out)]) == 0
     printed = capsys.readouterr()
     assert "Traceback" not in printed.out + printed.err
+    assert re.findall(r"^single-coin: method (\d)/2 \((\w+)\) done", printed.err, re.M) == [
+        ("1", "numpyro"), ("2", "map")]
+    assert main(["methods", "single-coin", "--methods", "map", "--quiet",
+                 "--out", str(tmp_path / "quiet")]) == 0
+    assert capsys.readouterr().err == ""
     missing = [line for line in printed.out.splitlines() if line.startswith("  numpyro: ")]
     assert len(missing) == 1 and missing[0].endswith("is not installed: pip install 'bayes-zoo[jax]'")
     assert "  map: RuntimeError: optimiser fell over" in printed.out

@@ -166,7 +166,8 @@ BAD_SAMPLER_OPTIONS = [  # issue 23: each was taken, or failed with another erro
     ({"chains": 0}, "chains=0: must be at least 2"),
     ({"chains": 1}, "chains=1: must be at least 2"),
     ({"cores": 0}, "cores=0: must be a whole number of at least 1"),
-    ({"seed": "abc"}, "seed='abc': must be a whole number between 0 and 2**32 - 100"),
+    ({"seed": "abc"}, "seed='abc': must be a whole number between 0 and 2**32 - 101"),
+    ({"seed": 2**32 - 100}, "seed=4294967196: must be a whole number between 0 and 2**32 - 101"),
     ({"seed": -1}, "seed=-1: must be a whole number between 0"),
     ({"target_accept": 2.0}, "target_accept=2.0: must be a number between 0 and 1"),
     ({"target_accept": 0}, "target_accept=0: must be a number between 0 and 1"),
@@ -188,6 +189,22 @@ def test_api_refuses_bad_sampler_values_before_fitting(monkeypatch, options, mes
     with pytest.raises(zoo.UsageError) as raised:
         zoo.verify("single-coin", **options)
     assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_the_largest_seed_is_the_one_the_message_names(rejects):
+    """Issue 23: the message said 2**32 - 100 while 2**32 - 101 was the largest seed taken;
+    the API and every command's --seed agree with it at the boundary."""
+    from zoo.cli import build_parser
+    from zoo.core.sampling import SamplerConfig
+
+    largest = 2**32 - 101
+    assert SamplerConfig(seed=largest).seed == largest
+    with pytest.raises(zoo.UsageError, match=r"between 0 and 2\*\*32 - 101$"):
+        SamplerConfig(seed=largest + 1)
+    for command in (["run", "single-coin"], ["sbc", "single-coin"], ["methods", "single-coin"]):
+        assert build_parser(command).parse_args([*command, "--seed", str(largest)]).seed == largest
+        rejects([*command, "--seed", str(largest + 1), "--out", "{out}"],
+                "between 0 and 2**32 - 101")
 
 
 def test_zero_tuning_is_kept_not_replaced_by_the_default():

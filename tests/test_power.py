@@ -11,9 +11,11 @@ import pytest
 from scipy import integrate, special
 
 from zoo.cli import main
+from zoo.core import reference_cache
 from zoo.core.faults import Fault, faulty_model
 from zoo.core.pipeline import run
 from zoo.core.registry import all_models, get_model
+from zoo.models import gmm, missing_data
 from zoo.models.single_coin import SingleCoin
 from zoo.tools import power
 from zoo.tools.sections import site_sections
@@ -30,13 +32,17 @@ def quick(tmp_path_factory):
     return out, status, document
 
 
-def _power(args):
+def _power(args, progress: list | None = None):
+    """``zoo power ARGS``: its exit status and JSON document; its progress lines (stderr) are
+    added to ``progress``."""
     import contextlib
     import io
 
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
+    buffer, errors = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(errors):
         status = main(["power", *args])
+    if progress is not None:
+        progress += errors.getvalue().splitlines()
     return status, json.loads(buffer.getvalue())
 
 
@@ -133,6 +139,8 @@ def test_quick_runs_end_to_end_and_writes_its_json(quick):
     assert set(document["models"]) == {"single-coin", "two-factories"}
     for model in document["models"].values():
         assert model["false_alarm_seeds"] == 2
+        assert model["reference_kind"] == "exact" and model["reference_per_seed"] == "same answer"
+        assert model["false_alarm_rate"] == model["false_alarms"] / 2
         for fault in model["faults"].values():
             assert fault["seeds"] == 2 and fault["sbc"]["simulations"] == 10
     flat = document["models"]["single-coin"]["faults"]["flat-prior"]
@@ -148,8 +156,9 @@ def test_quick_runs_end_to_end_and_writes_its_json(quick):
 def test_a_rerun_skips_stored_units(quick):
     out, _, first = quick
     stamp = (out / "single-coin" / "correct" / "verify" / "seed-0000.json").stat().st_mtime_ns
-    status, again = _power(["--quick", "--out", str(out), "--json"])
-    assert status == 0 and again["computed"] == 0
+    progress = []
+    status, again = _power(["--quick", "--out", str(out), "--json", "--quiet"], progress)
+    assert status == 0 and again["computed"] == 0 and progress == []
     assert again["models"] == first["models"]
     assert (out / "single-coin" / "correct" / "verify" / "seed-0000.json").stat().st_mtime_ns == stamp
 
@@ -161,8 +170,10 @@ def test_a_stored_unit_made_by_other_code_is_computed_again(quick):
     for path in stored:
         record = json.loads(path.read_text())
         path.write_text(json.dumps({**record, "code": "made by other code"}))
-    status, again = _power(["--quick", "--out", str(out), "--json"])
+    progress = []
+    status, again = _power(["--quick", "--out", str(out), "--json"], progress)
     assert status == 0 and again["computed"] == 2
+    assert [line.split(" (")[0] for line in progress] == ["unit 1/2", "unit 2/2"]
     assert all(json.loads(p.read_text())["code"] == power.code_of("single-coin", c)
                for p, c in zip(stored, ["correct", "flat-prior"]))
     assert again["models"] == first["models"]  # same seeds, same numbers
@@ -203,6 +214,77 @@ def test_each_seed_says_which_check_caught_it(record, caught_by):
     outcome = power.seed_outcome({"seed": 1, "checks": [], **record})
     assert outcome["caught_by"] == caught_by
     assert power.tally([outcome])["verify_caught"] == bool(caught_by)
+
+
+def _false_alarm_reference(model: str, index: int):
+    """False-alarm run ``index`` of ``model``: its model, the reference it is judged against
+    (through the cache, as verify reads it) and that reference's cache key."""
+    unit = power.unit_model(power.Unit("verify", model, power.CORRECT, index))
+    settings = unit.parse_settings()
+    data = unit.default_data(settings)
+    found, _ = reference_cache.reference(unit, data, settings)
+    return unit, found, reference_cache.cache_key(unit, data, settings)
+
+
+def test_each_false_alarm_run_of_a_random_reference_draws_its_own():
+    """missing-data's exact draws: verify's reference, false-alarm runs 0 and 1 each at a seed
+    of its own, under a cache key of its own; the registry's model keeps verify's seed."""
+    default = get_model("missing-data")
+    settings = default.parse_settings()
+    data = default.default_data(settings)
+    runs = [(default, reference_cache.reference(default, data, settings)[0],
+             reference_cache.cache_key(default, data, settings)),
+            *(_false_alarm_reference("missing-data", i) for i in (0, 1))]
+    assert len({model.reference_seed for model, _, _ in runs}) == 3
+    assert len({key for _, _, key in runs}) == 3
+    assert len({reference.values["rho.mean"] for _, reference, _ in runs}) == 3
+    assert all(f"seed {model.reference_seed})" in reference.notes[0] for model, reference, _ in runs)
+    assert "reference_seed" not in vars(get_model("missing-data"))
+    assert get_model("missing-data").reference_seed == missing_data.REFERENCE_SEED
+
+
+def test_gmms_importance_sampling_draws_at_the_false_alarm_runs_seed(monkeypatch):
+    seeds = []
+
+    def stop(target, draws, seed):
+        seeds.append(seed)
+        raise InterruptedError  # the mode search and draws are not needed to see the seed
+
+    monkeypatch.setattr(gmm, "posterior_moments", stop)
+    for index in (None, 0, 1):
+        model = get_model("gmm") if index is None else power.unit_model(
+            power.Unit("verify", "gmm", power.CORRECT, index))
+        settings = model.parse_settings()
+        with pytest.raises(InterruptedError):
+            model.reference(model.default_data(settings), settings)
+    first = power.FALSE_ALARM_REFERENCE_SEED
+    assert seeds == [gmm.REFERENCE_SEED, first, first + 1] and gmm.REFERENCE_SEED != first
+
+
+def test_an_exact_references_false_alarm_runs_share_its_answer():
+    (model, first, key), (_, second, other_key) = (_false_alarm_reference("single-coin", i)
+                                                   for i in (0, 1))
+    assert model is get_model("single-coin") and model.reference_seed is None
+    assert first.values == second.values and key == other_key
+
+
+@pytest.mark.parametrize("records, how", [
+    ([{"reference_kind": "importance sampling", "reference_seed": s} for s in (1000, 1001)], "own draw"),
+    ([{"reference_kind": "exact draws", "reference_seed": 0}] * 2, "shared draw"),
+    ([{"reference_kind": "exact draws", "reference_seed": None}] * 2, "shared draw"),
+    ([{"reference_kind": "grid", "reference_seed": None}] * 2, "same answer"),
+    ([{"reference_kind": "EM fallback", "reference_seed": 1000}], "same answer"),
+    ([], None),
+])
+def test_the_summary_says_whether_false_alarm_runs_had_references_of_their_own(records, how):
+    assert power.false_alarm_reference(records)["reference_per_seed"] == how
+
+
+def test_the_false_alarm_rate_comes_with_its_upper_bound():
+    assert power.false_alarm_rate(0, 20) == {"false_alarm_rate": 0.0,
+                                             "false_alarm_rate_upper": pytest.approx(1 - 0.05 ** (1 / 20))}
+    assert power.false_alarm_rate(1, 20)["false_alarm_rate_upper"] == pytest.approx(0.2161, abs=1e-4)
+    assert power.false_alarm_rate(0, 0)["false_alarm_rate"] is None
 
 
 def test_no_model_named_means_every_registered_model():

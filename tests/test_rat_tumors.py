@@ -262,3 +262,15 @@ def test_theta_is_drawn_from_its_exact_conditional():
     expected = beta_dist(2.0 + tumors, 8.0 + rats - tumors)
     assert theta.mean(("chain", "draw")).values == pytest.approx(expected.mean(), abs=0.003)
     assert theta.std(("chain", "draw")).values == pytest.approx(expected.std(), rel=0.02)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_extreme_experiments_leave_no_numpy_warnings(tmp_path, capsys):
+    """Issue 23: experiments with 0 or all rats with tumors put numpy's "divide by zero
+    encountered in log" on stderr (the grid and the type-2 searches reach alpha or beta
+    near 0, where the zoo handles -inf itself). A warning that leaked would fail here."""
+    csv = tmp_path / "extreme.csv"
+    csv.write_text("tumors,rats\n0,20\n0,20\n20,20\n0,20\n5,10\n")
+    assert main(["run", "rat-tumors", "--data", str(csv), "--out", str(tmp_path / "out"),
+                 "--draws", "200", "--tune", "200", "--quiet"]) in (0, 1)
+    assert capsys.readouterr().err == ""

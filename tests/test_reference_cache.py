@@ -39,6 +39,11 @@ def test_the_same_inputs_read_the_stored_reference(counted):
     where = str(reference_cache.folder())
     assert f"computed; stored in the reference cache {where}" in source.describe()
     assert f"read from the cache {where}" in cached.describe()
+    # issue 23: the console's "(read from the cache (computed in ...))" nested its brackets;
+    # the note sits in the console's own, so it has none of its own
+    for note in (source.describe(), cached.describe()):
+        assert "(" not in note and ")" not in note, note
+    assert ", computed there in " in cached.describe()
 
 
 def test_other_data_settings_or_code_compute_anew(counted, monkeypatch):

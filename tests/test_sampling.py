@@ -193,18 +193,25 @@ def test_a_model_with_its_own_initial_values_is_compiled_every_time():
     assert data_slots(_ordered_model()) is None
 
 
-def test_a_model_fitted_again_on_new_data_compiles_once_and_another_prior_compiles_anew():
+def test_a_model_fitted_again_on_new_data_compiles_once_and_another_prior_compiles_anew(capsys):
     """Each fit's posterior mean is its own exact Beta posterior's: the second fit samples the
-    second data set (twice as many flips), the third its own prior, never a function compiled for another."""
+    second data set (twice as many flips), the third its own prior, never a function compiled
+    for another. Each compile, and only a compile, is announced on stderr (issue 23: a long
+    compile was silent)."""
+    from zoo.core import progress_lines
     from zoo.core.compile_cache import cache_info
 
     config = SamplerConfig(draws=500, tune=300, chains=2, seed=5, nuts_sampler="nutpie")
     before = cache_info()
-    fits = [((3, 9, 1.0, 1.0), sample_nuts(_coin(3, 9), config)),
-            ((20, 4, 1.0, 1.0), sample_nuts(_coin(20, 4), replace(config, seed=6, draws=400))),
-            ((3, 9, 30.0, 2.0), sample_nuts(_coin(3, 9, 30.0, 2.0), config))]
+    with progress_lines.shown(), progress_lines.about("coin"):
+        fits = [((3, 9, 1.0, 1.0), sample_nuts(_coin(3, 9), config)),
+                ((20, 4, 1.0, 1.0), sample_nuts(_coin(20, 4), replace(config, seed=6, draws=400))),
+                ((3, 9, 30.0, 2.0), sample_nuts(_coin(3, 9, 30.0, 2.0), config))]
     after = cache_info()
     assert (after.compiles - before.compiles, after.hits - before.hits) == (2, 1)
+    assert capsys.readouterr().err == "compiling coin ...\n" * 2
+    sample_nuts(_coin(5, 5), config)  # outside progress_lines.shown (the API): no line
+    assert capsys.readouterr().err == ""
     for (heads, tails, a, b), idata in fits:
         exact = (a + heads) / (a + b + heads + tails)
         assert float(idata.posterior["p_cached"].mean()) == pytest.approx(exact, abs=0.03)
@@ -226,6 +233,35 @@ def test_a_model_verified_again_in_the_session_compiles_nothing_and_says_where_t
     assert {"imports", "building", "compiling", "sampling", "reference", "diagnostics"} <= set(seconds)
     assert seconds["building"] + seconds["compiling"] + seconds["sampling"] <= seconds["fit"]
     assert "compile" in console(again).splitlines()[-1]
+
+
+def test_the_time_split_adds_up_to_the_wall_time_when_a_fit_imports(fast_config, monkeypatch):
+    """A fit's import (nutpie's, timed as the phase "imports" inside the fit) once counted both
+    as imports and as fit time, so the console's total exceeded the wall time (49.0 s against
+    36.4 s measured). Every import is made to take 0.5 s more here, and the total must stay
+    the run's wall time."""
+    import time
+    from contextlib import contextmanager
+
+    from zoo.core import stopwatch
+    from zoo.report.text import console
+
+    timed = stopwatch.phase
+
+    @contextmanager
+    def slow_imports(name):
+        with timed(name):
+            if name == "imports":
+                time.sleep(0.5)
+            yield
+
+    monkeypatch.setattr(stopwatch, "phase", slow_imports)
+    start = time.perf_counter()
+    result = run(get_model("single-coin"), config=replace(fast_config, draws=100, tune=100))
+    wall = time.perf_counter() - start
+    total = float(console(result).splitlines()[-1].split("time ")[1].split(" s")[0])
+    assert result.seconds["imports"] >= 0.5
+    assert result.seconds["imports"] - 0.05 <= total <= wall + 0.05
 
 
 # --- nutpie's callbacks kept on disk (issue 26.2) ---------------------------------------------
@@ -304,3 +340,18 @@ def test_a_corrupt_or_unwritable_callback_cache_costs_a_compile_not_an_answer(nu
     callback, user_data, values = _scaled_logp_callback(2.0)
     assert _call(callback, user_data, values, [1.0, 0.5]) == (0, -3.0, [-4.0, -4.0])
     assert not any(numba_cache.glob("*zoo_logp*"))
+
+
+def test_smc_records_no_tuning_and_refuses_the_nuts_options():
+    """Issue 23: SMC runs printed "tune 400", nutpie's default, which SMC never uses; its
+    settings now record no tuning or target acceptance, say so, and refuse them if given."""
+    from zoo.core.errors import UsageError
+
+    smc = SamplerConfig(sampler="smc").resolved("nutpie")
+    assert (smc.tune, smc.target_accept, smc.nuts_sampler) == (None, None, None)
+    assert "tune" not in smc.describe() and smc.describe().startswith("SMC: 4 chains x 1000 draws")
+    nuts = SamplerConfig().resolved("nutpie")
+    assert nuts.describe() == "NUTS (nutpie): 4 chains x 1000 draws, tune 400, target_accept 0.8"
+    for option in ({"tune": 100}, {"target_accept": 0.9}, {"nuts_sampler": "pymc"}):
+        with pytest.raises(UsageError, match="NUTS only"):
+            SamplerConfig(sampler="smc", **option)

@@ -3,6 +3,7 @@ flagged, a sampler that diverges fails, SBC runs verify's sampler settings, runs
 results do not depend on --jobs or a Dask cluster."""
 
 import json
+import re
 
 import numpy as np
 import pymc as pm
@@ -161,9 +162,11 @@ def test_the_verdict_allows_the_stated_share_of_bad_fits():
 def test_sampler_options_are_recorded_and_a_run_with_others_is_refused(coin_run, tmp_path, capsys):
     out = tmp_path / "options"
     status = main(["sbc", "single-coin", "--sims", "2", "--seed", str(CI.seed), "--out", str(out),
-                   "--tune", "300", "--target-accept", "0.95", "--adaptation", "diag", "--json"])
-    config = json.loads(capsys.readouterr().out)["config"]
-    assert status == 0
+                   "--tune", "300", "--target-accept", "0.95", "--adaptation", "diag", "--json",
+                   "--quiet"])
+    printed = capsys.readouterr()
+    config = json.loads(printed.out)["config"]
+    assert status == 0 and printed.err == ""  # --quiet: no progress lines
     assert (config["tune"], config["target_accept"], config["adaptation"]) == (300, 0.95, "diag")
     with pytest.raises(UsageError, match="sampler configuration"):
         run_sbc(get_model("single-coin"), SbcConfig(sims=2, seed=CI.seed), out)
@@ -190,8 +193,11 @@ def test_jobs_give_the_same_numbers(coin_run, tmp_path, capsys):
     out = tmp_path / "jobs"
     status = main(["sbc", "single-coin", "--sims", "2", "--jobs", "2", "--seed", str(CI.seed),
                    "--out", str(out), "--json"])
-    document = json.loads(capsys.readouterr().out)
+    printed = capsys.readouterr()
+    document = json.loads(printed.out)
     assert status == 0 and document["jobs"] == 2
+    # issue 23: progress on stderr as the workers' fits arrive, with no --quiet
+    assert re.findall(r"^simulation (\d)/2 \(#\d\) done, \d+ s$", printed.err, re.M) == ["1", "2"]
     assert stored_pits(out, range(2)) == stored_pits(coin_run[0], range(2))
 
 

@@ -75,3 +75,14 @@ def test_posterior_fails_against_a_wrong_reference(triangular_run):
 
     wrong = MODEL.reference(triangular_run.data, MODEL.parse_settings(["prior=flat"]))
     assert not compare(triangular_run.fit, wrong)["passed"].all()
+
+
+@pytest.mark.parametrize("prior, kind", [("triangular", "quadrature"), ("flat", "exact"),
+                                         ("beta:2,3", "exact")])
+def test_the_reference_says_what_it_computed(prior, kind):
+    """Issue 23: the triangular prior's reference, adaptive quadrature, was labelled "exact"
+    on the console while the page said quadrature."""
+    settings = MODEL.parse_settings([f"prior={prior}"])
+    reference = MODEL.reference(MODEL.default_data(settings), settings)
+    assert reference.kind == reference.method == kind
+    assert set(reference.alternatives) == {kind, "grid"}

@@ -75,8 +75,9 @@ def test_model_page_has_tables_plots_and_provenance(site, name, own_plot):
         assert f'<table id="{table}">' in page
     images = re.findall(r'<img src="([^"]+)"', page)
     assert set(GENERIC_PLOTS) | {own_plot} <= set(images)
+    kind = {"single-coin": "quadrature", "two-factories": "exact"}[name]  # its triangular prior
     for needle in ["pytest demo", f"{FAST.seed}", "version of pymc", "version of jinja2", "wall time",
-                   "reference: exact"]:  # what the verdict rests on
+                   f"reference: {kind}"]:  # what the verdict rests on
         assert needle in page
     assert re.search(r'<p id="density-check">Log-density cross-check: log density agrees with the '
                      r"model's formulas: max deviation \S+ \(<= \S+\) at \d+ points",
@@ -296,6 +297,19 @@ def test_every_model_graph_is_drawn_with_each_variable(tmp_path):
             assert variable in svg, (name, variable)
 
 
+@pytest.mark.skipif(figures.graph_missing_reason() is not None, reason="needs graphviz's dot")
+def test_a_graph_drawn_without_pymcs_plates_says_why_in_plain_words(tmp_path):
+    """rat-tumors' caption read "NotImplementedError: Cannot sample from flat variable": one
+    plain sentence now names what PyMC could not draw and why, with no exception text."""
+    model = get_model("rat-tumors")
+    settings = model.parse_settings([])
+    graph = figures.model_graph(model.build(model.default_data(settings), settings), tmp_path)
+    assert graph.path is not None
+    assert "Error" not in graph.note and "Cannot sample" not in graph.note
+    assert "flat priors log_alpha_over_beta and log_alpha_plus_beta" in graph.note
+    assert graph.note.endswith(".") and graph.note.count(". ") == 0
+
+
 def test_a_graph_that_cannot_be_drawn_is_a_note_not_a_crash(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("dot crashed")
@@ -392,6 +406,43 @@ def test_rank_plot_has_its_band_and_y_axis_and_trace_names_are_whole(tmp_path):
     plt.close("all")
 
 
+@pytest.mark.parametrize("kind", ["rootogram", "dist", "tstat"])
+def test_predictive_plot_has_a_legend_for_observed_and_replicated(kind):
+    """Issue 23: the posterior predictive plot had no legend (only the caption said which was
+    which); each of the three kinds the page draws now has one, in the plot's own colours."""
+    import arviz as az
+    import matplotlib.pyplot as plt
+    import xarray as xr
+
+    rng = np.random.default_rng(0)
+    size = 1 if kind == "tstat" else 30
+    def draw(shape):  # continuous for the density kind, counts otherwise, as _ppc chooses
+        return rng.normal(3, 1, shape) if kind == "dist" else rng.poisson(3, shape)
+
+    tree = xr.DataTree.from_dict({
+        "posterior_predictive": xr.Dataset({"y": (("chain", "draw", "observation"),
+                                                  draw((2, 50, size)))}),
+        "observed_data": xr.Dataset({"y": (("observation",), draw(size))})})
+    plt.close("all")
+    plot = {"rootogram": lambda: az.plot_ppc_rootogram(tree),
+            "dist": lambda: az.plot_ppc_dist(tree, num_samples=20),
+            "tstat": lambda: az.plot_ppc_tstat(tree, t_stat="mean", kind="ecdf")}[kind]()
+    figures.ppc_legend(plot)
+    (legend,) = plot.viz["figure"].item().legends
+    labels = [text.get_text() for text in legend.get_texts()]
+    assert labels == ["observed data", "replicated from the posterior"]
+    observed, replicated = (np.asarray(matplotlib_colour(h)) for h in legend.legend_handles)
+    assert observed[:3].tolist() == [0, 0, 0] and not np.allclose(replicated[:3], 0)
+    plt.close("all")
+
+
+def matplotlib_colour(handle):
+    from matplotlib.colors import to_rgba
+
+    colour = handle.get_color() if hasattr(handle, "get_color") else handle.get_facecolor()[0]
+    return to_rgba(colour)
+
+
 def test_data_summary_prints_counts_as_whole_numbers():
     """Issue 23: gmm's 10,000 rows were "count 1e+04"."""
     import pandas as pd
@@ -418,3 +469,32 @@ def test_z_plot_of_many_checks_names_several_and_is_wide(tmp_path, monkeypatch):
     largest = {f"theta[{j}].mean" for j in np.argsort(-np.abs(z))[:figures.LABELLED]}
     assert {text.get_text() for text in ax.texts} == largest and figures.LABELLED >= 5
     assert saved[0].get_figwidth() * 100 >= 900
+
+
+def test_an_ess_under_its_floor_says_to_raise_the_draws_in_the_readers_words(tmp_path):
+    """Issue 23: --draws 200 gave NOT CONVERGED (bulk ESS under 400) with no hint. The console
+    (the command line's --draws) and the page built from Python (draws=) say what to do."""
+    from dataclasses import replace
+
+    from zoo.core import option_names
+
+    result = demo_results()[0]
+    short = replace(result, diagnostics=replace(result.diagnostics, ess_bulk_min=310.0,
+                                                problems=["bulk ESS 310 < 400 for theta"]))
+    with option_names.on_command_line():
+        assert "problem: bulk ESS 310 < 400 for theta; raise --draws (now 500)" in console(short)
+    site_module.build_site([short], tmp_path / "site", command="pytest")
+    page = html.unescape((tmp_path / "site" / "single-coin" / "index.html").read_text())
+    assert "problem: bulk ESS 310 < 400 for theta; raise draws= (now 500)" in page
+    assert "raise" not in console(result)  # converged: no advice
+
+
+def test_the_index_wall_time_is_the_run_lines(site):
+    """Issue 23: the index's wall time (reference + fit + the page) differed from the console's
+    "time ... s" (every phase of the run); both show the run's recorded total now."""
+    for result in demo_results():
+        total = f"{result.seconds['total']:.1f}"
+        assert f"time {total} s:" in console(result).splitlines()[-1]
+        assert site_module.index_row(result)["seconds"] == total
+    index = (site / "index.html").read_text()
+    assert all(f"<td>{r.seconds['total']:.1f}</td>" in index for r in demo_results())

@@ -20,7 +20,7 @@ import sys
 _EXPORTS = {
     "calibrate": "zoo.api", "list_models": "zoo.api", "make_site": "zoo.api",
     "verify": "zoo.api", "verify_many": "zoo.api", "write": "zoo.api",
-    "get_model": "zoo.core.registry",
+    "get_model": "zoo.api",
     "Column": "zoo.core.data",
     "DataError": "zoo.core.errors", "EnvironmentProblem": "zoo.core.errors", "UsageError": "zoo.core.errors",
     "ZooError": "zoo.core.errors",
@@ -35,7 +35,10 @@ __all__ = sorted(_EXPORTS)
 def __getattr__(name: str):
     if name not in _EXPORTS:
         raise AttributeError(f"module 'zoo' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    from zoo.core.guest import visiting
+
+    with visiting():  # what importing numpy, pandas and the rest changes is undone
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
     globals()[name] = value
     return value
 

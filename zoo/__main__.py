@@ -6,6 +6,9 @@ import sys
 
 def main() -> int:
     try:
+        from zoo.core.workers import lean_collector
+
+        lean_collector()  # only here and in the workers: the API's session is the user's
         from zoo.cli import main as run
     except KeyboardInterrupt:
         print("zoo: interrupted; nothing was written", file=sys.stderr)

@@ -22,21 +22,25 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
+from zoo.core import registry
 from zoo.core.errors import UsageError
+from zoo.core.guest import as_guest
 from zoo.core.model import ZooModel
 from zoo.core.outputs import REPORTS, SITE, writable_folder
-from zoo.core.registry import all_models, get_model
+from zoo.core.registry import all_models
 from zoo.core.results import Result
 from zoo.core.sampling import SamplerConfig
 
 Settings = Mapping[str, Any] | Sequence[str] | None
 
 
+@as_guest
 def list_models() -> dict[str, ZooModel]:
     """Every model by name: the zoo's own and those other installed packages add."""
     return all_models()
 
 
+@as_guest
 def verify(model: str | ZooModel, data: str | Path | None = None, settings: Settings = None, *,
            config: SamplerConfig | None = None, **sampler: Any) -> Result:
     """Fit ``model`` on ``data`` (a CSV path; None: its bundled example) and check it against
@@ -51,6 +55,7 @@ def verify(model: str | ZooModel, data: str | Path | None = None, settings: Sett
     return run(_model(model), data, setting_pairs(settings), sampler_config(config, sampler))
 
 
+@as_guest
 def verify_many(models: Sequence[str | ZooModel] | None = None, data: str | Path | None = None,
                 settings: Settings = None, *, jobs: int = 1, config: SamplerConfig | None = None,
                 **sampler: Any) -> Iterator[Result]:
@@ -62,6 +67,7 @@ def verify_many(models: Sequence[str | ZooModel] | None = None, data: str | Path
     return run_all(chosen, data, setting_pairs(settings), sampler_config(config, sampler), jobs)
 
 
+@as_guest
 def write(result: Result, out: str | Path | None = None) -> list[Path]:
     """``zoo run``'s files for ``result`` (posterior.nc, summary.md, result.json) in ``out``
     (default reports/MODEL), all or nothing; the paths written."""
@@ -70,6 +76,7 @@ def write(result: Result, out: str | Path | None = None) -> list[Path]:
     return write_run(result, writable_folder(out or REPORTS / result.model.name, replaces=True))
 
 
+@as_guest
 def make_site(results: Sequence[Result], out: str | Path = SITE) -> Path:
     """The report site for ``results`` in ``out``, all or nothing; its index page."""
     from zoo.report.site import build_site
@@ -80,6 +87,7 @@ def make_site(results: Sequence[Result], out: str | Path = SITE) -> Path:
                       sections=site_sections(folder.parent)).index
 
 
+@as_guest
 def calibrate(model: str | ZooModel, sims: int = 100, *, settings: Settings = None,
         out: str | Path | None = None, jobs: int = 1, scheduler: str | None = None,
         **options: Any) -> dict[str, Any]:
@@ -121,6 +129,10 @@ def _dataclass_with(base, options: Mapping[str, Any], what: str):
     if unknown:
         raise UsageError(f"{what} {unknown[0]!r} is not known (known: {', '.join(sorted(known))})")
     return replace(base, **options)
+
+
+#: the model called ``name``; UsageError listing the known ones otherwise
+get_model = as_guest(registry.get_model)
 
 
 def _model(model: str | ZooModel) -> ZooModel:

@@ -16,12 +16,13 @@ import sys
 import traceback
 from pathlib import Path
 
-from zoo.core import interrupts, stopwatch
+from zoo.core import interrupts, option_names, progress_lines, stopwatch
 from zoo.core.arguments import OneLineParser, fit_options, jobs_option, sampler_config
 from zoo.core.errors import (EXIT_BAD_INPUT, EXIT_BUG, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, UsageError,
                              ZooError, environment_problem)
 from zoo.core.outputs import REPORTS, SITE, writable_folder
 from zoo.core.sampling import DEFAULT_DRAWS
+
 #: the tools whose module adds its own options (``add_arguments``) and runs its command
 #: (``NAME_command``), imported only when the command line names the tool
 TOOLS = {
@@ -84,6 +85,7 @@ def _tool_options(command: str, parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command; progress lines on stderr unless ``--quiet`` (:mod:`zoo.core.progress_lines`)."""
     stopwatch.count_startup = argv is None  # a command, not a call: its start-up is its own
     try:
         with interrupts.recorded():  # a Ctrl-C swallowed while compiling still stops the run
@@ -91,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
                 args = build_parser(argv).parse_args(argv)
             except SystemExit as exit_:  # --help, or a usage error already printed on one line
                 return int(exit_.code or 0)
-            return _dispatch(args)
+            with (progress_lines.shown(not getattr(args, "quiet", False)),
+                  option_names.on_command_line()):
+                return _dispatch(args)
     except ZooError as err:
         print(f"zoo: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -192,7 +196,6 @@ def _verify(models, args, config) -> int:
     from zoo import api
     from zoo.report.text import console
     from zoo.report.site import build_site, progress
-    from zoo.tools.sections import site_sections
 
     show_progress = not (args.quiet or args.json)
     results = []
@@ -209,7 +212,9 @@ def _verify(models, args, config) -> int:
         print(json.dumps(document, indent=1, default=float))
     else:
         print(f"{sum(r.passed for r in results)}/{len(results)} models passed")
-    if args.report:
+    if args.report:  # the tools' sections import the tools: only now, after the fits
+        from zoo.tools.sections import site_sections
+
         site = build_site(results, args.out, show_progress=show_progress,
                           sections=site_sections(args.out.parent))
         print(f"wrote {site.index} (the report took {sum(site.seconds.values()):.1f} s)",

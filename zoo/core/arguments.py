@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from zoo.core.sampling import (DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TARGET_ACCEPT, DEFAULT_TUNE, SEEDS,
-                               SamplerConfig)
+                               SEEDS_TEXT, SamplerConfig)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -38,7 +38,7 @@ def checked_type(convert: Callable[[str], Any], kind: str, within: Callable[[Any
 
 
 positive = checked_type(int, "a whole number", lambda v: v >= 1, "be at least 1")
-seed_type = checked_type(int, "a whole number", lambda v: v in SEEDS, "be between 0 and 2**32 - 100")
+seed_type = checked_type(int, "a whole number", lambda v: v in SEEDS, f"be {SEEDS_TEXT}")
 probability = checked_type(float, "a number", lambda v: 0 < v < 1, "lie between 0 and 1")
 #: the fit options' types: their ranges are SamplerConfig's, checked as the API's are
 whole = checked_type(int, "a whole number", lambda v: True, "")
@@ -64,10 +64,16 @@ def fit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target-accept", type=number, default=None,
                         help="NUTS's target acceptance (default: " + ", ".join(
                             f"{a} with {s}" for s, a in DEFAULT_TARGET_ACCEPT.items()) + ")")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    quiet_option(parser)
     parser.add_argument("--no-cache", action="store_true",
                         help="compute the reference anew, neither reading nor writing the "
                              "reference cache (also: ZOO_CACHE_DIR=off)")
+
+
+def quiet_option(parser: argparse.ArgumentParser) -> None:
+    """``--quiet``, taken by every command that fits (see :func:`zoo.cli.main`)."""
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress: neither bars nor the lines on stderr")
 
 
 def jobs_option(parser: argparse.ArgumentParser) -> None:

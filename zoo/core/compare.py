@@ -22,11 +22,8 @@ import math
 import re
 
 import numpy as np
-import pandas as pd
-from scipy.stats import norm
-from scipy.stats import t as student_t
 
-from zoo.core.deferred import az, xr
+from zoo.core.deferred import az, pd, stats, xr
 from zoo.core.results import Estimate, Fit, Reference
 
 Z_BOUND = 4.0
@@ -75,7 +72,7 @@ def reference_sd(reference: Reference, check: str) -> tuple[float, float] | None
 
 def z_bound(n_checks: int) -> float:
     """The |z| a model with ``n_checks`` checks must stay within: 4, or wider for many checks."""
-    return max(Z_BOUND, float(norm.isf(FAMILY_ALPHA / (2 * max(n_checks, 1)))))
+    return max(Z_BOUND, float(stats.norm.isf(FAMILY_ALPHA / (2 * max(n_checks, 1)))))
 
 
 def posterior_estimate(idata: xr.DataTree, name: str) -> Estimate:
@@ -143,7 +140,7 @@ def combined_df(mcse: float, se_ref: float, df: float | None) -> float | None:
 
 def normal_equivalent(z: float, df: float) -> float:
     """The normal z whose tail probability is that of a t on ``df`` degrees of freedom at z."""
-    return math.copysign(float(norm.isf(student_t.sf(abs(z), df))), z)
+    return math.copysign(float(stats.norm.isf(stats.t.sf(abs(z), df))), z)
 
 
 def round_to_mcse(value: float, mcse: float) -> str:

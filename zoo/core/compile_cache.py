@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo.core import nutpie_callbacks, stopwatch
+from zoo.core import nutpie_callbacks, progress_lines, stopwatch
 
 #: compiled models kept (least recently used dropped first): a sweep over a structural
 #: setting compiles one per value
@@ -77,6 +77,7 @@ def nutpie_model(model, *, initial_points: dict | None = None,
         key = structure_key(slots[0], model) if slots is not None else None
     if key is None:
         _COUNTS["compiles"] += 1
+        progress_lines.compiling()
         with stopwatch.phase("compiling"):
             return nutpie.compile_pymc_model(model, initial_points=initial_points,
                                              jitter_rvs=jitter_rvs)
@@ -84,6 +85,7 @@ def nutpie_model(model, *, initial_points: dict | None = None,
     with _LOCK:
         compiled = _MODELS.get(key)
         if compiled is None:
+            progress_lines.compiling()
             with stopwatch.phase("compiling"):
                 compiled = nutpie_callbacks.compile_model(_model_with_slots(fgraph, model))
             _COUNTS["compiles"] += 1

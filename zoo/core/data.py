@@ -14,8 +14,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
+from zoo.core.deferred import pd
 from zoo.core.errors import DataError
 
 

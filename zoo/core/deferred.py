@@ -2,12 +2,12 @@
 
 ``zoo --help``, ``zoo list`` and a refused argument must answer in a fraction of a second, yet
 ``zoo list`` imports every model module to read its name, title, columns and settings, and
-PyMC, PyTensor, ArviZ, xarray and matplotlib take seconds to import. The zoo's modules and
-its models therefore take them from here under their usual names
-(``from zoo.core.deferred import pm, pt``): each is a stand-in that imports the real module the
-first time one of its attributes is looked up, so a module that only defines classes and
-functions costs nothing until a model is built, fitted or drawn. numpy, pandas and scipy are
-imported as usual.
+PyMC, PyTensor, ArviZ, xarray and matplotlib take seconds to import, scipy.stats and pandas
+about a second each. The zoo's modules and its models therefore take them from here under
+their usual names (``from zoo.core.deferred import pm, pt``; scipy's subpackages as ``special``,
+``stats``, ...): each is a stand-in that imports the real module the first time one of its
+attributes is looked up, so a module that only defines classes and functions costs nothing
+until a model is built, fitted or drawn. numpy (a tenth of a second) is imported as usual.
 """
 
 from __future__ import annotations
@@ -34,19 +34,34 @@ class DeferredModule:
         return f"<deferred module {self._name!r}>"
 
 
+def load(*modules: DeferredModule) -> None:
+    """Import ``modules`` now rather than on first use, so that their seconds fall where the
+    caller counts them (a run's imports, not its first check)."""
+    for module in modules:
+        importlib.import_module(object.__getattribute__(module, "_name"))
+
+
 if TYPE_CHECKING:  # type checkers and editors see the real modules
     import arviz as az
     import arviz_stats.base as arviz_stats_base
     import matplotlib.pyplot as plt
+    import pandas as pd
     import pymc as pm
     import pytensor
     import pytensor.tensor as pt
     import xarray as xr
+    from scipy import integrate, linalg, optimize, special, stats
 else:
     az = DeferredModule("arviz")
     arviz_stats_base = DeferredModule("arviz_stats.base")
     plt = DeferredModule("matplotlib.pyplot")
+    pd = DeferredModule("pandas")
     pm = DeferredModule("pymc")
     pytensor = DeferredModule("pytensor")
     pt = DeferredModule("pytensor.tensor")
     xr = DeferredModule("xarray")
+    integrate = DeferredModule("scipy.integrate")
+    linalg = DeferredModule("scipy.linalg")
+    optimize = DeferredModule("scipy.optimize")
+    special = DeferredModule("scipy.special")
+    stats = DeferredModule("scipy.stats")

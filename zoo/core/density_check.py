@@ -25,16 +25,17 @@ below 1e-14 of the whole.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from zoo.core.deferred import pm, pt, pytensor
+from zoo.core.deferred import pd, pm, pt
 from zoo.core.model import Density, ZooModel
 from zoo.core.results import DensityCheck
+
 
 #: the deviation allowed, as a fraction of 1 + the largest |log density| (module docstring)
 RELATIVE_TOLERANCE = 1e-9
@@ -46,9 +47,16 @@ POINTS_PER_SCALE = 6
 SEED = 20_24
 #: fewest points where both log densities are finite for a verdict
 MIN_FINITE_POINTS = 10
-#: Python thunks, no compiler: compiling the log density for NUTS (numba) takes seconds to
-#: minutes, this milliseconds to a few seconds, and a few dozen evaluations cost milliseconds
-CHECK_MODE = {"linker": "py", "optimizer": "fast_compile"}
+
+
+@functools.cache
+def check_mode():
+    """Python thunks, no compiler: compiling the log density for NUTS (numba) takes seconds to
+    minutes, this milliseconds to a few seconds, and a few dozen evaluations cost milliseconds.
+    Made on first use, so that importing this module does not import PyTensor."""
+    from pytensor.compile.mode import Mode
+
+    return Mode(linker="py", optimizer="fast_compile")
 
 
 @dataclass(frozen=True)
@@ -152,12 +160,11 @@ class PymcSide:
                 continue
             natural = model.replace_rvs_by_values([transform.backward(value, *rv.owner.inputs)])[0]
             naturals.append(natural)
-            jacobians.append(pytensor.gradient.jacobian(pt.flatten(natural), value, vectorize=True))
+            jacobians.append(pt.jacobian(pt.flatten(natural), value, vectorize=True))
         self.transformed = [model.rvs_to_transforms.get(rv) is not None for rv in model.free_RVs]
         self.function = model.compile_fn(inputs=model.value_vars,
                                          outs=[model.logp(), *naturals, *jacobians],
-                                         mode=pytensor.compile.mode.Mode(**CHECK_MODE),
-                                         on_unused_input="ignore")
+                                         mode=check_mode(), on_unused_input="ignore")
 
     def __call__(self, point: dict[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray], float]:
         logp, *rest = self.function(point)

@@ -11,6 +11,8 @@ from zoo.core.deferred import az, xr
 
 R_HAT_MAX = 1.01
 ESS_BULK_MIN = 400
+#: how a problem names the bulk ESS (zoo.report.text adds what to do when it is under its floor)
+ESS_LABEL = "bulk ESS"
 #: a chain is "stuck" when its mean of some scalar sits this many within-chain sds from the
 #: median of the chain means: well-mixed chains differ by ~sd/sqrt(ESS), a wrong mode by >> sd
 STUCK_SDS = 3.0
@@ -85,11 +87,11 @@ def diagnose(idata: xr.DataTree, var_names: list[str] | None = None) -> Diagnost
         problems.append("no posterior scalar to diagnose")
     problems += named("draws not all finite (NaN or inf)", nonfinite)
     problems += named("constant draws (R-hat and ESS undefined)", constant)
-    for label, values in (("R-hat", r_hat), ("bulk ESS", ess), ("MCSE of the mean", mcse)):
+    for label, values in (("R-hat", r_hat), (ESS_LABEL, ess), ("MCSE of the mean", mcse)):
         problems += named(f"{label} not finite", [n for n, v in values.items()
                                                   if n not in undefined and not math.isfinite(v)])
     problems += beyond("R-hat", r_hat, R_HAT_MAX, above=True, digits=3)
-    problems += beyond("bulk ESS", ess, ESS_BULK_MIN, above=False, digits=0)
+    problems += beyond(ESS_LABEL, ess, ESS_BULK_MIN, above=False, digits=0)
     if divergences:
         problems.append(f"{divergences} divergent transitions")
     if diag.stuck_chains:

@@ -39,10 +39,9 @@ from functools import cache
 from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 
 from zoo.core.calibration import Calibration
-from zoo.core.deferred import pm, pt
+from zoo.core.deferred import pd, pm, pt
 from zoo.core.errors import UsageError
 from zoo.core.model import ZooModel
 from zoo.core.registry import get_model

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
-import pandas as pd
 
 from zoo.core import stopwatch
 from zoo.core.calibration import Calibration
 from zoo.core.data import Column, read_csv
-from zoo.core.deferred import pm
+from zoo.core.deferred import pd, pm
 from zoo.core.errors import UsageError
+from zoo.core.option_names import flag, given
 from zoo.core.results import Fit, Reference
 from zoo.core.sampling import DEFAULT_DRAWS, SamplerConfig, sample_nuts, sample_smc
 
@@ -88,6 +88,10 @@ class ZooModel(ABC):
     #: variables whose R-hat and ESS decide convergence (None: all posterior variables)
     var_names: ClassVar[list[str] | None] = None
     smc_ok: ClassVar[bool] = True
+    #: the seed of the random draws :meth:`reference` makes (importance sampling, exact
+    #: draws); None for a reference that draws none. ``zoo power`` gives each false-alarm run
+    #: a copy with a seed of its own, which the reference cache keys on (the instance's state)
+    reference_seed: int | None = None
 
     # --- data -----------------------------------------------------------------------------
     def load(self, path: Path | str | None, settings: dict[str, Any]) -> pd.DataFrame:
@@ -113,10 +117,11 @@ class ZooModel(ABC):
             key, sep, text = pair.partition("=")
             key = key.strip()
             if not sep:
-                raise UsageError(f"--set {pair!r}: expected KEY=VALUE")
+                raise UsageError(f"{given('settings', pair)}: expected KEY=VALUE")
             if key not in self.settings:
                 known = ", ".join(self.settings) or "none"
-                raise UsageError(f"--set {key}: {self.name} has no setting {key!r} (known: {known})")
+                raise UsageError(f"{given('settings', key)}: {self.name} has no setting {key!r} "
+                                 f"(known: {known})")
             texts[key] = text.strip()
         return texts
 
@@ -134,16 +139,18 @@ class ZooModel(ABC):
             try:
                 values[key] = self.settings[key].parse(text)
             except ValueError as err:
-                raise UsageError(f"--set {key}={text}: {err}") from None
-        given = {pair.partition("=")[0].strip() for pair in pairs or []}
-        for key in given if user_data is not None else ():
+                raise UsageError(f"{given('settings', f'{key}={text}')}: {err}") from None
+        asked = {pair.partition("=")[0].strip() for pair in pairs or []}
+        for key in asked if user_data is not None else ():
             applies_to = self.settings[key].applies_to
             if applies_to == "example" and user_data:
-                raise UsageError(f"--set {key}={texts[key]}: {key} only chooses {self.name}'s "
-                                 "bundled example, which --data replaces; drop one of them")
+                raise UsageError(f"{given('settings', f'{key}={texts[key]}')}: {key} only "
+                                 f"chooses {self.name}'s bundled example, which "
+                                 f"{flag('data')} replaces; drop one of them")
             if applies_to == "data" and not user_data:
-                raise UsageError(f"--set {key}={texts[key]}: {key} applies only to a CSV given "
-                                 f"with --data, not to {self.name}'s bundled example")
+                raise UsageError(f"{given('settings', f'{key}={texts[key]}')}: {key} applies "
+                                 f"only to a CSV given with {flag('data')}, not to "
+                                 f"{self.name}'s bundled example")
         return values
 
     # --- model, reference, fit ------------------------------------------------------------

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from zoo.core import interrupts
 from zoo.core.errors import EnvironmentProblem, UsageError
+from zoo.core.option_names import given
 
 #: where the zoo writes unless told (relative to the working folder): each command's default
 #: --out is a folder or file in it, and the report site finds the tools' results beside it
@@ -75,24 +76,25 @@ def writable_folder(out: str | Path, *, replaces: bool = False,
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out}: exists and is not a folder")
+        raise UsageError(f"{given('out', out)}: exists and is not a folder")
     if os.path.ismount(out):
-        raise UsageError(f"--out {out}: is a mount point; choose a folder inside it")
+        raise UsageError(f"{given('out', out)}: is a mount point; choose a folder inside it")
     where = Path.cwd().resolve()
     if where == out.resolve():
-        raise UsageError(f"--out {out}: is the working folder; choose a folder inside it")
+        raise UsageError(f"{given('out', out)}: is the working folder; choose a folder inside it")
     if out.resolve() in where.parents:
-        raise UsageError(f"--out {out}: holds the working folder; choose a folder inside it")
+        raise UsageError(f"{given('out', out)}: holds the working folder; choose a folder "
+                         "inside it")
     receiver = out.parent
     while not receiver.exists() and receiver != receiver.parent:
         receiver = receiver.parent
     if not receiver.is_dir():
-        raise UsageError(f"--out {out}: {receiver} is not a folder")
+        raise UsageError(f"{given('out', out)}: {receiver} is not a folder")
     for folder in {receiver, out} if out.exists() else {receiver}:
         try:
             shutil.rmtree(tempfile.mkdtemp(prefix=".zoo-probe-", dir=folder))
         except OSError as err:
-            raise EnvironmentProblem(f"--out {out}: cannot write in {folder} "
+            raise EnvironmentProblem(f"{given('out', out)}: cannot write in {folder} "
                                      f"({err.strerror})") from None
     if replaces:
         require_replaceable(out, inputs)
@@ -104,21 +106,21 @@ def require_replaceable(out: Path, inputs: Iterable[str | Path | None] = ()) -> 
     """UsageError unless replacing ``out`` whole deletes nothing but what the zoo wrote there:
     ``out`` is absent, empty, or holds :data:`MARKER` and only the files it lists, and none
     of ``inputs``."""
-    for given in filter(None, inputs):
-        if out.resolve() in Path(given).resolve().parents:
-            raise UsageError(f"--out {out}: holds the input {given}, which replacing the folder "
-                             "would delete; choose another --out")
+    for path in filter(None, inputs):
+        if out.resolve() in Path(path).resolve().parents:
+            raise UsageError(f"{given('out', out)}: holds the input {path}, which replacing the "
+                             "folder would delete; choose another folder")
     if not out.is_dir() or not any(out.iterdir()):
         return
     try:
         written = set(json.loads((out / MARKER).read_text())["files"])
     except (OSError, ValueError, KeyError, TypeError):
-        raise UsageError(f"--out {out}: holds files the zoo did not write, which replacing the "
-                         "folder would delete; choose a new or empty folder") from None
+        raise UsageError(f"{given('out', out)}: holds files the zoo did not write, which "
+                         "replacing the folder would delete; choose a new or empty folder") from None
     for path in sorted(_files(out)):
         if path not in written and path != MARKER:
-            raise UsageError(f"--out {out}: {path} was not written by the zoo, which would "
-                             "delete it on replacing the folder; move it or choose another --out")
+            raise UsageError(f"{given('out', out)}: {path} was not written by the zoo, which would "
+                             "delete it on replacing the folder; move it or choose another folder")
 
 
 def written_files(out: Path) -> list[Path]:
@@ -145,7 +147,7 @@ def require_free_space(out: Path) -> None:
         receiver = receiver.parent
     free = shutil.disk_usage(receiver).free
     if free < MIN_FREE_BYTES:
-        raise EnvironmentProblem(f"--out {out}: only {free / 2**20:.1f} MB free on its disk; "
+        raise EnvironmentProblem(f"{given('out', out)}: only {free / 2**20:.1f} MB free on its disk; "
                                  f"the zoo needs {MIN_FREE_BYTES // 2**20} MB")
 
 

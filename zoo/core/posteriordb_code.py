@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
+from zoo.core.deferred import pd
 
 def columns_json(frame: pd.DataFrame, settings: dict[str, Any]) -> dict[str, Any]:
     """N and every column as a list, a missing value as null."""

@@ -1,7 +1,9 @@
 """References kept on disk, keyed by everything that decides them.
 
 A reference is a deterministic function of the model's code, its state, its data, its settings
-and the numerical packages (every random reference draws from a fixed seed), so a second run on
+and the numerical packages (every random reference draws from a fixed seed, the model's
+``reference_seed``: an instance given a seed of its own, as ``zoo power``'s false-alarm runs
+are, holds it in its state and so gets a key of its own), so a second run on
 the same data can read it instead of computing it again: gmm's importance sampler and
 rat-tumors' grid are most of a warm ``verify --all`` otherwise. The key is a SHA-256 of the
 model's :func:`code_key` (its class, the instance's own attributes, the source files of every
@@ -38,8 +40,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
+from zoo.core.deferred import pd
 from zoo.core.outputs import write_atomically
 from zoo.core.results import Reference, versions
 
@@ -67,12 +69,15 @@ class Source:
     folder: Path | None = None  # the cache's, where one was used: shared by every clone
 
     def describe(self) -> str:
+        """Where the reference came from, in words without brackets: the console puts them
+        in its own."""
         if not self.cached:
             if self.not_cached:
-                return f"computed (not cached: {self.not_cached})"
+                return f"computed, not cached: {self.not_cached}"
             return f"computed; stored in the reference cache {self.folder}" if self.folder else "computed"
-        return (f"read from the cache {self.folder} (computed in {self.computed_seconds:.2f} s; "
-                f"key {self.key[:12]}; ZOO_CACHE_DIR=off or --no-cache computes anew)")
+        return (f"read from the cache {self.folder}, computed there in "
+                f"{self.computed_seconds:.2f} s, key {self.key[:12]}; ZOO_CACHE_DIR=off or "
+                "--no-cache computes anew")
 
 
 def folder() -> Path | None:
@@ -104,7 +109,7 @@ def reference(model: ZooModel, data: pd.DataFrame, settings: dict[str, Any]) -> 
     try:
         entry = pickle.dumps((found, time.perf_counter() - start), protocol=pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, TypeError, AttributeError) as err:  # pickle's own refusals
-        why = f"the reference cannot be pickled ({type(err).__name__}: {err})"
+        why = f"the reference cannot be pickled, {type(err).__name__}: {err}"
         return found, Source(cached=False, key=key, not_cached=why)
     written = _write(path, entry)
     return found, Source(cached=False, key=key, folder=where if written else None)

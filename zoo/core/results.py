@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 
-from zoo.core.deferred import xr
+from zoo.core.deferred import pd, xr
 from zoo.core.diagnostics import Diagnostics
 from zoo.core.sampling import SamplerConfig
 

@@ -23,6 +23,7 @@ import numpy as np
 from zoo.core import compile_cache, interrupts, stopwatch
 from zoo.core.deferred import pm, xr
 from zoo.core.errors import UsageError
+from zoo.core.option_names import given
 
 DEFAULT_SEED = 20261125
 #: draws per chain when neither the command nor the model (``ZooModel.draws``) says otherwise
@@ -38,6 +39,8 @@ SAMPLERS = ("nuts", "smc")
 NUTS_SAMPLERS = (None, "pymc", "nutpie")
 #: seeds the zoo takes: NumPy's and nutpie's, with room for the per-chain seeds derived from one
 SEEDS = range(0, 2**32 - 100)
+#: the seeds in words, for the messages that refuse another: the largest is SEEDS.stop - 1
+SEEDS_TEXT = f"between 0 and 2**32 - {2**32 - SEEDS[-1]}"
 
 
 @dataclass(frozen=True)
@@ -69,13 +72,25 @@ class SamplerConfig:
     def resolved(self, nuts_sampler: str, draws: int = DEFAULT_DRAWS) -> SamplerConfig:
         """The settings a run uses: ``nuts_sampler`` and ``draws`` (the model's choices) unless
         others were asked for, and that sampler's default tuning and target acceptance unless
-        they were given."""
+        they were given. SMC has neither (its stages adapt its moves): None."""
+        draws = draws if self.draws is None else self.draws
+        if self.sampler == "smc":
+            return replace(self, draws=draws)
         chosen = self.nuts_sampler or nuts_sampler
         return replace(
-            self, nuts_sampler=chosen, draws=draws if self.draws is None else self.draws,
+            self, nuts_sampler=chosen, draws=draws,
             tune=DEFAULT_TUNE[chosen] if self.tune is None else self.tune,
             target_accept=(DEFAULT_TARGET_ACCEPT[chosen] if self.target_accept is None
                            else self.target_accept))
+
+
+    def describe(self) -> str:
+        """The resolved settings in words, as the console and the pages show them."""
+        if self.sampler == "smc":
+            return (f"SMC: {self.chains} chains x {self.draws} draws (no tuning steps: SMC "
+                    "adapts its moves between stages)")
+        return (f"NUTS ({self.nuts_sampler}): {self.chains} chains x {self.draws} draws, "
+                f"tune {self.tune}, target_accept {self.target_accept}")
 
 
 def check_sampler_options(config: SamplerConfig) -> None:
@@ -99,7 +114,7 @@ def check_sampler_options(config: SamplerConfig) -> None:
                                             "chain cannot be diagnosed"),
         ("cores", whole(config.cores, 1), "must be a whole number of at least 1"),
         ("seed", whole(config.seed, SEEDS.start, SEEDS.stop),
-         "must be a whole number between 0 and 2**32 - 100"),
+         f"must be a whole number {SEEDS_TEXT}"),
         ("target_accept", fraction(config.target_accept),
          "must be a number between 0 and 1 (exclusive)"),
         ("sampler", config.sampler in SAMPLERS, f"must be one of {_listed(SAMPLERS)}"),
@@ -107,9 +122,12 @@ def check_sampler_options(config: SamplerConfig) -> None:
          f"must be one of {_listed(NUTS_SAMPLERS)}"),
         ("progressbar", isinstance(config.progressbar, bool), "must be True or False"),
     ]
+    if config.sampler == "smc":  # given, they would be recorded and silently unused
+        rules += [(name, getattr(config, name) is None, "applies to NUTS only; SMC has none")
+                  for name in ("tune", "target_accept", "nuts_sampler")]
     for name, good, bounds in rules:
         if not good:
-            raise UsageError(f"{name}={getattr(config, name)!r}: {bounds}")
+            raise UsageError(f"{given(name, getattr(config, name))}: {bounds}")
 
 
 def _listed(choices) -> str:
@@ -118,9 +136,9 @@ def _listed(choices) -> str:
 
 @contextmanager
 def quieted_pymc(*loggers: str) -> Iterator[None]:
-    """For the block, the zoo's own calls into PyMC: PyMC's logging (and that of ``loggers``)
-    at ERROR and the known-harmless warnings the zoo handles itself ignored, since it reads
-    and reports the diagnostics itself; and PyTensor's generated source kept beside its
+    """For the block, the zoo's own calls into PyMC and its own numerics: PyMC's logging (and
+    that of ``loggers``) at ERROR and the known-harmless warnings the zoo handles itself
+    ignored, since it reads and reports the diagnostics itself; and PyTensor's generated source kept beside its
     compile cache. Everything is restored afterwards, so that a notebook calling the zoo keeps
     its own settings. Nested blocks restore in turn; blocks in concurrent threads may restore
     out of order, as ``warnings.catch_warnings`` does.
@@ -143,9 +161,16 @@ def quieted_pymc(*loggers: str) -> Iterator[None]:
         pytensor.config.generated_src_dir = source_dir or beside_cache
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="The effect of Potentials")
-            warnings.filterwarnings("ignore", message="overflow encountered",
-                                    category=RuntimeWarning)
+            # numpy's floating-point notices in the zoo's numerics (a grid's log of 0 at its
+            # edge, exp overflowing to inf): the zoo handles inf itself, and a NaN that reaches
+            # a check or a diagnostic fails it
+            warnings.filterwarnings("ignore", category=RuntimeWarning, message=(
+                "(overflow|divide by zero|invalid value|underflow) encountered"))
             warnings.filterwarnings("ignore", message="We recommend running at least")
+            # a random op without a numba version (rat-tumors' BetaBinomial, simulated in SBC)
+            # runs in Python: slower simulation, same numbers
+            warnings.filterwarnings("ignore", message="Numba will use object mode",
+                                    category=UserWarning)
             yield
     finally:
         for logger, level in zip(quieted, levels):
@@ -250,9 +275,9 @@ def sample_nutpie(model: pm.Model, config: SamplerConfig, *, starts: Starts | No
     (:mod:`zoo.core.compile_cache`)."""
     with stopwatch.phase("imports"):
         import nutpie
-    from pymc.backends.arviz import patch_nutpie_idata
+        from pymc.backends.arviz import patch_nutpie_idata
 
-    xr.DataArray(np.zeros(1))  # xarray's one-time import of dask (if installed): not sampling
+        xr.DataArray(np.zeros(1))  # xarray's one-time import of dask (if installed): not sampling
     compiled = compile_cache.nutpie_model(
         model, initial_points=initvals, jitter_rvs=None if starts is None else set())
     if starts is not None:

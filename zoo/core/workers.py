@@ -3,6 +3,8 @@ in spawned worker processes, or on a Dask cluster, each result yielded as it fin
 
 from __future__ import annotations
 
+import atexit
+import gc
 import multiprocessing
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -10,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from zoo.core.errors import UsageError
+from zoo.core.option_names import flag, given
 
 
 def execute(function: Callable, tasks: list, jobs: int, scheduler: str | None,
@@ -40,7 +43,7 @@ def spawned_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     nutpie's threads already ran can hang). When the block fails or is interrupted, the
     workers are stopped at once instead of finishing the fits they hold."""
     context = _RecordingContext()
-    pool = ProcessPoolExecutor(workers, mp_context=context)
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=lean_collector)
     try:
         yield pool
     except BaseException:
@@ -49,6 +52,16 @@ def spawned_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
             process.terminate()
         raise
     pool.shutdown()
+
+
+def lean_collector() -> None:
+    """Garbage collection for a process of the zoo's own (the command, a worker), which ends
+    when its work is done. Full collections 10 times rarer: each walks the ~300,000 objects
+    PyMC, PyTensor and numba made (0.65 of a warm verify's 5 CPU-s, peak memory unchanged).
+    None at its end (gc.freeze at exit): the shutdown's collections took 2.8-3.9 s of a warm
+    verify at load 8, and 1.7 s of a pool's shutdown; the system frees the memory anyway."""
+    gc.set_threshold(*gc.get_threshold()[:2], 100)
+    atexit.register(gc.freeze)
 
 
 class _RecordingContext:
@@ -74,11 +87,11 @@ def dask_client(scheduler: str):
     try:
         from distributed import Client
     except ImportError:
-        raise UsageError("--scheduler needs Dask: pip install 'bayes-zoo[dask]'") from None
+        raise UsageError(f"{flag('scheduler')} needs Dask: pip install 'bayes-zoo[dask]'") from None
     try:
         return Client(scheduler, timeout="5s")
     except OSError as err:
-        raise UsageError(f"--scheduler {scheduler}: cannot connect ({err})") from None
+        raise UsageError(f"{given('scheduler', scheduler)}: cannot connect ({err})") from None
 
 
 def _on_dask(function, tasks, scheduler, extra):

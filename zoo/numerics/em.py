@@ -30,8 +30,8 @@ from functools import partial
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.linalg import cho_solve
-from scipy.special import gammaln, multigammaln, xlogy
+
+from zoo.core.deferred import linalg, special
 
 __all__ = [
     "ComponentCollapsed",
@@ -574,8 +574,9 @@ def _log_prior(params: Params, *, prior: MixturePrior) -> float:
     log_normal = -0.5 * (d * (_LOG_2PI - np.log(kappa)) + log_det + kappa * (off**2).sum(axis=1))
     trace_term = np.einsum("ij,kji->k", scale, np.linalg.inv(covs))
     log_iw = (0.5 * df * np.linalg.slogdet(scale)[1] - 0.5 * df * d * np.log(2.0)
-              - multigammaln(0.5 * df, d) - 0.5 * (df + d + 1) * log_det - 0.5 * trace_term)
-    log_dirichlet = gammaln(k * alpha) - k * gammaln(alpha) + xlogy(alpha - 1.0, weights).sum()
+              - special.multigammaln(0.5 * df, d) - 0.5 * (df + d + 1) * log_det - 0.5 * trace_term)
+    log_dirichlet = (special.gammaln(k * alpha) - k * special.gammaln(alpha)
+                     + special.xlogy(alpha - 1.0, weights).sum())
     return float(log_dirichlet + log_normal.sum() + log_iw.sum())
 
 
@@ -715,7 +716,7 @@ def _missing_e_step(params: tuple[NDArray[np.float64], NDArray[np.float64]],
         white = np.linalg.solve(chol, dev.T)
         objective -= (0.5 * ((white**2).sum() + m * n_obs * _LOG_2PI)
                       + m * np.log(np.diag(chol)).sum())
-        gain = cho_solve((chol, True), cov[np.ix_(observed, lost)])  # S_oo^-1 S_om
+        gain = linalg.cho_solve((chol, True), cov[np.ix_(observed, lost)])  # S_oo^-1 S_om
         filled = np.empty((m, d))
         filled[:, observed] = dev
         filled[:, lost] = dev @ gain  # E[x_m - mu_m | x_o]

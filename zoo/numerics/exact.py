@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy import integrate, optimize
-from scipy.special import betaln
+
+from zoo.core.deferred import integrate, optimize, special
 
 
 def beta_from_mode(omega, kappa):
@@ -33,7 +33,7 @@ def log_evidence_bernoulli(heads, tails, a, b):
     This is the evidence of the ordered Bernoulli sequence; the binomial count's evidence adds
     log C(n, heads).
     """
-    return betaln(a + heads, b + tails) - betaln(a, b)
+    return special.betaln(a + heads, b + tails) - special.betaln(a, b)
 
 
 def beta_mean_sd(a, b):

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy.special import logsumexp
-from scipy.stats import beta as beta_dist
+
+from zoo.core.deferred import special, stats
 
 #: mass left beyond each edge of a trimmed grid box
 TAIL_MASS = 1e-12
@@ -22,8 +22,8 @@ TAIL_MASS = 1e-12
 
 def truncated_beta(a: float, b: float, lower: float, upper: float, size, rng) -> np.ndarray:
     """Beta(a, b) restricted to [lower, upper], by its inverse CDF (exact up to rounding)."""
-    low, high = beta_dist.cdf([lower, upper], a, b)
-    return beta_dist.ppf(rng.uniform(low, high, size), a, b)
+    low, high = stats.beta.cdf([lower, upper], a, b)
+    return stats.beta.ppf(rng.uniform(low, high, size), a, b)
 
 
 def midpoints(edges: np.ndarray) -> np.ndarray:
@@ -36,7 +36,7 @@ def trimmed_box(log_density: Callable[..., np.ndarray], bounds: list[tuple[float
     edge (one coarse cell kept on each side, so the cut never drops mass the grid saw)."""
     axes = [midpoints(np.linspace(lo, hi, points + 1)) for lo, hi in bounds]
     log_mass = log_density(*np.meshgrid(*axes, indexing="ij"))
-    mass = np.exp(log_mass - logsumexp(log_mass))
+    mass = np.exp(log_mass - special.logsumexp(log_mass))
     box = []
     for axis, (x, (lo, hi)) in enumerate(zip(axes, bounds)):
         marginal = mass.sum(axis=tuple(i for i in range(len(axes)) if i != axis))
@@ -55,7 +55,7 @@ def grid_draws(log_density: Callable[..., np.ndarray], box: list[tuple[float, fl
     ``(*size, d)``."""
     edges = [np.linspace(lo, hi, cells + 1) for lo, hi in box]
     log_mass = log_density(*np.meshgrid(*map(midpoints, edges), indexing="ij"))
-    probability = np.exp(log_mass - logsumexp(log_mass)).ravel()
+    probability = np.exp(log_mass - special.logsumexp(log_mass)).ravel()
     count = int(np.prod(size))
     flat = rng.choice(probability.size, size=count, p=probability / probability.sum())
     index = np.unravel_index(flat, log_mass.shape)

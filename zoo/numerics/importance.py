@@ -39,11 +39,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import optimize
-from scipy.special import logsumexp
-from scipy.stats import multivariate_t
 
-from zoo.core.deferred import arviz_stats_base
+from zoo.core.deferred import arviz_stats_base, optimize, special, stats
 
 #: trust the estimates only below this Pareto k (Vehtari et al. 2024)
 PARETO_K_MAX = 0.7
@@ -187,7 +184,7 @@ def posterior_moments(target: Target, draws: int, seed: int) -> Moments:
     modes = find_modes(target)
     pilots = [pilot(target, mode, rng) for mode in modes]
     log_evidence = np.array([log_z for _, _, log_z in pilots])
-    shares = np.exp(log_evidence - logsumexp(log_evidence))
+    shares = np.exp(log_evidence - special.logsumexp(log_evidence))
     u, weights, k, _ = weighted_draws(target, [(loc, shape) for loc, shape, _ in pilots],
                                       shares, draws, rng)
     values, errors = {}, {}
@@ -229,13 +226,13 @@ def weighted_draws(target: Target, components: list[tuple[np.ndarray, np.ndarray
     """Draws from a mixture of multivariate t's (location, shape) in the given shares, their
     normalised Pareto-smoothed weights, Pareto k, and the log of the mean raw importance ratio
     (the evidence, up to the log density's constant)."""
-    proposals = [multivariate_t(loc=loc, shape=shape, df=T_DF, seed=rng)
+    proposals = [stats.multivariate_t(loc=loc, shape=shape, df=T_DF, seed=rng)
                  for loc, shape in components]
     d = components[0][0].size
     counts = rng.multinomial(draws, shares) if len(components) > 1 else [draws]
     u = np.vstack([proposal.rvs(size=count).reshape(count, d)
                    for proposal, count in zip(proposals, counts) if count])
-    log_q = logsumexp([np.log(share) + np.reshape(proposal.logpdf(u), draws)
+    log_q = special.logsumexp([np.log(share) + np.reshape(proposal.logpdf(u), draws)
                        for proposal, share in zip(proposals, shares)], axis=0)
     log_ratio = target.log_density(u) - log_q
     finite = np.isfinite(log_ratio)
@@ -243,6 +240,6 @@ def weighted_draws(target: Target, components: list[tuple[np.ndarray, np.ndarray
         raise ReferenceFailed("no proposal draw has a finite posterior density")
     # psislw takes log ratios negated (LOO's log-likelihoods: its ratios are 1 / p(y_i | theta))
     smoothed, k = arviz_stats_base.array_stats.psislw(np.where(finite, log_ratio[finite].max() - log_ratio, np.inf))
-    weights = np.exp(smoothed - logsumexp(smoothed))
-    log_evidence = float(logsumexp(log_ratio[finite]) - np.log(draws))
+    weights = np.exp(smoothed - special.logsumexp(smoothed))
+    log_evidence = float(special.logsumexp(log_ratio[finite]) - np.log(draws))
     return u, weights, float(k), log_evidence

@@ -88,8 +88,8 @@ def draw_all(result: Result, folder: Path) -> Figures:
                  "sampling the same posterior stay inside the grey band", _rank),
         ("trace", "Trace (left: density per chain; right: draws)", _trace),
         ("energy", "Energy: marginal energy against energy transitions (BFMI)", _energy),
-        ("ppc", "Posterior predictive check: the observed data in black, data sets replicated "
-                "from the posterior in blue (ArviZ draws no legend)", _ppc),
+        ("ppc", "Posterior predictive check: the observed data against data sets replicated "
+                "from the posterior", _ppc),
     ]
     for name, title, draw in steps:
         start = time.perf_counter()
@@ -283,8 +283,27 @@ def _ppc(result: Result, tree: xr.DataTree, path: Path) -> str | None:
         plot = az.plot_ppc_dist(predictive, var_names=vectors, num_samples=min(50, PPC_DRAWS))
     else:  # a single observed number: its replicated values, with the observed one marked
         plot = az.plot_ppc_tstat(_with_observation_dim(predictive), t_stat="mean", kind="ecdf")
+    ppc_legend(plot)
     save_plot(plot, path)
     return None
+
+
+#: the visuals of ArviZ's predictive plots (rootogram, dist, tstat) that show each side
+OBSERVED_VISUALS = ("observed_markers", "observed_dist", "observed_tstat")
+REPLICATED_VISUALS = ("predictive_markers", "predictive_dist", "dist")
+
+
+def ppc_legend(plot) -> None:
+    """One legend above an ArviZ predictive plot, observed against replicated, drawn from the
+    plot's own artists (so in its colours): ArviZ draws none."""
+    def first_artist(names):
+        name = next(name for name in names if name in plot.viz.children)
+        return next(iter(plot.viz[name].to_dataset().data_vars.values())).values.ravel()[0]
+
+    figure = plot.viz["figure"].item()
+    figure.legend([first_artist(OBSERVED_VISUALS), first_artist(REPLICATED_VISUALS)],
+                  ["observed data", "replicated from the posterior"],
+                  loc="outside upper center", ncols=2, fontsize=9, frameon=False)
 
 
 def _is_whole(values: np.ndarray) -> bool:
@@ -325,8 +344,9 @@ def model_graph(model: pm.Model, folder: Path) -> ModelGraph:
 
     PyMC finds the plates by evaluating each variable's shape, which samples the variable
     and fails for one it cannot sample (rat-tumors' pm.Flat hyperpriors); the graph is then
-    drawn again with the shapes that can be found without sampling. An optional figure
-    never takes the report down: whatever still fails is the note, naming the error.
+    drawn again with the shapes that can be found without sampling, and the note says in
+    plain words which variables PyMC could not draw and why. An optional figure never takes
+    the report down: whatever still fails is the note, naming the error (a bug to report).
     """
     missing = graph_missing_reason()
     if missing:
@@ -342,8 +362,39 @@ def model_graph(model: pm.Model, folder: Path) -> ModelGraph:
     except Exception as err:  # noqa: BLE001 - the page says what failed
         return ModelGraph(None, f"PyMC's graph failed ({first}) and so did the graph without "
                                 f"the shapes it could evaluate ({_error_text(err)})")
-    return ModelGraph(path, f"drawn from the shapes PyMC could evaluate without sampling: its "
-                            f"own drawing failed ({first})")
+    return ModelGraph(path, _plates_note(model))
+
+
+def _plates_note(model: pm.Model) -> str:
+    """One plain sentence for a graph drawn by :func:`_graph_with_known_shapes`: the variables
+    PyMC could not draw at random (those whose own draw fails, not the ones that fail only
+    because they depend on them) and why."""
+    from pymc.distributions.continuous import FlatRV
+    from pytensor.graph.traversal import ancestors
+
+    failing = [rv for rv in model.basic_RVs if not _can_draw(rv)]
+    roots = [rv for rv in failing
+             if not any(other is not rv and other in set(ancestors([rv])) for other in failing)]
+    if not roots:
+        return "Plates from the declared dimensions: PyMC's own layout failed on this model."
+    names = " and ".join(filter(None, [", ".join(rv.name for rv in roots[:-1]), roots[-1].name]))
+    if all(isinstance(rv.owner.op, FlatRV) for rv in roots):  # HalfFlatRV is one too
+        what, why = f"the flat priors {names}", "have no distribution to draw from"
+    else:
+        what, why = names, "have no random generator in PyMC"
+    return (f"PyMC sizes the plates by drawing every variable at random, and {what} {why}, "
+            "so the plates come from the declared dimensions.")
+
+
+def _can_draw(rv) -> bool:
+    """Whether PyMC can evaluate ``rv``'s shape, which samples it (as PyMC's graph does)."""
+    from pymc.model_graph import fast_eval
+
+    try:
+        fast_eval(rv.shape)
+        return True
+    except Exception:  # noqa: BLE001 - any failure: PyMC's graph would fail on it too
+        return False
 
 
 def _graph_with_plates(model: pm.Model):

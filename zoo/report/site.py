@@ -17,9 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
-from typing import TypeVar
-
-import jinja2
+from typing import TYPE_CHECKING, TypeVar
 
 from zoo.core.compare import Z_BOUND
 from zoo.core.diagnostics import ESS_BULK_MIN, R_HAT_MAX
@@ -28,7 +26,10 @@ from zoo.core.results import Result
 from zoo.report.figures import LEAD_PLOTS, Figures, draw_all, formula_image, model_graph
 from zoo.report.text import (alternatives_table, checks_line, checks_table, density_line,
                              density_verdict, diagnostics_line, main_checks, markdown, markdown_table,
-                             status, summary_table, worst_first)
+                             problems, status, summary_table, worst_first)
+
+if TYPE_CHECKING:
+    import jinja2
 
 #: packages that draw the site, recorded beside the ones that change the numbers
 SITE_PACKAGES = ["arviz-plots", "matplotlib", "jinja2"]
@@ -71,8 +72,7 @@ def build_site(results: list[Result], out: Path = SITE, *, command: str | None =
             thumbnails[result.model.name] = _write_model_page(
                 result, staging / result.model.name, environment, context)
             seconds[result.model.name] = time.perf_counter() - start
-        rows = [index_row(result, seconds[result.model.name], thumbnails[result.model.name])
-                for result in results]
+        rows = [index_row(result, thumbnails[result.model.name]) for result in results]
         page = {**context, "rows": rows, "passed": sum(r.passed for r in results),
                 "z_bound": f"{Z_BOUND:g}", "r_hat_max": R_HAT_MAX, "ess_min": ESS_BULK_MIN,
                 "provenance": [["what", "value"], *_version_rows(results[0])],
@@ -82,7 +82,7 @@ def build_site(results: list[Result], out: Path = SITE, *, command: str | None =
     return Site(out / "index.html", seconds)
 
 
-def index_row(result: Result, report_seconds: float, thumbnail: str = "") -> dict[str, str]:
+def index_row(result: Result, thumbnail: str = "") -> dict[str, str]:
     """One model's line in the index: what it is, a small picture (a plot of its page), and
     how its run went."""
     d = result.diagnostics
@@ -98,7 +98,7 @@ def index_row(result: Result, report_seconds: float, thumbnail: str = "") -> dic
         "ess": f"{d.ess_bulk_min:.0f}",
         "divergences": str(d.divergences),
         "sampler": sampler_name(result),
-        "seconds": f"{result.seconds['reference'] + result.seconds['fit'] + report_seconds:.1f}",
+        "seconds": f"{result.seconds['total']:.1f}",  # the console's, not the page's time
         "failing": failing_cells(result),
     }
 
@@ -136,6 +136,8 @@ def index_markdown(rows: list[dict[str, str]], context: dict[str, str],
 
 
 def _environment() -> jinja2.Environment:
+    import jinja2  # here: a verify that writes no report does not wait for it
+
     return jinja2.Environment(loader=jinja2.PackageLoader("zoo.report", "templates"),
                               autoescape=True, undefined=jinja2.StrictUndefined,
                               trim_blocks=True, lstrip_blocks=True)
@@ -163,7 +165,7 @@ def _write_model_page(result: Result, folder: Path, environment: jinja2.Environm
         "status": status(result),
         "verdict": f"{checks_line(result)}; {diagnostics_line(result)}; "
                    f"{density_verdict(result)}",
-        "problems": [*filter(None, [result.reference.refusal]), *result.diagnostics.problems],
+        "problems": [*filter(None, [result.reference.refusal]), *problems(result)],
         "formula": formula.name if formula else None,
         "formula_text": "; ".join(result.model.formula),
         "graph": graph.path.name if graph.path else None,
@@ -245,7 +247,7 @@ def settings_rows(result: Result) -> list[list[str]]:
     rows = [["setting", "value"], ["data", c["data"]]]
     rows += [[key, str(value)] for key, value in c["settings"].items()]
     rows += [[key, str(c[key])] for key in ("sampler", "nuts_sampler", "chains", "draws", "tune",
-                                            "target_accept", "seed")]
+                                            "target_accept", "seed") if c[key] is not None]
     return rows
 
 
@@ -258,8 +260,7 @@ def provenance_rows(result: Result, figures: Figures, report_seconds: float,
         ["what", "value"],
         ["command line", context["command"]],
         ["date", context["date"]],
-        ["sampler", f"{sampler_name(result)}: {c['chains']} chains x {c['draws']} draws, tune "
-                    f"{c['tune']}, target_accept {c['target_accept']}, cores {c['cores']}"],
+        ["sampler", f"{result.config.describe()}; cores {c['cores']}"],
         ["seed", str(c["seed"])],
         ["wall time", seconds],
         ["reference", result.reference_source],

@@ -8,10 +8,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from zoo.core.compare import parse_check, round_to_mcse
-from zoo.core.diagnostics import ESS_BULK_MIN, R_HAT_MAX
+from zoo.core.deferred import pd
+from zoo.core.diagnostics import ESS_BULK_MIN, ESS_LABEL, R_HAT_MAX
+from zoo.core.option_names import flag
 from zoo.core.outputs import staged_folder, written_files
 from zoo.core.results import WEAKER_KINDS, Result
 from zoo.core.sampling import stats_for_netcdf
@@ -144,15 +145,23 @@ def density_line(result: Result) -> str:
             f"{d.seconds:.2f} s")
 
 
+def problems(result: Result) -> list[str]:
+    """The diagnostics' problems; a bulk ESS under its floor says what to do, naming the
+    option as the reader typed it (--draws, or draws= in Python)."""
+    floor = f"{ESS_LABEL} "
+    return [f"{p}; raise {flag('draws')} (now {result.config.draws})"
+            if p.startswith(floor) and f" < {ESS_BULK_MIN} " in p else p
+            for p in result.diagnostics.problems]
+
+
 def console(result: Result) -> str:
     """What ``zoo run`` and ``zoo verify`` print."""
     c = result.config
-    sampler = c.sampler if c.sampler == "smc" else f"nuts ({c.nuts_sampler or result.model.nuts_sampler})"
     alternatives = alternatives_table(result)
     lines = [
         f"{result.model.name}: {result.model.title}",
         f"data: {result.data_source}; settings: {_settings_text(result)}",
-        f"sampler {sampler}, {c.chains} chains x {c.draws} draws (tune {c.tune}), seed {c.seed}",
+        f"sampler {c.describe()}; seed {c.seed}",
         "",
         align_columns(checks_table(result, CONSOLE_ROWS)),
         *_more(len(result.checks), CONSOLE_ROWS, "checks within the bound, the smaller |z|"),
@@ -161,7 +170,7 @@ def console(result: Result) -> str:
         *_more(len(alternatives) - 1, CONSOLE_ROWS, "rows"),
         "",
         "diagnostics: " + diagnostics_line(result),
-        *(f"  problem: {p}" for p in result.diagnostics.problems),
+        *(f"  problem: {p}" for p in problems(result)),
         "log-density check: " + density_line(result),
         *(f"  note: {n}" for n in result.notes()),
         *([f"  reference: {result.reference.refusal}"] if result.reference.refusal else []),
@@ -175,8 +184,7 @@ def time_split(result: Result) -> str:
     the rest (start-up and imports, the log-density check, graph building, diagnostics, the
     model's own additions)."""
     s = result.seconds
-    total = (s.get("imports", 0.0) + s.get("density_check", 0.0) + s["reference"] + s["fit"]
-             + s["diagnostics"])
+    total = s["total"]  # not the sum of the parts: imports happen inside the fit too
     compiling, sampling = s.get("compiling", 0.0), s.get("sampling_total", 0.0)
     other = total - compiling - sampling - s["reference"]
     return (f"time {total:.1f} s: compile {compiling:.1f} s, sampling {sampling:.1f} s, "
@@ -198,7 +206,7 @@ def markdown(result: Result) -> str:
         f"# {result.model.name}: {result.model.title}",
         "",
         f"**{status(result)}**: {checks_line(result)}; {diagnostics_line(result)}.",
-        *(f"- problem: {p}" for p in result.diagnostics.problems),
+        *(f"- problem: {p}" for p in problems(result)),
         f"- {density_line(result)}",
         *([f"- reference: {result.reference.refusal}"] if result.reference.refusal else []),
         "",
@@ -223,8 +231,7 @@ def markdown(result: Result) -> str:
         "## Provenance",
         "",
         f"- data: {c['data']}; settings: {_settings_text(result)}",
-        f"- sampler: {c['sampler']} ({c['nuts_sampler']}), chains {c['chains']}, draws "
-        f"{c['draws']}, tune {c['tune']}, target_accept {c['target_accept']}, seed {c['seed']}",
+        f"- sampler: {result.config.describe()}; seed {c['seed']}",
         f"- versions: {versions}",
         f"- wall time: {time_split(result)}",
         "",

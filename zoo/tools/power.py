@@ -8,7 +8,12 @@ worker processes or on a Dask cluster (``--scheduler``) like ``zoo sbc``:
 
 - ``verify``: one full :func:`zoo.core.pipeline.run` of a model, faulty or correct, with the default
   :class:`~zoo.core.sampling.SamplerConfig` but seed ``DEFAULT_SEED + i``; stored in
-  ``OUT/MODEL/FAULT/verify/seed-IIII.json`` (FAULT ``correct`` for the model itself).
+  ``OUT/MODEL/FAULT/verify/seed-IIII.json`` (FAULT ``correct`` for the model itself). A
+  correct run whose reference draws random numbers (the model's ``reference_seed``: gmm's
+  importance sampling, missing-data's exact draws) compares against a reference of its own
+  seed, ``FALSE_ALARM_REFERENCE_SEED + i``, so that its false alarms are independent: a shared
+  draw would carry one Monte Carlo error into every seed. Exact, quadrature and grid references
+  are the same answer for every seed.
 - ``sbc``: one simulation of :func:`zoo.tools.sbc.simulate_and_fit` on the faulty model, stored by
   :class:`zoo.tools.sbc.SimulationStore` in ``OUT/MODEL/FAULT/sbc`` (the layout of ``zoo sbc``).
 - ``effect``: the faulty model's own answer, ``OUT/MODEL/FAULT/effect.json``: exact where the
@@ -27,7 +32,9 @@ when there is one, else the sd of v's draws (median over the correct model's see
 without draws (SMC's ``log_bf``, rat tumors' predictive ``y_new.mean``) is measured in its own
 units. Per check of the correct model: the smallest bias ``verify`` detects, (bound + 1.64)
 sqrt(mcse^2 + se_ref^2) / sd, the median over seeds (a bias of that size fails the check in
-~95 % of runs).
+~95 % of runs). Per correct model: its false-alarm rate (false alarms / correct runs that
+finished, with a one-sided 95 % upper bound), the kind of reference the runs were judged
+against and whether each had a draw of its own.
 
 Exit status 0 when the run completes, whatever the targets say (they are a measurement,
 reported in the table and the JSON); 2 on bad input, nothing written; 130 when interrupted,
@@ -37,6 +44,7 @@ finished units kept.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import statistics
@@ -47,7 +55,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from zoo.core import pipeline
+from zoo.core import pipeline, progress_lines
+from zoo.core.arguments import quiet_option
 from zoo.core.compare import parse_check, posterior_estimate, reference_sd, sd_check_of
 from zoo.core.errors import UsageError
 from zoo.core.faults import faults_of, faulty_model
@@ -56,8 +65,8 @@ from zoo.core.reference_cache import Unhashable, code_key
 from zoo.core.registry import all_models, get_model
 from zoo.core.sampling import DEFAULT_SEED, SamplerConfig
 from zoo.core.workers import execute
-from zoo.tools.sbc import SbcConfig, SimulationStore, simulate_and_fit, simulation_path
-from zoo.tools.sbc import summarise as sbc_summary
+from zoo.tools.sbc import (SbcConfig, SimulationStore, simulate_and_fit, simulation_path,
+                           summarise as sbc_summary)
 
 CORRECT = "correct"
 #: what can catch a fault in a verify run, in the order reported
@@ -68,6 +77,13 @@ LONG_RUN = 4
 LONG_RUN_SEED = DEFAULT_SEED - 1
 #: one-sided normal quantile: a bias of (bound + Z_POWER) x scale fails a check 95 % of the time
 Z_POWER = 1.64
+#: false-alarm run i's reference draws at seed FALSE_ALARM_REFERENCE_SEED + i: no model's own
+#: reference seed (``verify``'s, 0) and apart from the sampler's (DEFAULT_SEED + i)
+FALSE_ALARM_REFERENCE_SEED = 1_000
+#: the reference kinds (zoo.core.results.REFERENCE_KINDS) with a Monte Carlo error of their own
+RANDOM_KINDS = ("exact draws", "importance sampling", "reference draws")
+#: a false-alarm rate's upper confidence bound (one-sided, Clopper-Pearson)
+RATE_CONFIDENCE = 0.95
 #: the issue's targets
 EFFECT_MIN_SD = 0.2
 CATCH_RATE = 0.95
@@ -107,6 +123,17 @@ def instance(model: str, fault: str):
     return get_model(model) if fault == CORRECT else faulty_model(model, fault)
 
 
+def unit_model(unit: Unit):
+    """The model a unit runs; for a false-alarm run of a model whose reference draws random
+    numbers, a copy whose reference draws at the run's own seed (the reference cache keys on
+    the instance's state, so each seed's reference is cached apart from verify's)."""
+    model = instance(unit.model, unit.fault)
+    if unit.kind == "verify" and unit.fault == CORRECT and model.reference_seed is not None:
+        model = copy.copy(model)  # never the registry's own instance
+        model.reference_seed = FALSE_ALARM_REFERENCE_SEED + unit.index
+    return model
+
+
 def code_of(model: str, fault: str) -> str:
     """The code key of ``model`` with ``fault``; "" when it has none (its stored units are then
     never reused)."""
@@ -120,7 +147,7 @@ def run_unit(unit: Unit, config: PowerConfig) -> dict[str, Any]:
     """One verify run, SBC simulation or fault answer; a JSON-ready record stamped with the
     code that made it. An exception is recorded as the unit's error, never a catch."""
     try:
-        model = instance(unit.model, unit.fault)
+        model = unit_model(unit)
         if unit.kind == "sbc":
             found = simulate_and_fit(model, [], config.sbc, unit.index)
         elif unit.kind == "effect":
@@ -134,8 +161,9 @@ def run_unit(unit: Unit, config: PowerConfig) -> dict[str, Any]:
 
 
 def verify_record(model, index: int, sampler: SamplerConfig) -> dict[str, Any]:
-    """A verify run at seed ``DEFAULT_SEED + index``: each check, the diagnostics and the
-    log-density cross-check's verdict (None when the run has none)."""
+    """A verify run at seed ``DEFAULT_SEED + index``: each check, the diagnostics, the
+    log-density cross-check's verdict (None when the run has none), and the reference's kind
+    and seed (None: it draws no random numbers)."""
     result = pipeline.run(model, config=replace(sampler, seed=DEFAULT_SEED + index, progressbar=False))
     checks = []
     for row in result.checks.to_dict(orient="records"):
@@ -152,7 +180,8 @@ def verify_record(model, index: int, sampler: SamplerConfig) -> dict[str, Any]:
     return {"density_passed": None if density is None else bool(density["passed"]),
             "checks_passed": bool(result.checks["passed"].all()),
             "converged": result.diagnostics.converged, "problems": result.diagnostics.problems,
-            "bound": result.z_bound, "checks": checks, "seconds": result.seconds}
+            "bound": result.z_bound, "checks": checks, "seconds": result.seconds,
+            "reference_kind": result.reference.kind, "reference_seed": model.reference_seed}
 
 
 def fault_answer(faulty, sampler: SamplerConfig) -> dict[str, Any]:
@@ -259,7 +288,8 @@ def run_power(plan: Plan, config: PowerConfig, out: Path, *, jobs: int = 1,
     pending = [u for u in plan.units(config.sbc.sims)
                if not store.has(u, codes[f"{u.model}/{u.fault}"])]
     start = time.perf_counter()
-    for unit, record in execute(run_unit, pending, jobs, scheduler, config):
+    finished = execute(run_unit, pending, jobs, scheduler, config)
+    for unit, record in progress_lines.counted(finished, "unit", len(pending), label=_named):
         store.open()  # on the first result: a scheduler that cannot be reached writes nothing
         store.save(unit, record)
     store.open()
@@ -269,6 +299,11 @@ def run_power(plan: Plan, config: PowerConfig, out: Path, *, jobs: int = 1,
                    code=code)
     write_atomically(Path(out) / "summary.json", json.dumps(summary, indent=1, default=float))
     return summary
+
+
+def _named(finished: tuple[Unit, dict]) -> str:
+    unit = finished[0]
+    return f"{unit.model} {unit.fault} {unit.kind} {unit.index}"
 
 
 def git_commit() -> str | None:
@@ -328,13 +363,15 @@ def fault_effect(answer: dict[str, Any], reference: dict[str, float], sds: dict)
 
 
 def seed_outcome(record: dict[str, Any]) -> dict[str, Any]:
-    """One verify seed: the checks that failed (CATCHERS), or its error."""
+    """One verify seed (and its reference's seed, None where it draws none): the checks that
+    failed (CATCHERS), or its error."""
     if "error" in record:
         return {"seed": record["seed"], "error": record["error"], "caught_by": []}
     failed = {"log density": record.get("density_passed") is False,
               "moment checks": not record["checks_passed"],
               "diagnostics": not record["converged"]}
-    return {"seed": record["seed"], "caught_by": [name for name in CATCHERS if failed[name]],
+    return {"seed": record["seed"], "reference_seed": record.get("reference_seed"),
+            "caught_by": [name for name in CATCHERS if failed[name]],
             "worst_z": max((abs(c["z"]) for c in record["checks"]), default=None)}
 
 
@@ -372,6 +409,8 @@ def summarise(plan: Plan, config: PowerConfig, store: PowerStore) -> dict[str, A
         alarms = tally(outcomes)
         summary = {"settings": instance(model, CORRECT).setting_texts(),
                    "false_alarms": alarms["verify_caught"], "false_alarm_seeds": len(records),
+                   **false_alarm_rate(alarms["verify_caught"], alarms["seeds"] - alarms["errors"]),
+                   **false_alarm_reference([r for r in records if "error" not in r]),
                    "false_alarm_errors": alarms["errors"], "false_alarms_by": alarms["caught_by"],
                    "false_alarm_problems": sorted({p for r in correct for p in r["problems"]}
                                                   | set(alarms["error_messages"])),
@@ -397,6 +436,35 @@ def summarise(plan: Plan, config: PowerConfig, store: PowerStore) -> dict[str, A
     return {"kind": KIND, "config": config.identity(), "quick": plan.quick, "seeds": plan.seeds,
             "false_alarm_seeds": plan.false_alarm_seeds, "models": models,
             "targets": targets(models, plan)}
+
+
+def false_alarm_rate(alarms: int, runs: int) -> dict[str, float | None]:
+    """False alarms per correct run that finished (None when none did), and the rate's upper
+    bound at RATE_CONFIDENCE (one-sided Clopper-Pearson: 0 in 20 still allows 14 %)."""
+    if not runs:
+        return {"false_alarm_rate": None, "false_alarm_rate_upper": None}
+    from scipy.stats import beta
+
+    upper = 1.0 if alarms == runs else float(beta.ppf(RATE_CONFIDENCE, alarms + 1, runs - alarms))
+    return {"false_alarm_rate": alarms / runs, "false_alarm_rate_upper": upper}
+
+
+def false_alarm_reference(correct: list[dict[str, Any]]) -> dict[str, str | None]:
+    """What the correct runs were compared with: the reference's kind(s), and whether each run
+    had a random draw of its own seed ("own draw"), all shared one ("shared draw": its Monte
+    Carlo error is in every run alike, so their false alarms are not independent) or the
+    reference has no Monte Carlo error ("same answer")."""
+    kinds = sorted({r.get("reference_kind", "unstated") for r in correct})
+    seeds = [r.get("reference_seed") for r in correct]
+    if not kinds:
+        how = None
+    elif not set(kinds) & set(RANDOM_KINDS):
+        how = "same answer"
+    elif None not in seeds and len(set(seeds)) == len(seeds):
+        how = "own draw"
+    else:
+        how = "shared draw"
+    return {"reference_kind": " / ".join(kinds) or None, "reference_per_seed": how}
 
 
 def detectable(correct: list[dict[str, Any]], sds: dict) -> dict[str, dict[str, Any]]:
@@ -459,14 +527,27 @@ def sbc_text(sbc: dict[str, Any]) -> str:
     return f"{verdict} ({sbc['simulations']} sims{errors})"
 
 
+#: how a model's false-alarm runs were referenced (``false_alarm_reference``), in words
+PER_SEED_TEXT = {"own draw": "a draw of its own seed for each run",
+                 "shared draw": "ONE draw shared by every run (not independent)",
+                 "same answer": "the same answer for every run (no Monte Carlo error)"}
+
+
 def false_alarm_lines(summary: dict[str, Any]) -> list[str]:
-    """Per model: false alarms (by which check) and errors of the correct model's runs."""
+    """Per model: false alarms (by which check), the measured rate and its upper bound, the
+    reference they were judged against, and errors of the correct model's runs."""
     lines = []
     for model, m in summary["models"].items():
         by = ", ".join(f"{n} {m['false_alarms_by'][n]}" for n in CATCHERS if m["false_alarms_by"][n])
         errors = f"; {m['false_alarm_errors']} errors" if m["false_alarm_errors"] else ""
+        rate = m.get("false_alarm_rate")
+        measured = "" if rate is None else (
+            f"; rate {rate:.0%}, at most {m['false_alarm_rate_upper']:.0%} at "
+            f"{RATE_CONFIDENCE:.0%} confidence")
+        reference = m.get("reference_per_seed")
+        against = f"; reference {m['reference_kind']}, {PER_SEED_TEXT[reference]}" if reference else ""
         lines.append(f"{model}: {m['false_alarms']} false alarms in {m['false_alarm_seeds']} seeds"
-                     + (f" ({by})" if by else "") + errors)
+                     + (f" ({by})" if by else "") + measured + against + errors)
     return lines
 
 
@@ -566,6 +647,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="CI smoke test: the models that mark a fault quick, those faults, "
                              "2 seeds, small draws, 10 simulations")
     parser.add_argument("--json", action="store_true", help="print exactly one JSON document")
+    quiet_option(parser)
 
 
 def plan_from(args: argparse.Namespace) -> tuple[Plan, PowerConfig]:

@@ -59,8 +59,8 @@ from typing import Any
 import numpy as np
 from scipy.stats import binom
 
-from zoo.core import compile_cache
-from zoo.core.arguments import positive, probability, seed_type
+from zoo.core import compile_cache, progress_lines
+from zoo.core.arguments import positive, probability, quiet_option, seed_type
 from zoo.core.diagnostics import r_hat_and_ess, scalar_draws, worst
 from zoo.core.errors import UsageError
 from zoo.core.model import ZooModel
@@ -308,8 +308,11 @@ def run_sbc(model: ZooModel, config: SbcConfig, out: Path, *, set_pairs: list[st
     store = SimulationStore(out, identity)
     pending = [i for i in range(config.sims) if not store.has(i)]
     start = time.perf_counter()
-    for record in _execute(model, set_pairs, config, pending, jobs, scheduler):
-        store.save(record)
+    with progress_lines.about(model.name):
+        for record in progress_lines.counted(
+                _execute(model, set_pairs, config, pending, jobs, scheduler), "simulation",
+                len(pending), label=lambda record: f"#{record['index']}"):
+            store.save(record)
     wall = time.perf_counter() - start
     summary = summarise(model, store.load(config.sims), config)
     summary.update(identity=identity, computed=len(pending), jobs=jobs, scheduler=scheduler,
@@ -552,6 +555,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask scheduler (tcp://HOST:PORT)")
     parser.add_argument("--out", type=Path, help="output folder (default reports/sbc-MODEL); a rerun resumes")
     parser.add_argument("--json", action="store_true", help="print exactly one JSON document")
+    quiet_option(parser)
 
 
 def sbc_command(args: argparse.Namespace) -> int:

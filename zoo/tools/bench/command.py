@@ -9,7 +9,9 @@ the machine's load cancel from it. ``zoo verify --all`` runs with ``--jobs 1`` a
 *warm* (the same caches), interleaved (zoo, baseline, ..., zoo, baseline, ...) so both sides
 see the same load; the load average as each process starts is recorded beside its time, and
 medians come with their [min, max] over repeats. The breakdown of ``verify --all`` (interpreter,
-imports, references, compile, sampling, diagnostics, output) comes from the same runs.
+imports, references, compile, sampling, diagnostics, output) comes from the same runs. Then
+the fixed cost per model, cold and warm, from the command and in a session
+(:mod:`zoo.tools.bench.fixed`).
 
 Also measured: stuck chains and divergences of the zoo over several seeds; the EM library
 against scikit-learn (``zoo.benchmarks.em_vs_sklearn``); SMC's log Bayes factor error
@@ -31,13 +33,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from zoo.core.arguments import quiet_option
 from zoo.core.errors import EnvironmentProblem, UsageError
 from zoo.core.outputs import REPORTS
+from zoo.core.progress_lines import say
 from zoo.core.registry import all_models
 from zoo.core.results import versions
 from zoo.core.sampling import DEFAULT_SEED, SamplerConfig
 from zoo.report.text import markdown_table
-from zoo.tools.bench.runs import Row, RunFailed, combine, measured, one_process_command, say
+from zoo.tools.bench.fixed import fixed_costs, fixed_rows, fixed_targets
+from zoo.tools.bench.runs import Row, RunFailed, measured, one_process_command, with_loads
 from zoo.tools.bench.scaling import run_scaling, scaling_table
 
 #: the files ``zoo bench`` and ``zoo bench --scaling`` write in REPORTS (the site reads them)
@@ -93,6 +98,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the JSON, not the table")
     parser.add_argument("--out", type=Path, help=f"JSON file (default {REPORTS / BENCH_JSON}, "
                                                  f"{REPORTS / SCALING_JSON} with --scaling)")
+    quiet_option(parser)
 
 
 # --- the interleaved runs -------------------------------------------------------------------
@@ -186,12 +192,6 @@ def per_model(runs: dict[str, dict[str, list[Row]]], names: list[str]) -> dict[s
         model["ratio"] = ratios(model)
         models[name] = model
     return models
-
-
-def with_loads(rows: list[Row]) -> Row:
-    """:func:`combine`, keeping every load average rather than their median."""
-    out = combine([{k: v for k, v in row.items() if k != "load"} for row in rows])
-    return {**out, "loads": [row["load"] for row in rows]}
 
 
 def ratios(model: dict) -> dict[str, float]:
@@ -362,6 +362,9 @@ def run_bench(names: list[str], repeat: int, seeds: int, quick: bool,
     whole = not quick and set(names) == set(with_baselines())
     runs, interrupted = interleaved(names, repeat, quick, whole)
     models, zoo_wide = per_model(runs, names), whole_zoo(runs) if whole else {}
+    fixed, stopped = ({}, False) if interrupted else fixed_costs(
+        names, repeat, quick, QUICK_FIT if quick else [])
+    interrupted = interrupted or stopped
     stuck_names = [] if quick else (names if seed_models is None else seed_models)
     smc_names = [SMC_MODEL] if SMC_MODEL not in stuck_names else []
     seeds = 2 if quick else seeds
@@ -380,11 +383,13 @@ def run_bench(names: list[str], repeat: int, seeds: int, quick: bool,
                      "load_average_before": load_before, "load_average_after": os.getloadavg(),
                      "versions": versions(), "when": started},
         "models": models,
+        "fixed_cost": fixed,
         "whole_zoo": zoo_wide,
         "seeds": by_seed,
         "em": em,
         "smc": smc,
-        "targets": targets(models, zoo_wide, by_seed, em, smc),
+        "targets": {**targets(models, zoo_wide, by_seed, em, smc),
+                    **({} if quick else fixed_targets(fixed))},
     }
 
 
@@ -475,10 +480,10 @@ def breakdown_rows(doc: dict) -> list[list[str]]:
 
 def table(doc: dict) -> str:
     """The figures as Markdown tables (for docs/benchmarks.md), then :func:`summary_notes`."""
-    parts = [markdown_table(summary_rows(doc))]
+    parts = [markdown_table(summary_rows(doc)), markdown_table(fixed_rows(doc))]
     if doc["whole_zoo"]:
         parts += [markdown_table(whole_zoo_rows(doc)), markdown_table(breakdown_rows(doc))]
-    return "\n\n".join(parts + ["\n".join(summary_notes(doc))])
+    return "\n\n".join([part for part in parts if part] + ["\n".join(summary_notes(doc))])
 
 
 def summary_notes(doc: dict) -> list[str]:
@@ -574,6 +579,9 @@ def site_sections(doc: dict, name: str) -> list[dict]:
     """The bench on the report site's index: per model, then the whole zoo (when measured)."""
     sections = [{"title": "Benchmark (zoo / baseline, equal cores)", "rows": summary_rows(doc),
                  "notes": [f"From {name}.", *summary_notes(doc)]}]
+    if fixed_rows(doc):
+        sections.append({"title": "Fixed cost per model (a run beyond its sampling, reference "
+                                  "and diagnostics)", "rows": fixed_rows(doc), "notes": []})
     if doc["whole_zoo"]:
         sections.append({"title": "Whole zoo and where its time goes", "rows": whole_zoo_rows(doc),
                          "notes": [" | ".join(row) for row in breakdown_rows(doc)]})

@@ -19,14 +19,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
+from zoo.core.deferred import pd
 from zoo.core.errors import UsageError
+from zoo.core.progress_lines import say
 from zoo.core.registry import get_model
 from zoo.core.results import versions
 from zoo.core.sampling import DEFAULT_SEED, SamplerConfig
 from zoo.report.text import markdown_table
-from zoo.tools.bench.runs import Capped, Row, load_average, measured, one_process_command, say
+from zoo.tools.bench.runs import Capped, Row, load_average, measured, one_process_command
 
 GMM_SIZES = (1_000, 10_000, 100_000, 1_000_000)
 RAT_EXPERIMENTS = (71, 710, 7_100)

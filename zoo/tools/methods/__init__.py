@@ -13,9 +13,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from zoo.core import progress_lines
 from zoo.core.errors import UsageError
 from zoo.core.results import Reference
-from zoo.core.sampling import SamplerConfig
+from zoo.core.sampling import SamplerConfig, quieted_pymc
 from zoo.tools.methods.catalog import METHODS, Method, Outcome, Target, run_method
 from zoo.tools.methods.grading import MethodGrade, alternative_grades, grade_method
 
@@ -61,14 +62,16 @@ def run_methods(zoo_model, data, set_pairs: list[str] | None, names: list[str],
     settings = zoo_model.parse_settings(set_pairs, user_data=data is not None)
     frame = zoo_model.load(data, settings)
     start = time.perf_counter()
-    reference = zoo_model.reference(frame, settings)
+    with quieted_pymc():
+        reference = zoo_model.reference(frame, settings)
     nuts_options = zoo_model.nuts_options(frame, settings)  # e.g. gmm's EM starts
     seconds = {"reference": time.perf_counter() - start}
     runs = []
     for name in names:
         method = METHODS[name]
         target = Target(zoo_model, zoo_model.build(frame, settings), nuts_options)
-        outcome = run_method(method, target, config)
+        with progress_lines.about(zoo_model.name):
+            outcome = run_method(method, target, config)
         run = MethodRun(method, outcome, grade_method(method.kind, outcome, reference,
                                                       zoo_model.var_names))
         runs.append(run)

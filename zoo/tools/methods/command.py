@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
-import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from zoo.core.arguments import positive, seed_type
+from zoo.core import progress_lines
+from zoo.core.arguments import positive, quiet_option, seed_type
 from zoo.core.outputs import REPORTS
 from zoo.core.registry import models_asked
 from zoo.core.sampling import DEFAULT_SEED, SamplerConfig
@@ -33,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=seed_type, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
     parser.add_argument("--json", action="store_true", help="print exactly one JSON document")
     parser.add_argument("--out", type=Path, help=f"output folder (default {DEFAULT_OUT})")
+    quiet_option(parser)
 
 
 def chosen_models(args: argparse.Namespace) -> list:
@@ -55,7 +59,7 @@ def methods_command(args: argparse.Namespace) -> int:
     documents = []
     for model in models:
         result = run_methods(model, args.data, args.set_pairs, names, config,
-                             report=None if args.json else _progress)
+                             report=_progress(len(names)))
         documents.append(model_document(result))
         written = write_model(result, args.out)
         if not args.json:
@@ -70,7 +74,12 @@ def methods_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress(model: str, run) -> None:
-    grade = run.grade.grade
-    print(f"  {model}: {run.method.name} {grade} ({run.outcome.total_seconds:.1f} s)",
-          file=sys.stderr, flush=True)
+def _progress(total: int) -> Callable[[str, Any], None]:
+    """``run_methods``' report: a progress line as each of a model's ``total`` methods ends."""
+    done = itertools.count(1)
+
+    def report(model: str, run) -> None:
+        progress_lines.say(f"{model}: method {next(done)}/{total} ({run.method.name}) done, "
+                           f"{run.grade.grade}, {run.outcome.total_seconds:.1f} s")
+
+    return report
