@@ -137,9 +137,10 @@ def test_quick_runs_end_to_end_and_writes_its_json(quick):
     assert status == 0
     assert json.loads((out / "summary.json").read_text())["models"] == document["models"]
     assert set(document["models"]) == {"single-coin", "two-factories"}
-    for model in document["models"].values():
+    kinds = {"single-coin": "quadrature", "two-factories": "exact"}  # the coin's triangular prior
+    for name, model in document["models"].items():
         assert model["false_alarm_seeds"] == 2
-        assert model["reference_kind"] == "exact" and model["reference_per_seed"] == "same answer"
+        assert model["reference_kind"] == kinds[name] and model["reference_per_seed"] == "same answer"
         assert model["false_alarm_rate"] == model["false_alarms"] / 2
         for fault in model["faults"].values():
             assert fault["seeds"] == 2 and fault["sbc"]["simulations"] == 10
