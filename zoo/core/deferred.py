@@ -47,7 +47,6 @@ if TYPE_CHECKING:  # type checkers and editors see the real modules
     import matplotlib.pyplot as plt
     import pandas as pd
     import pymc as pm
-    import pytensor
     import pytensor.tensor as pt
     import xarray as xr
     from scipy import integrate, linalg, optimize, special, stats
@@ -57,7 +56,6 @@ else:
     plt = DeferredModule("matplotlib.pyplot")
     pd = DeferredModule("pandas")
     pm = DeferredModule("pymc")
-    pytensor = DeferredModule("pytensor")
     pt = DeferredModule("pytensor.tensor")
     xr = DeferredModule("xarray")
     integrate = DeferredModule("scipy.integrate")
