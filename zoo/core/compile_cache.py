@@ -10,10 +10,11 @@ keeps on disk (:mod:`zoo.core.nutpie_callbacks`).
 
 The key is the whole symbolic model with the observed values left out: every variable,
 operation (pickled, so all its parameters), constant (its bytes), name, static shape,
-transform, dimension and coordinate. A model that differs in anything but its observed
-values gets a key of its own and is compiled; a model the key cannot describe (a
-non-default ``initval``, an operation that cannot be pickled, a trace variable of unknown
-shape) is compiled every time, never served from the cache.
+transform, dimension and coordinate; dims are frozen to constants first, so their lengths
+are part of it. A model that differs in anything but its observed values gets a key of its
+own and is compiled; a model the key cannot describe (a non-default ``initval``, an
+operation that cannot be pickled such as a ``CustomDist``'s class made at run time, a trace
+variable whose shape follows the data) is compiled every time, never served from the cache.
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ def data_slots(model) -> tuple[Any, dict[str, np.ndarray]] | None:
     model with a non-default ``initval``) or two data variables share a name."""
     import pytensor
     from pymc.model.fgraph import ModelObservedRV, fgraph_from_model, model_observed_rv
+    from pymc.model.transform.optimization import freeze_dims_and_data
     from pytensor.compile.sharedvalue import SharedVariable
     from pytensor.graph.basic import Constant
     from pytensor.tensor.random.type import RandomType
@@ -115,7 +117,7 @@ def data_slots(model) -> tuple[Any, dict[str, np.ndarray]] | None:
     if any(value is not None for value in model.rvs_to_initial_values.values()):
         return None
     try:
-        fgraph, _ = fgraph_from_model(model, inlined_views=True)
+        fgraph, _ = fgraph_from_model(freeze_dims_and_data(model, data=[]), inlined_views=True)
         replacements = {}
         for node in fgraph.toposort():
             if isinstance(node.op, ModelObservedRV) and isinstance(node.inputs[1], Constant):
@@ -191,6 +193,20 @@ def structure_key(fgraph, model) -> str | None:
     except (pickle.PicklingError, TypeError, AttributeError, ValueError):
         return None
     return digest.hexdigest()
+
+
+def _shape_may_follow_data(variable) -> bool:
+    """Whether ``variable``'s shape is not known when compiling and it stands on a data
+    variable (a shared variable other than a random generator): dims are frozen to
+    constants first, so a shape left unknown otherwise comes from constants alone."""
+    from pytensor.compile.sharedvalue import SharedVariable
+    from pytensor.graph.traversal import ancestors
+    from pytensor.tensor.random.type import RandomType
+
+    if None not in getattr(variable.type, "shape", (None,)):
+        return False
+    return any(isinstance(v, SharedVariable) and not isinstance(v.type, RandomType)
+               for v in ancestors([variable]))
 
 
 class _DescribingPickler(pickle.Pickler):
