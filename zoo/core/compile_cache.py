@@ -12,9 +12,10 @@ The key is the whole symbolic model with the observed values left out: every var
 operation (pickled, so all its parameters), constant (its bytes), name, static shape,
 transform, dimension and coordinate; dims are frozen to constants first, so their lengths
 are part of it. A model that differs in anything but its observed values gets a key of its
-own and is compiled; a model the key cannot describe (a non-default ``initval``, an
-operation that cannot be pickled such as a ``CustomDist``'s class made at run time, a trace
-variable whose shape follows the data) is compiled every time, never served from the cache.
+own and is compiled (a ``CustomDist``'s start point is left out: the compiled model takes
+its start from the model it serves); a model the key cannot describe (a non-default
+``initval``, an operation that cannot be pickled, a trace variable whose shape follows the
+data) is compiled every time, never served from the cache.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import hashlib
 import io
 import marshal
 import pickle
+import sys
 import threading
 import types
 from collections import OrderedDict
@@ -165,8 +167,8 @@ def structure_key(fgraph, model) -> str | None:
 
     traced = [node.outputs[0] for node in fgraph.apply_nodes
               if isinstance(node.op, ModelFreeRV | ModelDeterministic)]
-    if any(None in getattr(v.type, "shape", (None,)) for v in traced):
-        return None  # a shape that may follow the data: the compiled model would not fit
+    if any(_shape_may_follow_data(v) for v in traced):
+        return None  # the compiled model would not fit another data set
     digest = hashlib.sha256()
     numbers: dict[Any, int] = {}
 
@@ -210,21 +212,89 @@ def _shape_may_follow_data(variable) -> bool:
 
 
 class _DescribingPickler(pickle.Pickler):
-    """Pickles a function defined inside another (PyMC's interval transforms keep one) as
-    its code and the values it closes over, which is what it computes; the bytes are only
-    hashed, never loaded."""
+    """Pickles what cannot be pickled by name as what it computes; the bytes are only hashed,
+    never loaded. A function defined inside another (PyMC's interval transforms keep one):
+    its code and the values it closes over. A class made at run time (a ``CustomDist``'s
+    operation): its name, bases and attributes, and the functions PyMC's log-density
+    dispatchers hold for exactly that class (a custom ``logp`` lives there, not on the
+    class)."""
+
+    def __init__(self, file, classes: set[type]):
+        super().__init__(file)
+        self._classes = classes  # being described: a function registered for one closes
+        # over the class itself
 
     def reducer_override(self, obj):
         if isinstance(obj, types.FunctionType) and "<locals>" in obj.__qualname__:
             cells = tuple(cell.cell_contents for cell in obj.__closure__ or ())
             return tuple, ((obj.__module__, obj.__qualname__, marshal.dumps(obj.__code__),
                             obj.__defaults__, cells),)
+        if isinstance(obj, type) and not _importable(obj):
+            if obj in self._classes:
+                return str, (f"the class {obj.__qualname__} being described",)
+            self._classes.add(obj)
+            attributes = {k: v for k, v in vars(obj).items() if k not in _CLASS_BOOKKEEPING}
+            registered = {name: self._digest(dispatcher.registry.get(obj))
+                          for name, dispatcher in _log_density_dispatchers().items()}
+            return tuple, ((obj.__module__, obj.__qualname__, obj.__bases__, attributes,
+                            registered),)
+        if isinstance(obj, _constant_class()):  # closed over by a CustomDist's functions
+            return tuple, ((str(obj.type), _bytes_of(obj.data)),)
+        if isinstance(obj, _op_from_graph_class()):
+            return tuple, ((type(obj), {k: self._digest(v) for k, v in vars(obj).items()
+                                        if k not in _OP_FROM_GRAPH_CACHES}),)
         return NotImplemented
 
+    def _digest(self, obj) -> bytes:
+        """``obj`` described on its own: a pickle's back-references depend on which objects
+        happen to be shared, which differs between two builds of one model."""
+        return hashlib.sha256(_pickled(obj, self._classes)).digest()
 
-def _pickled(obj) -> bytes:
+
+#: what Python keeps on every class, none of it about what the class computes
+_CLASS_BOOKKEEPING = {"__module__", "__qualname__", "__doc__", "__dict__", "__weakref__",
+                      "__abstractmethods__", "_abc_impl", "__slotnames__"}
+
+
+#: what an OpFromGraph (a CustomDist's operation) fills in from its inner graph when first
+#: asked, so that two copies of one operation differ there only by what was asked
+_OP_FROM_GRAPH_CACHES = {"_inner_shape_template", "_inner_shape_frozen", "_lop_op_cache",
+                         "_rop_op_cache", "_frozen_lop", "_frozen_rop"}
+
+
+def _constant_class() -> type:
+    from pytensor.graph.basic import Constant
+
+    return Constant
+
+
+def _op_from_graph_class() -> type:
+    from pytensor.compile.builders import OpFromGraph
+
+    return OpFromGraph
+
+
+def _importable(cls: type) -> bool:
+    found = sys.modules.get(cls.__module__)
+    for part in cls.__qualname__.split("."):
+        found = getattr(found, part, None)
+    return found is cls
+
+
+def _log_density_dispatchers() -> dict[str, Any]:
+    """PyMC's dispatchers whose functions go into a log density or its gradient (the start
+    point's ``_support_point`` does not: the compiled model's start comes from the model
+    itself, :func:`flat_initial_point`)."""
+    from pymc.distributions.shape_utils import _change_dist_size
+    from pymc.logprob.abstract import _icdf, _logcdf, _logprob
+
+    return {"logprob": _logprob, "logcdf": _logcdf, "icdf": _icdf,
+            "change_dist_size": _change_dist_size}
+
+
+def _pickled(obj, classes: set[type] | None = None) -> bytes:
     buffer = io.BytesIO()
-    _DescribingPickler(buffer).dump(obj)
+    _DescribingPickler(buffer, set() if classes is None else classes).dump(obj)
     return buffer.getvalue()
 
 
