@@ -150,6 +150,28 @@ def test_ctrl_c_during_sampling_exits_130_and_keeps_previous_results(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["coin"]  # no staging folder left
 
 
+def test_sigterm_to_the_command_stops_its_worker_processes(tmp_path):
+    """SIGTERM (``kill PID``, a job scheduler's stop) ended the command at once and left the
+    spawned workers of ``--jobs 2`` fitting on their own; now it stops them as Ctrl-C does."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "zoo", "sbc", "single-coin", "--sims", "400", "--jobs", "2",
+         "--out", str(tmp_path / "sbc"), "--quiet"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    deadline = time.monotonic() + 120
+    while len(workers := children(process.pid)) < 2 and time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.2)
+    time.sleep(1.0)
+    os.kill(process.pid, signal.SIGTERM)  # the command alone, not its group
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and "interrupted" in err, err
+    deadline = time.monotonic() + 30
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
+
+
 # --- set-up -------------------------------------------------------------------------------------
 OLD_PYTHON = next((p for p in ("python3.11", "python3.10") if __import__("shutil").which(p)), None)
 

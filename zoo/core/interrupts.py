@@ -20,7 +20,7 @@ _received = threading.Event()
 
 
 def record(signum=None, frame=None) -> None:
-    """The SIGINT handler: remember the interrupt, then raise it where Python is."""
+    """The handler of SIGINT and SIGTERM: remember the interrupt, then raise it where Python is."""
     _received.set()
     raise KeyboardInterrupt
 
@@ -33,12 +33,15 @@ def check() -> None:
 
 @contextmanager
 def recorded() -> Iterator[None]:
-    """Install :func:`record` as the SIGINT handler for the block (main thread only)."""
+    """Install :func:`record` as the SIGINT and SIGTERM handler for the block (main thread
+    only). SIGTERM too: by default it ends the process at once, and the worker processes of
+    ``zoo power`` or ``zoo sbc --jobs 2`` were left fitting on their own."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     _received.clear()
-    previous, previous_hook = signal.signal(signal.SIGINT, record), sys.unraisablehook
+    previous = {signum: signal.signal(signum, record) for signum in (signal.SIGINT, signal.SIGTERM)}
+    previous_hook = sys.unraisablehook
 
     def unraisable(info):  # "Exception ignored ... KeyboardInterrupt": recorded, not lost
         if not issubclass(info.exc_type, KeyboardInterrupt):
@@ -48,6 +51,7 @@ def recorded() -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         sys.unraisablehook = previous_hook
         _received.clear()
