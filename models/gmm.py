@@ -6,77 +6,19 @@ supervised classification and k-means").
     w       ~ Dirichlet(a, ..., a)                          default a = 2
     x_i     ~ sum_k w_k Normal(mu_k, sigma_k)               the labels z_i marginalised
 
-The defaults are weakly informative on the data's own scale: every component mean lies within
-the data's range and no component sd exceeds the data's sd by much, so the priors only rule out
-absurd values; a = 2 adds one pseudo-count per component, which keeps a weight off exactly 0.
-Default data: the lecture's generative story (mu 2, 5, 10; sigma 0.6, 0.8, 0.5; weights .4, .2,
-.4; n = 10,000), simulated with a fixed seed into ``data/gmm_lecture.csv`` by
-``python -m zoo.models.gmm write-data``.
+Default data: the lecture's generative story, ``data/gmm_lecture.csv`` (data/README.md).
 
-Reference: the posterior itself, without MCMC (``zoo.numerics.importance``): Pareto-smoothed importance
-sampling from multivariate t's at the posterior modes, in the unconstrained space (mu_0, the
-log gaps between ordered means, log sigma, the additive log-ratios of w), on the log posterior
-written out below (``mixture_log_posterior``) from the formulas above, not taken from the PyMC
-model, so that a fault in the PyMC model cannot reach its reference. It runs on standardised
-data (``Units``) with the priors mapped alike, so its answer does not depend on the data's
-units. The checks compare the posterior mean and sd of every mu, sigma and w with it, each
-with the importance sampler's own Monte Carlo error, under the same |z| bound as every other
-model.
+Reference: the posterior itself by Pareto-smoothed importance sampling
+(``zoo.numerics.importance``) on ``mixture_log_posterior``, written from the formulas above,
+not taken from the PyMC model, so that a fault in the PyMC model cannot reach it. Several
+modes are covered (one t per mode, searched from every optimum of ``likelihood_optima``) or
+refused (``Reference.refusal``: CANNOT VERIFY, never PASS); with one mode and Pareto k > 0.7
+the checks fall back on EM's optimum, a weaker check of the means only, and say so.
 
-Several modes: the mode search starts from every distinct EM optimum (``likelihood_optima``:
-EM_RESTARTS k-means++ seeds and the reflection of each optimum about the data's mean, a
-symmetry of symmetric data), and the proposal is a mixture of t's, one per mode, weighted by
-its evidence: the reference is then the whole posterior's moments. When its Pareto k exceeds
-0.7 the estimates cannot be trusted: with one mode (a strongly skewed posterior) the checks
-fall back on the maximum-likelihood mixture by EM, a weaker check of the means only (the
-estimands differ by the prior's pull and the posterior's skew, so each reference error is
-``EM_FALLBACK_SD_FRACTION`` times the MLE's standard error: about one posterior sd passes),
-and the run says so; EM's answer is used only when EM converged. With several modes of
-comparable mass, or several EM optima of comparable likelihood (a flat ridge: components
-closer than their sds), EM's one optimum cannot stand for the posterior and the reference
-refuses (``Reference.refusal``: the run's verdict is CANNOT VERIFY, never PASS). Also shown:
-EM (with its distance from the posterior mean in posterior sds), k-means (hard EM), MAP-EM
-(the EM library's conjugate default prior, not the priors above) and NUTS.
-
-Chains: started from PyMC's jittered default point (``init=jitter``, the means at data
-quantiles), a chain sometimes sits in a wrong mode of this posterior for the whole run (PyMC's
-jitter acts on the ``ordered`` transform's log-gaps between means). The chains therefore start
-at points dispersed around the EM optima of comparable likelihood (two standard errors at
-most, chain seed mod their number picks the optimum) without jitter, so that where the
-posterior has several modes the chains start in several and R-hat sees it.
-``zoo.core.diagnostics`` flags any chain that disagrees with the others (the run then fails), and
-the fit adds a note for any chain whose means sit away from EM's best optimum.
-
-Sampler: nutpie with its low-rank mass matrix (``zoo.core.sampling.sample_nutpie``, which gives
-each chain its own start): the means, sds and weights are correlated, and the low-rank matrix
-roughly halves the leapfrog steps per draw. The measurements behind both decisions are in
-``benchmarks/MEASUREMENTS.md``.
-
-Report plots (``figures``): the data's histogram with EM's mixture density and NUTS's posterior
-mean density; EM's log-likelihood per iteration and its rise per iteration (never negative).
-
-Simulation-based calibration (``zoo sbc gmm``): SBC_N = 200 points per simulated data set,
-under SBC's own proper prior, not the fit's: mu_k ~ Normal(2 + 4k, 0.5) ordered (2, 6, 10 for
-K = 3, the lecture's range), sigma_k ~ LogNormal(log 0.5, 0.35), w ~ Dirichlet(5), in the
-simulator and
-in the fitted SBC model alike. Why: under the fit's wide prior (measured with 'auto' fixed on
-the default data, mu ~ Normal(5.78, 7.3) ordered, sigma ~ HalfNormal(7.3), w ~ Dirichlet(2))
-simulated components often overlap; the posterior is then multimodal, EM and every chain,
-however started, settle on a mode that merges the two, and SBC flags mu[1] and sigma[1]:
-one-mode NUTS does not represent such a posterior. SBC therefore calibrates the sampler where the mixture is
-identifiable, as rat-tumors substitutes a proper prior for its improper one. Under SBC's prior
-adjacent means are 4 +- 0.7 apart and each sd lies between 0.22 and 1.13 with probability 0.98;
-each weight is under 0.1 (fewer than ~20 of the 200 points) with probability 0.009; two
-adjacent means come closer than the sum of their sds (one bump) in ~1 of 40,000 draws. The
-sds' prior is log-normal, not the fit's half-normal, because near-zero sds are a sampler
-regime of their own (a component thousands of times narrower than the gaps makes NUTS diverge
-at verify's target acceptance, 0.8): data with a component that narrow needs
-``--target-accept 0.95``. The ``ordered``
-transform excludes label switching; the simulator draws the means in numpy by rejecting
-unordered draws (forward sampling ignores the transform; with distinct centres sorting would
-change the law, and rejection is rare: P(mu_0 > mu_1) ~ 1e-8). Every chain starts at its own
-dispersed EM start on the simulated data (``MixtureCalibration.start``, standard errors
-capped), as in the fit.
+Chains start dispersed around the EM optima, not at PyMC's jittered point (``init=jitter``),
+where a chain can sit in a wrong mode for the whole run. SBC (``MixtureCalibration``) has a
+proper prior of its own that keeps the components apart. The reasons, and the measurements
+behind them: docs/models.md, "gmm: design notes".
 """
 
 from __future__ import annotations
@@ -145,8 +87,8 @@ COMPARABLE_SHARE = 0.05
 MODE_SEARCH_NATS = 50.0
 #: observations per simulated data set in ``zoo sbc gmm``; the fits then take ~1 s
 SBC_N = 200
-#: SBC's proper, separating prior (see the module docstring): mu_k ~ Normal(2 + 4 k, 0.5)
-#: ordered, sigma_k ~ LogNormal(log 0.5, 0.35), w ~ Dirichlet(5, ..., 5)
+#: SBC's proper, separating prior (why: docs/models.md, gmm's design notes):
+#: mu_k ~ Normal(2 + 4 k, 0.5) ordered, sigma_k ~ LogNormal(log 0.5, 0.35), w ~ Dirichlet(5, ..., 5)
 SBC_FIRST_CENTRE, SBC_GAP = 2.0, 4.0
 SBC_MU_SD = SBC_SIGMA_SCALE = SBC_GAP / 8
 SBC_SIGMA_LOG_SD = 0.35
@@ -216,7 +158,7 @@ class Priors:
 
 
 def resolve_priors(x: np.ndarray, settings: dict[str, Any]) -> Priors:
-    """The settings' priors, with 'auto' on the data's scale (see the module docstring)."""
+    """The settings' priors, with 'auto' on the data's scale (the module docstring's defaults)."""
     spread = float(np.std(x, ddof=1))
     mu_mean, mu_sd = settings["mu_prior"] or (float(np.mean(x)), 2.0 * spread)
     sigma_scale = settings["sigma_prior"] or 2.0 * spread
@@ -754,8 +696,8 @@ def em_trace_figure(em: MixtureFit, folder: Path) -> tuple[str, Path]:
 
 
 class MixtureCalibration(Calibration):
-    """SBC under its own proper prior that keeps the components apart (see the module
-    docstring), from dispersed EM starts as in the fit; the prior settings do not apply to
+    """SBC under its own proper prior that keeps the components apart (docs/models.md, gmm's
+    design notes), from dispersed EM starts as in the fit; the prior settings do not apply to
     SBC, only ``components``."""
 
     def priors(self, settings: dict[str, Any]) -> Priors:
@@ -770,7 +712,7 @@ class MixtureCalibration(Calibration):
                   f"w ~ Dirichlet({SBC_ALPHA:g}), the same in simulator and fitted model")
         scope = ("it keeps the simulated components apart, where the mixture is identifiable: "
                  "under the fit's wide prior components often overlap, the posterior is then "
-                 "multimodal and the chains sample one mode (see the model's docstring)")
+                 "multimodal and the chains sample one mode (docs/models.md, gmm)")
         starts = ("each chain starts at its own dispersed EM start on the simulated data, as "
                   "in the fit")
         sorting = ("means simulated in numpy by rejection of unordered draws (forward "

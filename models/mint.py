@@ -7,40 +7,18 @@
     K              a fixed setting, or K=free: K - 2 ~ Gamma(shape, rate) with mode 1, sd 10,
                    Kruschke's choice (shape 1.105125, rate 0.1051249); K=free:MODE,SD sets them
 
-Data: one row per flip, columns ``coin`` (any label) and ``y``; coins are indexed 0..S-1 in
-sorted label order (digits compared as numbers, so coin2 < coin10), and checks name them so:
-``theta[0]`` is the first label. Defaults (setting ``example``): ``two-coins`` is the book's
-two-coin example, 3 heads of 15 and 4 heads of 5 (the lecture says "2 heads out of 5" but centres
-coin 2's posterior on 4/5; Kruschke's figure uses 4 of 5); ``exercise1`` is one coin with 7 heads
+Data: one row per flip, columns ``coin`` and ``y``; coins are indexed 0..S-1 in sorted label
+order (digits compared as numbers, so coin2 < coin10): ``theta[0]`` is the first label.
+Defaults (``EXAMPLES``): ``two-coins``, 3 heads of 15 and 4 of 5 (the lecture says "2 heads
+out of 5" but centres coin 2's posterior on 4/5, as Kruschke's figure); ``exercise1``, 7 heads
 and 3 tails (the lecture lists nine flips, H H T H T H H H T, but its solution uses 7 and 3).
 
-References. ``exact``: each theta_s is integrated out analytically (beta-binomial), leaving a
-1-D integral over omega by adaptive quadrature (rtol 1e-9), which gives the posterior mean and sd
-of omega and, through the conjugate Beta(a + z_s, b + N_s - z_s) given omega, of every theta_s;
-for K=free a 2-D adaptive quadrature over (omega, K). ``grid``: the lecture's joint grid over
-(omega, theta_1, ..., theta_S), points i/(n+1), prior p(theta|omega) p(omega) normalised on the
-grid, times the likelihood. Because the prior factorises given omega, the sum over the
-(S+1)-dimensional grid is done coin by coin (S n^2 work, exactly equal to summing the full
-n^(S+1) array, which the tests confirm for two coins), so any S fits in memory; its
-discretisation error against ``exact`` is stated in the notes (K fixed only).
-
-Parameterisation: with ``param=noncentred`` (default) each coin is sampled as
-eta_s = (logit theta_s - c) / s with c = log(a / b), s = sqrt(1/a + 1/b), the approximate mean
-and sd of logit theta under Beta(a, b), and the exact Beta density plus the Jacobian restored
-by a potential; the posterior is unchanged but eta's scale no longer depends on omega or K, so
-NUTS does not meet a funnel at large K or K=free. ``param=centred`` samples theta_s ~ Beta
-directly, for comparison.
-
-Report plot (``figures``): for fixed K, the K-sweep of shrinkage drawn from the exact reference
-(each theta_s's exact posterior mean +- sd and omega's mean against K, the raw proportions
-marked, the run's own estimates at its K), the cheap stand-in for a sampled ``zoo sweep``; for
-K=free, the posterior of K (the run's draws, its prior, the exact mean +- sd) instead, since
-K is then a parameter, not an axis.
-
-Simulation-based calibration (``zoo sbc mint``): the noncentred model's Potential is invisible
-to forward sampling, so ``MintCalibration.simulate`` draws the generative story in numpy
-(omega, K if free, theta_s, the flips of the default data's coins) and SBC ranks omega, theta (and kappa
-when K is free) in the model as ``zoo run`` fits it, Potential included.
+Reference ``exact``: each theta_s integrated out as a beta-binomial, then adaptive quadrature
+over omega (and K when free) in numpy/scipy, not from the PyMC model; the lecture's joint grid
+is shown beside it. ``param=noncentred`` (default) samples each coin on a standardised logit
+scale, the exact Beta density restored by a Potential, so NUTS meets no funnel at large K or
+K=free; the Potential is invisible to forward sampling, so SBC simulates in numpy
+(``MintCalibration.simulate``). Details: docs/models.md, "mint: design notes".
 """
 
 from __future__ import annotations

@@ -1,63 +1,29 @@
 """Missing data: the lecture's 2-D Gaussian with second coordinates lost (lecture 000, "Toy
-Example: 2D Gaussian"; the example is Efron & Hastie's, *Computer Age Statistical Inference*,
-section 9.3).
+Example: 2D Gaussian"; Efron & Hastie, *Computer Age Statistical Inference*, section 9.3).
 
     (x1_i, x2_i) ~ Normal2(mu, Sigma), i = 1..n     x1 always observed, x2 lost at random
 
 When only x2 goes missing the likelihood factors (Anderson 1957) into x1's marginal over every
-row and the regression of x2 on x1 over the complete rows:
+row and the regression of x2 on x1, about a fixed centre c = m1, over the complete rows; the
+prior is conjugate on each factor:
 
-    x1_i        ~ Normal(mu1, s11)                        every row
-    x2_i | x1_i ~ Normal(a + b (x1_i - c), s22.1)         the rows where x2 is given
+    x1_i        ~ Normal(mu1, s11)                 s11   ~ InvGamma((nu - 1)/2, psi11/2)
+    x2_i | x1_i ~ Normal(a + b (x1_i - c), s22.1)  s22.1 ~ InvGamma(nu/2, psi22.1/2)
+    mu1 | s11   ~ Normal(m1, s11/k)                a | s22.1 ~ Normal(m2, s22.1/k)
+    b | s22.1   ~ Normal(psi12/psi11, s22.1/psi11) (a, b independent given s22.1)
 
-with mu2 = a + b (mu1 - c), Sigma12 = b s11, Sigma22 = s22.1 + b^2 s11; the intercept is
-b0 = a - b c, written about a fixed centre c (the prior's m1, the mean of x1) so that the
-level a and the slope b are nearly uncorrelated a posteriori (NUTS needs no rotation).
+with mu2 = a + b (mu1 - c), Sigma12 = b s11, Sigma22 = s22.1 + b^2 s11 and psi22.1 = psi22 -
+psi12^2/psi11: exactly the Normal-inverse-Wishart Sigma ~ InvWishart(nu, Psi), mu | Sigma ~
+Normal(m, Sigma/k), by default m = the means of x1 and of the given x2, Psi = diag of their
+variances, nu = PRIOR_NU, k = PRIOR_K. Each lost x2 is a non-centred latent,
+a + b (x1 - c) + sqrt(s22.1) z: a posteriori each z is Normal(0, 1), independent of the
+parameters (PyMC's automatic imputation, the centred form, is a funnel when complete rows
+are few).
 
-Prior: conjugate on the factored parameters, a Normal-inverse-gamma on each factor,
-
-    s11   ~ InvGamma((nu - 1)/2, psi11/2)      mu1 | s11   ~ Normal(m1, s11/k)
-    s22.1 ~ InvGamma(nu/2, psi22.1/2)          a | s22.1   ~ Normal(m2, s22.1/k)
-                                               b | s22.1   ~ Normal(psi12/psi11, s22.1/psi11)
-
-(a, b independent given s22.1; psi22.1 = psi22 - psi12^2/psi11). On (mu, Sigma) this is
-exactly the Normal-inverse-Wishart prior Sigma ~ InvWishart(nu, Psi), mu | Sigma ~
-Normal(m, Sigma/k): the partition of an inverse Wishart makes Sigma11, the regression
-coefficient B = Sigma12/Sigma11 and Sigma22.1 independent with the laws above, and mu2 given
-mu1 and Sigma is Normal(m2 + B (mu1 - m1), Sigma22.1/k) (``tests/test_missing_data.py`` checks
-the two against each other by simulation). It is proper. The PyMC model is written on the
-factored parameters with this same prior; mu, Sigma, sigma and rho are Deterministics.
-Defaults, on the data's own scale as gmm's: m = (mean of x1, mean of the given x2),
-Psi = diag(var x1, var of the given x2), nu = 4 (the smallest whole nu for which Sigma has a
-prior mean, Psi itself), k = 0.01 (mu's prior sd is 10 sigma: a hundredth of one row's weight).
-
-Imputation: each lost x2 is an explicit latent, x2_lost = a + b (x1 - c) + sqrt(s22.1) z with
-z ~ Normal(0, 1) (non-centred). The lost values carry no information about the parameters,
-so a posteriori every z is exactly Normal(0, 1) and independent of them: NUTS sees the
-parameters' posterior beside isotropic normals. PyMC's automatic imputation (observed with
-NaN) is the centred form, each lost value with scale sqrt(s22.1): a funnel when the complete
-rows are few (``benchmarks/missing_data_calibration.py`` compares the two).
-
-Reference ``exact``: with these priors the posterior of the factored parameters is closed form
-(the x1 part updated by every row, the regression part by the complete rows, independent of
-each other), so it is drawn exactly: REFERENCE_DRAWS iid draws with a fixed seed, turned into
-mu, sigma and rho; the posterior mean and sd of mu[0], mu[1] and sigma[0] are in closed form
-(Student t and inverse-gamma moments) and those are used, the rest come from the draws with
-their Monte Carlo errors (sd/sqrt(N) for a mean, the delta method for an sd). Checks: mean
-and sd of mu[0], mu[1], sigma[0], sigma[1] and rho, under the zoo's |z| bound.
-
-Beside it, ``em``: the lecture's EM (E-step: each lost x2 by its conditional expectation, its
-conditional variance added to the second moments; M-step: the complete-data MLE;
-``zoo.numerics.em.em_gaussian_missing``, monotone log-likelihood checked every step), with its
-distance from the posterior mean in posterior sds. The report's figure draws that distance
-against the share lost, from the exact posterior (no MCMC).
-
-Default data: the lecture's story (sigma 1 and 0.75, means 1.85 and 1, rho 0.82) with n = 40
-and 20 second coordinates lost, as in the lecture's notebook (the lecture's text keeps "lose
-z = 20 y-values" but not n; its source, AM207's EM notebook after Efron & Hastie, draws 40
-points and loses the last 20): ``data/missing_data.csv``, written by ``python -m
-zoo.models.missing_data write-data``. ``missing=`` re-simulates the same 40 points with
-another share lost; the lost rows of a smaller share are among those of a larger one.
+Reference ``exact``: the factored posterior is closed form and drawn iid with numpy/scipy
+alone, never from the PyMC model; EM's maximum likelihood (``zoo.numerics.em``) is shown beside
+it. Default data: ``data/missing_data.csv`` (data/README.md). Why each choice, and what
+measured it: docs/models.md, "missing-data: design notes".
 """
 
 from __future__ import annotations
@@ -94,7 +60,8 @@ MIN_COMPLETE = 3
 MAX_ABS = 1e140
 #: the largest share the example may lose and keep MIN_COMPLETE complete rows
 MAX_SHARE = (LECTURE_N - MIN_COMPLETE) / LECTURE_N
-#: the default prior (module docstring): nu and k of the Normal-inverse-Wishart
+#: the default prior's nu and k: nu = 4 is the smallest whole nu for which Sigma has a prior
+#: mean (Psi itself); k = 0.01 makes mu's prior sd 10 sigma, a hundredth of one row's weight
 PRIOR_NU = 4.0
 PRIOR_K = 0.01
 #: iid draws of the exact posterior: their Monte Carlo error is then a sixth or less of NUTS's

@@ -4,48 +4,25 @@
     theta_j         ~ Beta(alpha, beta),             j = 1..J   (default J = 71)
     tumors_j        ~ Binomial(rats_j, theta_j)
 
-Sampled as BDA3 computes it (section 5.3): theta integrated out, tumors_j ~ BetaBinomial(rats_j,
-alpha, beta), NUTS on (alpha, beta) alone, then for each draw every theta_j from its exact
-conditional Beta(alpha + y_j, beta + n_j - y_j). NUTS works in BDA3's coordinates
-u = log(alpha/beta), v = log(alpha + beta), both flat, with the log density
-log p(alpha, beta) + log alpha + log beta (the Jacobian of (u, v) -> (alpha, beta)). Why not
-theta in NUTS as well: the 73-dimensional posterior has a funnel between v and the thetas, on
-which nutpie's sds of alpha, beta and v came out biased low whatever its tuning, and PyMC's NUTS
-was unbiased but some twenty times slower; on (u, v) nutpie is unbiased and fast (the figures
-are in ``benchmarks/MEASUREMENTS.md``). The posterior predictive check then
-replicates new experiments of the same sizes (theta drawn afresh), not the same thetas.
-The last row is the "current" experiment (the lecture's 71st, 4 of 14); every earlier row is
-"historical", in user data too.
+Sampled as BDA3 computes it: theta integrated out (tumors_j ~ BetaBinomial(rats_j, alpha,
+beta)), NUTS on u = log(alpha/beta) and v = log(alpha + beta) alone, then every theta_j drawn
+from its exact conditional Beta(alpha + y_j, beta + n_j - y_j) given each draw; with theta in
+NUTS, nutpie's sds of alpha and beta came out biased low. The last row is the "current"
+experiment (the lecture's 71st, 4 of 14), every earlier row "historical", in user data too.
 
-References: ``grid`` is BDA3's grid over (u, v) with theta_j's moments from the exact
-conditional Beta(alpha + y_j, beta + n_j - y_j) averaged over it. The box is cut where less
-than 1e-7 of the posterior lies beyond each edge. Strictly, alpha and beta have no posterior
-mean or sd: as alpha + beta grows the likelihood tends to the complete-pooling one, so the
-tail of alpha + beta falls only as (alpha + beta)^(-3/2). On the default data that tail
-holds about 1e-8 of the mass and never shows in a few thousand draws, so alpha and beta are
-checked against the posterior truncated to the grid's box, but only where widening the box
-moves the value by less than 1% (the notes say); u and v have all their moments and are
-always checked.
+Reference ``grid``: BDA3's grid over (u, v) in numpy/scipy (``grid_posterior``, not the PyMC
+model), theta_j's moments from its exact conditional averaged over it. alpha and beta have no
+posterior mean or sd (a heavy tail in alpha + beta), so they are checked against the posterior
+truncated to the grid's box, and only where widening the box moves them by under
+TAIL_TOLERANCE; u and v are always checked. Beside it, the levels of Bayes for the current
+experiment (``eb_moments``, ``type2_ml``, ``type2_map``, ``full_bayes``) and, with
+``compare_pooling=yes``, no, complete and partial pooling by PSIS-LOO. The lecture prints the
+posterior mean as (alpha + y)/(beta + n); its number, 0.2229, is (alpha + y)/(alpha + beta + n),
+which is what is computed here.
 
-Levels of Bayes, all for the current experiment from the historical ones: ``eb_moments``
-(match the mean and variance, ddof 0, of y/n), ``type2_ml`` (maximise the beta-binomial
-marginal likelihood), ``type2_map`` (the same times the hyperprior, as a density in
-(alpha, beta)) and ``full_bayes`` (NUTS on every row, with the posterior predictive of a new
-experiment). The lecture prints the posterior mean as (alpha + y)/(beta + n); its number, 0.2229,
-is (alpha + y)/(alpha + beta + n), which is what is computed here. Pooling: no pooling
-(theta_j ~ Beta(1, 1) each), complete pooling (one theta ~ Beta(1, 1)) and partial pooling
-(the hierarchical model) compared by PSIS-LOO.
-
-Report plots (``figures``): the shrinkage plot and, with ``compare_pooling=yes``, ArviZ's LOO
-comparison of the three pooling levels.
-
-Simulation-based calibration (``zoo sbc rat-tumors``): the hyperprior is improper, so there is
-no prior to simulate from. SBC calibrates the same Binomial likelihood and Beta population
-under a proper prior in the same coordinates, u ~ Normal(-1.8, 0.5) and v ~ Normal(2.8, 0.75)
-(the default data's posterior is about u -1.78 +- 0.11, v 2.76 +- 0.34, so the prior covers it
-several posterior sds wide), on the default data's 71 group sizes. It ranks u, v, alpha and beta:
-the thetas are drawn exactly from their conditional given each (alpha, beta), so their
-calibration follows.
+SBC (``HyperpriorCalibration``): the hyperprior is improper, so SBC draws u and v from proper
+normals (SBC_PRIOR_U, SBC_PRIOR_V) that cover the default data's posterior, with the same
+likelihood. Details and measurements: docs/models.md, "rat-tumors: design notes".
 """
 
 from __future__ import annotations

@@ -160,6 +160,17 @@ def test_same_seed_same_draws(tmp_path):
     assert (tmp_path / "a" / draws).read_bytes() == (tmp_path / "b" / draws).read_bytes()
 
 
+def test_export_describes_the_model_by_its_summary_not_its_docstring(tmp_path):
+    """The module docstring is for the model's maintainers (issue 27.5); what the export
+    publishes as the model's description is its user-facing ``summary``."""
+    from zoo.tools.posteriordb.export import export
+
+    model = all_models()["single-coin"]
+    export([model], tmp_path / "db", seed=1)
+    info = tmp_path / "db" / "posterior_database" / "models" / "info" / f"{names(model)[1]}.info.json"
+    assert json.loads(info.read_text())["description"] == model.summary
+
+
 def test_export_refuses_a_folder_with_files(tmp_path, capsys):
     out = tmp_path / "db"
     out.mkdir()

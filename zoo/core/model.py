@@ -8,7 +8,6 @@ classical reference, and (optionally) overrides how it is fitted. The pipeline
 
 from __future__ import annotations
 
-import sys
 from importlib import resources
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -74,8 +73,9 @@ class ZooModel(ABC):
     #: the model as mathematics for its report page: one TeX line (matplotlib mathtext) per
     #: statement; empty: the page shows the title alone
     formula: ClassVar[list[str]] = []
-    #: what the model is and its decisions, in a few sentences, for its report page (not the
-    #: docstring, which is for its maintainers); empty: the title stands in
+    #: what the model is and its decisions, in a few sentences, for its report page and the
+    #: posteriordb export (not the docstring, which is for its maintainers); empty: the title
+    #: stands in (:meth:`describe`)
     summary: ClassVar[str] = ""
     columns: ClassVar[list[Column]]
     settings: ClassVar[dict[str, Setting]] = {}
@@ -206,8 +206,9 @@ class ZooModel(ABC):
         other methods' answers (``fit.alternatives``), notes. Nothing by default."""
 
     def describe(self) -> str:
-        """The model in a few lines of math: the module's docstring by default."""
-        return (sys.modules[type(self).__module__].__doc__ or self.title).strip()
+        """What the model is, for its users: its ``summary``, else its title (the module's
+        docstring is for its maintainers and is published nowhere)."""
+        return self.summary or self.title
 
     def figures(self, result: Result, folder: Path) -> list[tuple[str, Path]]:
         """The model's own plots for its report page, saved in ``folder``: (caption, file).

@@ -161,7 +161,7 @@ def _write_model_page(result: Result, folder: Path, environment: jinja2.Environm
         **context,
         "name": result.model.name,
         "title": result.model.title,
-        "about": result.model.summary or result.model.title,
+        "about": result.model.describe(),
         "status": status(result),
         "verdict": f"{checks_line(result)}; {diagnostics_line(result)}; "
                    f"{density_verdict(result)}",

@@ -210,7 +210,7 @@ def markdown(result: Result) -> str:
         f"- {density_line(result)}",
         *([f"- reference: {result.reference.refusal}"] if result.reference.refusal else []),
         "",
-        result.model.summary or result.model.title,
+        result.model.describe(),
         "",
         *(f"$${line}$$" for line in result.model.formula),
         "",
