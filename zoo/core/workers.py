@@ -47,9 +47,11 @@ def spawned_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     try:
         yield pool
     except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
         for process in context.processes:
             process.terminate()
+        # then wait for the pool's own thread, which reaps them: until it has, a process it
+        # reaped may still look alive to another thread (waitpid's ECHILD reads as running)
+        pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown()
 
