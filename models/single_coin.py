@@ -120,7 +120,7 @@ def posterior_draws(heads: int, tails: int, prior: tuple, size, rng) -> np.ndarr
 
 class SingleCoin(ZooModel):
     name = "single-coin"
-    title = "one coin, Beta-Bernoulli: exact posterior, the lecture's 500-point grid beside it"
+    title = "one coin: quadrature (triangular prior) or closed form (Beta), the lecture's 500-point grid beside it"
     formula = [
         r"\theta \sim \mathrm{Beta}(A, B)\ \ \mathrm{or}\ \ p(\theta) = 4 \min(\theta, 1 - \theta)",
         r"y_i \sim \mathrm{Bernoulli}(\theta),\quad i = 1, \ldots, N",
