@@ -220,9 +220,14 @@ class _DescribingPickler(pickle.Pickler):
     class)."""
 
     def __init__(self, file, classes: set[type]):
+        from pytensor.compile.builders import OpFromGraph
+        from pytensor.graph.basic import Constant
+
         super().__init__(file)
         self._classes = classes  # being described: a function registered for one closes
         # over the class itself
+        self._constant, self._op_from_graph = Constant, OpFromGraph  # looked up once, not
+        # for every object pickled
 
     def reducer_override(self, obj):
         if isinstance(obj, types.FunctionType) and "<locals>" in obj.__qualname__:
@@ -238,9 +243,9 @@ class _DescribingPickler(pickle.Pickler):
                           for name, dispatcher in _log_density_dispatchers().items()}
             return tuple, ((obj.__module__, obj.__qualname__, obj.__bases__, attributes,
                             registered),)
-        if isinstance(obj, _constant_class()):  # closed over by a CustomDist's functions
+        if isinstance(obj, self._constant):  # closed over by a CustomDist's functions
             return tuple, ((str(obj.type), _bytes_of(obj.data)),)
-        if isinstance(obj, _op_from_graph_class()):
+        if isinstance(obj, self._op_from_graph):
             return tuple, ((type(obj), {k: self._digest(v) for k, v in vars(obj).items()
                                         if k not in _OP_FROM_GRAPH_CACHES}),)
         return NotImplemented
@@ -260,18 +265,6 @@ _CLASS_BOOKKEEPING = {"__module__", "__qualname__", "__doc__", "__dict__", "__we
 #: asked, so that two copies of one operation differ there only by what was asked
 _OP_FROM_GRAPH_CACHES = {"_inner_shape_template", "_inner_shape_frozen", "_lop_op_cache",
                          "_rop_op_cache", "_frozen_lop", "_frozen_rop"}
-
-
-def _constant_class() -> type:
-    from pytensor.graph.basic import Constant
-
-    return Constant
-
-
-def _op_from_graph_class() -> type:
-    from pytensor.compile.builders import OpFromGraph
-
-    return OpFromGraph
 
 
 def _importable(cls: type) -> bool:
