@@ -887,7 +887,7 @@ class GaussianMixture(ZooModel):
         for chain, what in chains_off_reference(fit.idata, mixture_values(em)).items():
             fit.notes.append(f"chain {chain} disagrees with the EM optimum ({what})")
 
-    def faults(self):    def faults(self):
+    def faults(self):
         return [GmmSigmaAsVariance, GmmNoWeights, GmmSigmaPrior, GmmSigmaScaleFromVariance,
                 GmmDropLast, GmmTempered]
 
