@@ -169,7 +169,6 @@ def plot(frame: pd.DataFrame, key: str, title: str) -> Figure:
         for method in sorted(drawn, key=methods.index):
             ax.plot([], [], linestyle=styles[method], color="black", linewidth=1,
                     label=method.removeprefix(ALTERNATIVE))
-        ax.plot([], [], "x", color="black", label="reference")
         ax.set_xscale("log" if log_x else "linear")
         ax.set_xticks(values, [f"{v:g}" for v in values])
         ax.xaxis.set_minor_locator(NullLocator())  # a log axis labels its minor ticks: clutter
