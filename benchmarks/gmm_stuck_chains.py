@@ -29,8 +29,9 @@ from zoo.models.gmm import MODEL
 def one_fit(init: str, config: SamplerConfig) -> dict:
     settings = MODEL.parse_settings([f"init={init}"])
     data = MODEL.load(None, settings)
+    reference = MODEL.reference(data, settings)
     begin = time.perf_counter()
-    idata = MODEL.fit(data, settings, config).idata
+    idata = MODEL.fit(MODEL.build(data, settings), data, settings, config, reference).idata
     return summarise(idata, time.perf_counter() - begin)
 
 
@@ -75,7 +76,8 @@ def stuck(seeds: int, draws: int, tune: int) -> None:
 def generic_start(start_kind: str, seeds: int, draws: int, tune: int) -> None:
     total = 0
     for seed in range(1, seeds + 1):
-        found = generic_start_fit(start_kind, SamplerConfig(draws=draws, tune=tune, seed=seed))
+        found = generic_start_fit(start_kind, SamplerConfig(draws=draws, tune=tune, seed=seed,
+                                                               nuts_sampler="pymc"))
         total += len(found["stuck"])
         print(f"seed {seed:2d} start={start_kind}+jitter stuck chains {found['stuck']} "
               f"max R-hat {found['r_hat']:.3f} divergences {found['divergences']} "

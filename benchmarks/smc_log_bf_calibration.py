@@ -42,7 +42,7 @@ def one_seed(seed: int, draws: int, chains: int) -> dict[str, float]:
     settings = MODEL.parse_settings()
     data = MODEL.default_data(settings)
     exact = MODEL.reference(data, settings).values["log_bf"]
-    config = SamplerConfig(draws=draws, chains=chains, seed=seed).resolved(MODEL.nuts_sampler)
+    config = SamplerConfig(draws=draws, chains=chains, seed=seed).resolved()
     evidence = [smc_log_evidence(idata) for idata in MODEL.smc_fits(data, settings, config)]
     estimate = log_bf_estimate(*evidence)
     checks = compare(Fit(idata=None, estimates={"log_bf": estimate}),

@@ -23,7 +23,6 @@ behind them: docs/models.md, "gmm: design notes".
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -353,25 +352,14 @@ def hard_and_map_fits(x: np.ndarray, k: int, priors: Priors) -> dict[str, Mixtur
     }
 
 
-def maximum_likelihood(x: np.ndarray, k: int) -> MixtureFit:
-    """The EM optimum, the best of :func:`likelihood_optima`; a user error (exit 2) when every
-    start collapses onto a point. The reference, the chains' starts, the fit's comparison and
-    the figures all need it."""
-    return likelihood_optima(x, k)[0]
-
-
 def likelihood_optima(x: np.ndarray, k: int) -> tuple[MixtureFit, ...]:
     """The distinct local maxima of the likelihood that EM reaches, best first: EM from
     EM_RESTARTS k-means++ seeds and from the reflection x -> 2 mean(x) - x of each optimum so
     found (the means' order reversed, so that it is again ordered). On data symmetric about
     their mean the reflection of a mode is a mode of equal likelihood, which random seeds may
-    never reach. Computed once per data set and kept."""
-    return _likelihood_optima(np.ascontiguousarray(x, float).tobytes(), k)
-
-
-@functools.lru_cache(maxsize=4)
-def _likelihood_optima(x_bytes: bytes, k: int) -> tuple[MixtureFit, ...]:
-    x = np.frombuffer(x_bytes)
+    never reach. The reference computes them once and hands them to the fit
+    (``Reference.workings["optima"]``): the chains start around them."""
+    x = np.asarray(x, float)
     units = Units.of(x)
     found: list[MixtureFit] = []
     why = ""
@@ -572,6 +560,40 @@ def classical_alternatives(x: np.ndarray, k: int, priors: Priors,
 # --- the PyMC model -----------------------------------------------------------------------------
 
 
+def posterior_reference(x: np.ndarray, k: int, priors: Priors, optima: tuple[MixtureFit, ...],
+                        seed: int) -> Reference:
+    """:meth:`GaussianMixture.reference` from EM's ``optima``: importance sampling over every
+    mode, else EM or a refusal."""
+    em = optima[0]
+    alternatives, notes = classical_alternatives(x, k, priors, em)
+    try:
+        moments = posterior_moments(mixture_target(x, k, priors, optima), REFERENCE_DRAWS,
+                                    seed)
+    except (ReferenceFailed, np.linalg.LinAlgError) as err:
+        why = f"importance sampling failed ({err})"
+        if refusal := several_modes(optima, None, why):
+            raise DataError(f"gmm: {refusal}") from None
+        values, errors, fallback = em_fallback(x, em, why)
+        return Reference("em", values, errors, alternatives, notes + fallback,
+                         kind="EM fallback")
+    alternatives["psis"] = {**moments.values, "pareto_k": moments.pareto_k, "ess": moments.ess,
+                            "draws": float(moments.draws), "modes": len(moments.mode_masses)}
+    if not moments.trusted:
+        why = f"importance sampling's Pareto k is {moments.pareto_k:.2f} > {PARETO_K_MAX}"
+        if refusal := several_modes(optima, moments, why):
+            return Reference("psis", moments.values, moments.errors, alternatives,
+                             notes + moments.notes, refusal=refusal,
+                             kind="importance sampling")
+        values, errors, fallback = em_fallback(x, em, why)
+        return Reference("em", values, errors, alternatives, notes + fallback,
+                         kind="EM fallback")
+    if "em" in alternatives:
+        alternatives["em_minus_posterior_in_sds"] = em_distances(em, moments)
+    notes.insert(0, reference_note(moments, seed))
+    return Reference("psis", moments.values, moments.errors, alternatives,
+                     notes + moments.notes, kind="importance sampling")
+
+
 def mixture_model(x: np.ndarray, k: int, priors: Priors, start_means: np.ndarray) -> pm.Model:
     """The mixture with the labels marginalised. The means' default start is ``start_means``
     (increasing: the ``ordered`` transform needs distinct means), given as the prior's support
@@ -732,7 +754,7 @@ class MixtureCalibration(Calibration):
         (nutpie's jittered default where every EM start collapses)."""
         try:
             x = np.asarray(observed["x"])
-            return em_starts(x, maximum_likelihood(x, settings["components"]))
+            return em_starts(x, likelihood_optima(x, settings["components"])[0])
         except DataError:
             return None
 
@@ -809,7 +831,7 @@ class GaussianMixture(ZooModel):
     def figures(self, result, folder: Path) -> list[tuple[str, Path]]:
         """The data with EM's and NUTS's mixture densities; EM's log-likelihood per iteration."""
         x = result.data["x"].to_numpy()
-        em = maximum_likelihood(x, result.settings["components"])
+        em = result.reference.workings["optima"][0]
         return [density_figure(x, em, result.fit.idata, Path(folder)),
                 em_trace_figure(em, Path(folder))]
 
@@ -840,56 +862,28 @@ class GaussianMixture(ZooModel):
         """Posterior means and sds by importance sampling over every mode found; where that
         cannot be trusted, EM (a weaker check) if EM has one optimum of its height, else a
         refusal (never one mode standing for several); EM, its standard errors, k-means and
-        MAP-EM beside them."""
+        MAP-EM beside them. Its workings: EM's optima, where the chains start."""
         x = data["x"].to_numpy()
         k = settings["components"]
-        priors = resolve_priors(x, settings)
         optima = likelihood_optima(x, k)
-        em = optima[0]
-        alternatives, notes = classical_alternatives(x, k, priors, em)
-        try:
-            moments = posterior_moments(mixture_target(x, k, priors, optima), REFERENCE_DRAWS,
-                                        self.reference_seed)
-        except (ReferenceFailed, np.linalg.LinAlgError) as err:
-            why = f"importance sampling failed ({err})"
-            if refusal := several_modes(optima, None, why):
-                raise DataError(f"gmm: {refusal}") from None
-            values, errors, fallback = em_fallback(x, em, why)
-            return Reference("em", values, errors, alternatives, notes + fallback,
-                             kind="EM fallback")
-        alternatives["psis"] = {**moments.values, "pareto_k": moments.pareto_k, "ess": moments.ess,
-                                "draws": float(moments.draws), "modes": len(moments.mode_masses)}
-        if not moments.trusted:
-            why = f"importance sampling's Pareto k is {moments.pareto_k:.2f} > {PARETO_K_MAX}"
-            if refusal := several_modes(optima, moments, why):
-                return Reference("psis", moments.values, moments.errors, alternatives,
-                                 notes + moments.notes, refusal=refusal,
-                                 kind="importance sampling")
-            values, errors, fallback = em_fallback(x, em, why)
-            return Reference("em", values, errors, alternatives, notes + fallback,
-                             kind="EM fallback")
-        if "em" in alternatives:
-            alternatives["em_minus_posterior_in_sds"] = em_distances(em, moments)
-        notes.insert(0, reference_note(moments, self.reference_seed))
-        return Reference("psis", moments.values, moments.errors, alternatives,
-                         notes + moments.notes, kind="importance sampling")
+        found = posterior_reference(x, k, resolve_priors(x, settings), optima, self.reference_seed)
+        return replace(found, workings={"optima": optima})
 
-    def nuts_options(self, data, settings):
+    def nuts_options(self, data, settings, reference):
         """Each chain at its own dispersed start around one of the EM optima of comparable
         likelihood (or PyMC's jittered default)."""
-        x = data["x"].to_numpy()
         if settings["init"] != "em":
             return {}
-        return {"starts": mode_starts(x, comparable_optima(
-            likelihood_optima(x, settings["components"])))}
+        return {"starts": mode_starts(data["x"].to_numpy(),
+                                      comparable_optima(reference.workings["optima"]))}
 
-    def complete(self, fit, data, settings, config):
+    def complete(self, fit, data, settings, config, reference):
         """NUTS's answers and speed beside EM's, and a per-chain comparison with EM's optimum."""
         if config.sampler == "smc":
             return
         x = data["x"].to_numpy()
         fit.alternatives["nuts"] = posterior_alternatives(fit.idata, x)
-        em = maximum_likelihood(x, settings["components"])
+        em = reference.workings["optima"][0]
         for chain, what in chains_off_reference(fit.idata, mixture_values(em)).items():
             fit.notes.append(f"chain {chain} disagrees with the EM optimum ({what})")
 

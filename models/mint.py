@@ -397,7 +397,8 @@ class Mint(ZooModel):
         exact = exact_posterior(counts.heads, counts.flips, K, A, B)
         notes = [f"theta[{s}] is coin {label!r}: {h} heads of {n}"
                  for s, (label, h, n) in enumerate(zip(counts.labels, counts.heads, counts.flips))]
-        alternatives = {}
+        alternatives = {"raw": {f"theta[{s}].mean": h / n  # each coin alone: no pooling
+                                for s, (h, n) in enumerate(zip(counts.heads, counts.flips))}}
         if isinstance(K, FreeK):
             notes.append(f"K - 2 ~ Gamma(shape {K.shape:.6g}, rate {K.rate:.6g}); reference: 2-D "
                          "quadrature over (omega, K); no grid (it would be (S+2)-dimensional)")
@@ -460,12 +461,6 @@ class Mint(ZooModel):
 
     def calibration(self):
         return MintCalibration(self)
-
-    def sweep_marks(self, data: pd.DataFrame, settings: dict[str, Any]) -> dict[str, tuple[str, float]]:
-        """Each coin's raw proportion of heads, drawn beside its posterior in ``zoo sweep``."""
-        counts = coin_counts(data)
-        return {f"theta[{s}].mean": (f"{label} raw {h}/{n}", h / n)
-                for s, (label, h, n) in enumerate(zip(counts.labels, counts.heads, counts.flips))}
 
     def faults(self):
         return [MintA, MintK, MintSwappedShapes, MintNoJacobian, MintNoNormalTerm, MintDropLast,

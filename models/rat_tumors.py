@@ -481,7 +481,6 @@ class RatTumors(ZooModel):
                             "rats in the new experiment to predict"),
     }
     var_names = ["log_alpha_over_beta", "log_alpha_plus_beta", "alpha", "beta", "theta"]
-    smc_ok = False
 
     def default_data(self, settings):
         return pd.read_csv(DATA_DIR / "rat_tumors.csv")
@@ -510,9 +509,9 @@ class RatTumors(ZooModel):
         return lambda values: float(log_posterior_uv(values["log_alpha_over_beta"],
                                                      values["log_alpha_plus_beta"], tumors, rats))
 
-    def densities(self, data, settings):
+    def densities(self, data, settings, built):
         """The hierarchical model, and with compare_pooling=yes the two pooling models too."""
-        found = super().densities(data, settings)
+        found = super().densities(data, settings, built)
         if not settings["compare_pooling"]:
             return found
         tumors, rats = _counts(data)
@@ -604,28 +603,26 @@ class RatTumors(ZooModel):
         conditional Beta (see :func:`posterior_draws`)."""
         return posterior_draws(*_counts(data), (chains, draws), rng)
 
-    def nuts_options(self, data, settings):
+    def nuts_options(self, data, settings, reference):
         """Start at the pooled mean with alpha + beta = 10, inside the posterior's bulk."""
         tumors, rats = _counts(data)
         pooled = (tumors.sum() + 0.5) / (rats.sum() + 1.0)
         return {"initvals": {"log_alpha_over_beta": float(np.log(pooled / (1 - pooled))),
                              "log_alpha_plus_beta": float(np.log(10.0))}}
 
-    def complete(self, fit, data, settings, config):
+    def complete(self, fit, data, settings, config, reference):
         """theta drawn given each (alpha, beta) draw and its Rao-Blackwell estimates; the
         full-Bayes answers beside the classical ones; optionally the pooling comparison."""
         tumors, rats = _counts(data)
         idata = fit.idata
-        nuts = self.nuts_sampler  # sample_nuts prefers the user's --nuts-sampler
         add_conditional_theta(idata, tumors, rats, config.seed)
         fit.estimates.update(rao_blackwell_theta(idata.posterior, tumors, rats))
         self._full_bayes(fit, tumors, rats, settings["new_rats"], config.seed)
         if settings["compare_pooling"]:
             fit.extra = {
-                "no_pooling": sample_nuts(no_pooling_model(tumors, rats), config,
-                                          nuts_sampler=nuts, seed_offset=1),
+                "no_pooling": sample_nuts(no_pooling_model(tumors, rats), config, seed_offset=1),
                 "complete_pooling": sample_nuts(complete_pooling_model(tumors, rats), config,
-                                                nuts_sampler=nuts, seed_offset=2),
+                                                seed_offset=2),
             }
             fits = {"partial_pooling": idata, **fit.extra}
             for each in fits.values():

@@ -180,7 +180,7 @@ class SingleCoin(ZooModel):
         heads, tails = heads_tails(data["y"])
         return {"theta": posterior_draws(heads, tails, settings["prior"], (chains, draws), rng)}
 
-    def complete(self, fit, data, settings, config):
+    def complete(self, fit, data, settings, config, reference):
         """SMC's log evidence beside the exact one, when the run sampled with SMC."""
         if config.sampler == "smc":
             per_chain = smc_log_evidence(fit.idata)

@@ -214,7 +214,7 @@ class TwoFactories(ZooModel):
 
         return log_density
 
-    def densities(self, data, settings):
+    def densities(self, data, settings, built):
         """The marginalised model, and each factory's own model fitted by SMC."""
         a, b = _shapes(settings)
         y = data["y"].to_numpy(float)
@@ -224,7 +224,7 @@ class TwoFactories(ZooModel):
                                         + np.sum(y * np.log(values["theta"])
                                                  + (1 - y) * np.log1p(-values["theta"])))
 
-        return [*super().densities(data, settings),
+        return [*super().densities(data, settings, built),
                 *(Density(f"factory {m + 1}'s own model (SMC)",
                           self.factory_model(data, settings, m), one_factory(m)) for m in (0, 1))]
 
@@ -274,7 +274,7 @@ class TwoFactories(ZooModel):
         return {"theta": theta, "p_factory": np.exp(log_joint - special.logsumexp(log_joint, axis=-1,
                                                                            keepdims=True))}
 
-    def complete(self, fit, data, settings, config):
+    def complete(self, fit, data, settings, config, reference):
         """Beside the marginalised mixture (NUTS or SMC): each factory's evidence by SMC."""
         smc = self.smc_fits(data, settings, config)
         evidence = []

@@ -262,7 +262,7 @@ def test_sweep_writes_whole_settings_as_integers_and_labels_only_the_swept_value
     frame = pd.DataFrame({"K": [5, 200], "check": ["omega.mean"] * 2, "reference": [0.4, 0.4],
                           "estimate": [0.41, 0.39], "eti89_lb": [0.3, 0.3], "eti89_ub": [0.5, 0.5]})
     assert frame.to_csv(index=False).splitlines()[1].startswith("5,")
-    axes = plot(frame, "K", {}, "test").axes[0]
+    axes = plot(frame, "K", "test").axes[0]
     assert axes.get_xscale() == "log" and not axes.xaxis.get_minorticklocs().size
     assert [label.get_text() for label in axes.get_xticklabels()] == ["5", "200"]
 

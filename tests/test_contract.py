@@ -6,6 +6,7 @@ tests what only that model does."""
 
 import json
 import math
+import pickle
 
 import numpy as np
 import pymc as pm
@@ -77,6 +78,24 @@ def test_run_gives_a_complete_json_document(name, example_run):
     assert document["checks"] and all(set(c) == CHECK_KEYS for c in document["checks"])
     assert {"r_hat_max", "ess_bulk_min", "divergences", "converged"} <= set(document["diagnostics"])
     assert document["config"]["seed"] == example_run(name).config.seed and document["config"]["versions"]
+    assert document["passed"], f"{name} fails verify on its own example at 500 draws"
+
+
+def test_a_run_builds_its_model_once_and_the_fit_keeps_it(monkeypatch):
+    """Issue 27: the model was built for the log-density check and again for the fit. Now the
+    run builds it once, checks and samples that one, and the fit keeps it; a fit sent from
+    another process (--jobs) drops it, and the result builds it again there."""
+    from conftest import FAST
+    from zoo.core.pipeline import run
+
+    model = all_models()["single-coin"]
+    built, build = [], type(model).build
+    monkeypatch.setattr(type(model), "build", lambda self, data, settings: built.append(
+        build(self, data, settings)) or built[-1])
+    result = run(model, config=FAST)
+    assert len(built) == 1 and result.fit.model is built[0] and result.pymc_model() is built[0]
+    sent = pickle.loads(pickle.dumps(result))
+    assert sent.fit.model is None and isinstance(sent.pymc_model(), pm.Model) and len(built) == 2
 
 
 #: the zoo's models and the toy package's (registered by the toy_model fixture)
@@ -99,7 +118,8 @@ USER_DATA = {
 
 def check_of(model, data_path=None, pairs=None):
     settings = model.parse_settings(pairs, user_data=data_path is not None)
-    return density_check(model, model.load(data_path, settings), settings)
+    data = model.load(data_path, settings)
+    return density_check(model, data, settings, model.build(data, settings))
 
 
 class SlightlyTempered(Reweighted):

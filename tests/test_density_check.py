@@ -20,7 +20,8 @@ from zoo.numerics.exact import beta_from_mode
 
 def check_of(model):
     settings = model.parse_settings()
-    return density_check(model, model.default_data(settings), settings)
+    data = model.default_data(settings)
+    return density_check(model, data, settings, model.build(data, settings))
 
 
 def swapped_shapes(omega, kappa):

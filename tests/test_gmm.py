@@ -290,7 +290,26 @@ def overlapping_run(fast_config):
     x = simulate_mixture((0.0, 3.0), (1.0, 1.0), (0.6, 0.4), 300, seed=3)
     data = pd.DataFrame({"x": x})
     settings = MODEL.parse_settings(["components=2"])
-    return MODEL.reference(data, settings), MODEL.fit(data, settings, fast_config)
+    reference = MODEL.reference(data, settings)
+    return reference, MODEL.fit(MODEL.build(data, settings), data, settings, fast_config, reference)
+
+
+def test_the_chains_start_at_the_optima_the_reference_hands_over(overlapping_run, monkeypatch):
+    """Issue 27: the EM optima travel from the reference to the chains' starts in
+    ``Reference.workings``, not through a cache of the model's own: the fit searches no
+    optimum again, and starts moved in the workings move the chains' starts."""
+    import zoo.models.gmm as gmm
+
+    reference, _ = overlapping_run
+    x = simulate_mixture((0.0, 3.0), (1.0, 1.0), (0.6, 0.4), 300, seed=3)
+    optima = reference.workings["optima"]
+    assert optima and optima[0].loglik == max(fit.loglik for fit in optima)
+    monkeypatch.setattr(gmm, "likelihood_optima", lambda *args: pytest.fail("searched again"))
+    moved = replace(reference, workings={"optima": tuple(replace(fit, means=fit.means + 100)
+                                                         for fit in optima)})
+    starts = MODEL.nuts_options(pd.DataFrame({"x": x}), MODEL.parse_settings(["components=2"]),
+                                moved)["starts"]
+    assert all(np.all(starts(seed)["mu"] > 90) for seed in range(4))
 
 
 def test_small_data_posterior_is_not_em(overlapping_run):

@@ -184,6 +184,9 @@ def test_sweep_cli_writes_table_and_plot(tmp_path, capsys):
     table = pd.read_csv(out / "sweep.csv")
     assert sorted(table["K"].unique()) == [20, 200] and len(table) == 2 * 6
     assert (table["divergences"] == 0).all() and table["run_passed"].all()
+    raw = table.dropna(subset="alternative: raw")  # each coin's own proportion, beside the grid
+    assert set(raw["check"]) == {"theta[0].mean", "theta[1].mean"} and raw["alternative: raw"].nunique() == 2
+    assert table["alternative: grid"].notna().all()
     means = table[table["check"].str.endswith(".mean")]
     assert (means["eti89_lb"] < means["estimate"]).all() and (means["estimate"] < means["eti89_ub"]).all()
     assert (out / "sweep.png").stat().st_size > 10_000
@@ -216,16 +219,21 @@ def test_exact_is_converged_to_1e_8(monkeypatch, K):
 
 def test_sweep_plot_groups_checks_and_tolerates_missing_intervals():
     """Probabilities share a panel, other variables get their own; checks without a posterior
-    interval (estimates such as an SMC log BF) are drawn as points."""
-    from zoo.tools.sweep import plot
+    interval (estimates such as an SMC log BF) are drawn as points; another method's answer
+    is a line, named once in the legend of a panel where it has one."""
+    from zoo.tools.sweep import ALTERNATIVE, plot
 
     rows = [{"kappa": k, "check": name, "reference": ref, "estimate": ref, "eti89_lb": lb,
-             "eti89_ub": ub} for k in (6.0, 202.0) for name, ref, lb, ub in
-            [("p[0]", 0.3, 0.1, 0.5), ("p[0].sd", 0.1, np.nan, np.nan), ("log_bf", -2.0, np.nan, np.nan)]]
-    figure = plot(pd.DataFrame(rows), "kappa", {"p[0]": ("raw", 0.25)}, "test")
+             "eti89_ub": ub, ALTERNATIVE + "raw": raw} for k in (6.0, 202.0)
+            for name, ref, lb, ub, raw in [("p[0]", 0.3, 0.1, 0.5, 0.25),
+                                           ("p[0].sd", 0.1, np.nan, np.nan, np.nan),
+                                           ("log_bf", -2.0, np.nan, np.nan, np.nan)]]
+    figure = plot(pd.DataFrame(rows), "kappa", "test")
     assert len(figure.axes) == 2
-    assert [t.get_text() for t in figure.axes[0].get_legend().get_texts()] == ["raw", "reference",
+    assert [t.get_text() for t in figure.axes[0].get_legend().get_texts()] == ["reference", "raw",
                                                                               "p[0] (89 % ETI)"]
+    assert [t.get_text() for t in figure.axes[1].get_legend().get_texts()] == [
+        "reference", "log_bf (89 % ETI)"]
 
 
 def test_exact_k_sweep_shrinks_every_coin_towards_omega():

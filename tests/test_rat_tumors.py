@@ -274,3 +274,14 @@ def test_extreme_experiments_leave_no_numpy_warnings(tmp_path, capsys):
     assert main(["run", "rat-tumors", "--data", str(csv), "--out", str(tmp_path / "out"),
                  "--draws", "200", "--tune", "200", "--quiet"]) in (0, 1)
     assert capsys.readouterr().err == ""
+
+
+def test_smc_is_refused_in_one_line_naming_the_flat_hyperprior(tmp_path, capsys):
+    """SMC starts from draws of the prior; rat-tumors' (u, v) are flat: exit 2, one line, naming
+    them, and nothing written (the refusal is read off the built model, not declared)."""
+    out = tmp_path / "run"
+    assert main(["run", "rat-tumors", "--sampler", "smc", "--seed", "7", "--quiet",
+                 "--out", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "log_alpha_over_beta, log_alpha_plus_beta have an improper" in error
+    assert not out.exists()

@@ -74,10 +74,12 @@ class Comparison:
         return not self.problem and self.max_deviation <= self.tolerance
 
 
-def density_check(model: ZooModel, data: pd.DataFrame, settings: dict[str, Any]) -> DensityCheck:
-    """Check every PyMC model the fit of ``model`` on ``data`` samples (see the module docstring)."""
+def density_check(model: ZooModel, data: pd.DataFrame, settings: dict[str, Any],
+                  built: pm.Model) -> DensityCheck:
+    """Check every PyMC model the fit of ``model`` on ``data`` samples, ``built`` (its
+    :meth:`~zoo.core.model.ZooModel.build` of ``data``) first (see the module docstring)."""
     start = time.perf_counter()
-    comparisons = [compare(density) for density in model.densities(data, settings)]
+    comparisons = [compare(density) for density in model.densities(data, settings, built)]
     worst = max(comparisons, key=lambda c: (not c.passed, c.max_deviation / c.tolerance
                                              if c.tolerance > 0 else np.inf))
     notes = tuple(f"log-density check of {c.label}: {c.problem or describe(c)}"

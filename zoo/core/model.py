@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
-from zoo.core import stopwatch
 from zoo.core.calibration import Calibration
 from zoo.core.data import Column, read_csv
 from zoo.core.deferred import pd, pm
@@ -79,15 +78,11 @@ class ZooModel(ABC):
     summary: ClassVar[str] = ""
     columns: ClassVar[list[Column]]
     settings: ClassVar[dict[str, Setting]] = {}
-    #: which NUTS implementation runs by default: nutpie samples 10-50x faster than PyMC's
-    #: own, and after the first model of a process its compile costs about a second
-    nuts_sampler: ClassVar[str] = "nutpie"
     #: draws per chain unless the command says: enough that every check detects a bias of
     #: 0.15 posterior sd (docs/power.md, "Power of the checks"); more only costs time
     draws: ClassVar[int] = DEFAULT_DRAWS
     #: variables whose R-hat and ESS decide convergence (None: all posterior variables)
     var_names: ClassVar[list[str] | None] = None
-    smc_ok: ClassVar[bool] = True
     #: the seed of the random draws :meth:`reference` makes (importance sampling, exact
     #: draws); None for a reference that draws none. ``zoo power`` gives each false-alarm run
     #: a copy with a seed of its own, which the reference cache keys on (the instance's state)
@@ -162,22 +157,20 @@ class ZooModel(ABC):
     def reference(self, data: pd.DataFrame, settings: dict[str, Any]) -> Reference:
         """The exact / grid / classical answer, keyed by check name."""
 
-    def fit(self, data: pd.DataFrame, settings: dict[str, Any], config: SamplerConfig) -> Fit:
-        """Sample the model built by :meth:`build` with NUTS (started as :meth:`nuts_options`
-        says) or SMC, as ``config`` says, then let the model :meth:`complete` the fit.
+    def fit(self, built: pm.Model, data: pd.DataFrame, settings: dict[str, Any],
+            config: SamplerConfig, reference: Reference) -> Fit:
+        """Sample ``built`` (what :meth:`build` made of ``data``) with NUTS, started as
+        :meth:`nuts_options` says, or SMC, as ``config`` says, then let the model
+        :meth:`complete` the fit. The fit keeps ``built``.
 
         The one place where the sampler is chosen; models customise the two hooks, not this.
         """
-        with stopwatch.phase("building"):
-            model = self.build(data, settings)
         if config.sampler == "smc":
-            if not self.smc_ok:
-                raise UsageError(f"{self.name}: SMC needs proper priors, which this model lacks")
-            fit = Fit(sample_smc(model, config))
-        else:  # sample_nuts prefers the user's --nuts-sampler (config) to the model's
-            fit = Fit(sample_nuts(model, config, nuts_sampler=self.nuts_sampler,
-                                  **self.nuts_options(data, settings)))
-        self.complete(fit, data, settings, config)
+            fit = Fit(sample_smc(built, config), model=built)
+        else:
+            fit = Fit(sample_nuts(built, config, **self.nuts_options(data, settings, reference)),
+                      model=built)
+        self.complete(fit, data, settings, config, reference)
         return fit
 
     # --- the log-density cross-check (zoo.core.density_check) ------------------------------------
@@ -189,18 +182,25 @@ class ZooModel(ABC):
         None: the model gives none, and its log-density check fails."""
         return None
 
-    def densities(self, data: pd.DataFrame, settings: dict[str, Any]) -> list[Density]:
+    def densities(self, data: pd.DataFrame, settings: dict[str, Any],
+                  built: pm.Model) -> list[Density]:
         """Every PyMC model the fit samples, each with its independent log posterior:
-        :meth:`build`'s by default; a model whose fit builds further models adds them."""
-        return [Density("the model", self.build(data, settings), self.log_posterior(data, settings))]
+        ``built`` (:meth:`build`'s model of ``data``) by default; a model whose fit builds
+        further models adds them."""
+        return [Density("the model", built, self.log_posterior(data, settings))]
 
-    def nuts_options(self, data: pd.DataFrame, settings: dict[str, Any]) -> dict[str, Any]:
+    # --- hooks of the fit: ``reference`` is the run's, computed once, so that what it found
+    # (``Reference.workings``) is reused rather than computed again or kept in a hidden cache
+    def nuts_options(self, data: pd.DataFrame, settings: dict[str, Any],
+                     reference: Reference) -> dict[str, Any]:
         """Keyword arguments for :func:`zoo.core.sampling.sample_nuts`: where the chains start
-        (``starts`` or ``initvals``) and the mass matrix (``adaptation``). None by default."""
+        (``starts`` or ``initvals``) and the mass matrix (``adaptation``). None by default.
+        Starts taken from the reference's workings make the chains and the reference share
+        them; the docstring must then say which check catches a shared mistake."""
         return {}
 
     def complete(self, fit: Fit, data: pd.DataFrame, settings: dict[str, Any],
-                 config: SamplerConfig) -> None:
+                 config: SamplerConfig, reference: Reference) -> None:
         """What the model adds to the sampled posterior, in place: derived draws, estimates
         that are not posterior variables (each with its MCSE), further fits (``fit.extra``),
         other methods' answers (``fit.alternatives``), notes. Nothing by default."""
@@ -223,11 +223,6 @@ class ZooModel(ABC):
         """How ``zoo sbc`` calibrates this model: :class:`Calibration`'s defaults, or a subclass
         of it where the model needs its own prior, simulator or starts."""
         return Calibration(self)
-
-    def sweep_marks(self, data: pd.DataFrame, settings: dict[str, Any]) -> dict[str, tuple[str, float]]:
-        """Reference lines ``zoo sweep``'s plot draws beside a check: {check: (label, value)},
-        e.g. the raw proportion a shrunken estimate moves away from. None by default."""
-        return {}
 
     def faults(self) -> list[type[Fault]]:
         """The mistakes ``zoo power`` injects to measure the checks: classes beside the model,

@@ -15,9 +15,10 @@ from zoo.core.compare import compare
 from zoo.core.deferred import az, pm
 from zoo.core.density_check import density_check
 from zoo.core.diagnostics import diagnose
+from zoo.core.errors import UsageError
 from zoo.core.model import ZooModel
 from zoo.core.results import BUNDLED_EXAMPLE, Fit, Result
-from zoo.core.sampling import SamplerConfig, quieted_pymc, sampling_time
+from zoo.core.sampling import SamplerConfig, quieted_pymc, sampling_time, smc_refusal
 from zoo.core.workers import spawned_pool
 
 def run(
@@ -34,19 +35,23 @@ def run(
     call stack against every loaded module, 0.2 s from here, 0.8 s from inside the fit."""
     settings = model.parse_settings(set_pairs, user_data=data_path is not None)
     data = model.load(data_path, settings)
-    config = config.resolved(model.nuts_sampler, model.draws)
+    config = config.resolved(draws=model.draws)
     startup = stopwatch.startup_seconds()
     stopwatch.collected()  # phases timed before this run are not its own
     begin = time.perf_counter()
     with stopwatch.phase("imports"):
         deferred.load(az, pm)
     with progress_lines.about(model.name), quieted_pymc():
+        with stopwatch.phase("building"):
+            built = model.build(data, settings)
+        if config.sampler == "smc" and (why := smc_refusal(built)):
+            raise UsageError(f"{model.name}: {why}")
         start = time.perf_counter()
-        density = density_check(model, data, settings)
+        density = density_check(model, data, settings, built)
         after_density = time.perf_counter()
         reference, source = reference_cache.reference(model, data, settings)
         after_reference = time.perf_counter()
-        fit = model.fit(data, settings, config)
+        fit = model.fit(built, data, settings, config, reference)
         after_fit = time.perf_counter()
         checks = compare(fit, reference)
         var_names = model.var_names

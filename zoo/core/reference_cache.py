@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 OFF = "off"
 #: bump when the stored format or the key changes
-FORMAT = 2
+FORMAT = 3
 
 
 class Unhashable(ValueError):

@@ -13,7 +13,7 @@ from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
 
-from zoo.core.deferred import pd, xr
+from zoo.core.deferred import pd, pm, xr
 from zoo.core.diagnostics import Diagnostics
 from zoo.core.sampling import SamplerConfig
 
@@ -59,6 +59,9 @@ class Reference:
     ``sds``: the exact posterior sd of a mean check's quantity that has no ``.sd`` check, so
     that a method's bias is always in units of the posterior's sd
     (:func:`zoo.core.compare.reference_sd`).
+    ``workings``: what the reference found on the way that the fit's hooks reuse rather than
+    compute again (gmm: EM's optima, where its chains start); kept in the reference cache with
+    the rest, compared with nothing.
     """
 
     method: str
@@ -70,6 +73,7 @@ class Reference:
     kind: str = field(default="unstated", kw_only=True)
     derived: dict[str, str] = field(default_factory=dict, kw_only=True)
     sds: dict[str, float] = field(default_factory=dict, kw_only=True)
+    workings: dict[str, Any] = field(default_factory=dict, kw_only=True)
 
     def __post_init__(self):
         if self.kind not in REFERENCE_KINDS:
@@ -133,6 +137,13 @@ class Fit:
     alternatives: dict[str, dict[str, float]] = field(default_factory=dict)
     extra: dict[str, xr.DataTree] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: the PyMC model sampled, built once per run; None in a fit that came from another
+    #: process, since a PyMC model does not pickle (gmm's CustomDist is a class made at run
+    #: time): :meth:`Result.pymc_model` builds it again there
+    model: pm.Model | None = field(default=None, repr=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "model": None}
 
 
 @dataclass
@@ -185,9 +196,15 @@ class Result:
             "data": self.data_source,
             "settings": settings,
             **self.config.as_dict(),
-            "nuts_sampler": self.config.nuts_sampler or self.model.nuts_sampler,
             "versions": versions(),
         }
+
+    def pymc_model(self) -> pm.Model:
+        """The PyMC model the fit sampled (:attr:`Fit.model`), or the same built again from
+        the run's data and settings for a fit that came from another process."""
+        if self.fit.model is not None:
+            return self.fit.model
+        return self.model.build(self.data, self.settings)
 
     def alternatives(self) -> dict[str, dict[str, float]]:
         return {self.reference.method: self.reference.values, **self.reference.alternatives,

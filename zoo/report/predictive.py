@@ -40,7 +40,7 @@ def posterior_predictive(result: Result) -> xr.DataTree:
     with quieted_pymc(), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         predictive = pm.sample_posterior_predictive(
-            thinned, model=result.model.build(result.data, result.settings),
+            thinned, model=result.pymc_model(),
             var_names=list(idata["observed_data"].data_vars),
             random_seed=result.config.seed + 1000, progressbar=False)
     return xr.DataTree.from_dict({
@@ -64,7 +64,7 @@ def log_likelihood(result: Result) -> xr.Dataset:
         warnings.simplefilter("ignore", UserWarning)
         computed = pm.compute_log_likelihood(
             xr.DataTree.from_dict({"posterior": posterior.isel(draw=slice(None, None, step))}),
-            model=result.model.build(result.data, result.settings),
+            model=result.pymc_model(),
             extend_inferencedata=False, progressbar=False)
     values = computed if isinstance(computed, xr.Dataset) else computed["log_likelihood"].to_dataset()
     return values.astype("float32").assign_attrs(thinned_every=step)

@@ -118,7 +118,7 @@ def sampler_name(result: Result) -> str:
     config = result.config
     if config.sampler == "smc":
         return "SMC"
-    return f"NUTS ({config.nuts_sampler or result.model.nuts_sampler})"
+    return f"NUTS ({config.nuts_sampler})"
 
 
 def index_markdown(rows: list[dict[str, str]], context: dict[str, str],
@@ -151,7 +151,7 @@ def _write_model_page(result: Result, folder: Path, environment: jinja2.Environm
     folder.mkdir()
     start = time.perf_counter()
     figures = draw_all(result, folder)
-    graph = model_graph(result.model.build(result.data, result.settings), folder)
+    graph = model_graph(result.pymc_model(), folder)
     formula = formula_image(result.model, folder)
     report_seconds = time.perf_counter() - start
     main, worst = main_checks(result), worst_checks(result)

@@ -3,8 +3,8 @@
 Each value is an ordinary :func:`zoo.core.pipeline.run`; the sweep gathers every check, the
 diagnostics and the wall time into one table (printed, and saved as ``sweep.csv``) and plots
 each ``*.mean`` check's posterior mean and 89 % equal-tailed interval against the value, with
-the reference marked (``sweep.png``). A model may mark further lines on the plot (e.g. raw
-proportions) through ``ZooModel.sweep_marks(data, settings) -> {check: (label, value)}``.
+the reference marked and every other method the reference gives beside it (``Reference.alternatives``:
+a grid, raw proportions, EM) as a dashed line (``sweep.png``).
 Everything is validated before the first fit, and files are written all or nothing.
 """
 
@@ -34,6 +34,10 @@ from zoo.core.sampling import SamplerConfig
 from zoo.report.text import align_columns, status
 
 ETI_PROB = 0.89
+#: the prefix of a column of ``sweep.csv`` that holds another method's answer
+ALTERNATIVE = "alternative: "
+#: the line styles of the other methods, in the order they come
+METHOD_STYLES = ("--", ":", "-.", (0, (5, 1, 1, 1)))
 
 
 @dataclass
@@ -103,6 +107,9 @@ def sweep_frame(runs: list[SweepRun], key: str) -> pd.DataFrame:
                 "r_hat_max": diag.r_hat_max, "ess_bulk_min": diag.ess_bulk_min,
                 "divergences": diag.divergences, "run_passed": result.passed,
                 "seconds": swept.seconds,
+                **{ALTERNATIVE + method: values[check.name]
+                   for method, values in result.reference.alternatives.items()
+                   if check.name in values},
             })
     return pd.DataFrame(rows)
 
@@ -133,9 +140,9 @@ def console_table(runs: list[SweepRun], key: str) -> str:
     return CELL_LEGEND + "\n" + align_columns(rows)
 
 
-def plot(frame: pd.DataFrame, key: str, marks: dict[str, tuple[str, float]], title: str) -> Figure:
+def plot(frame: pd.DataFrame, key: str, title: str) -> Figure:
     """Each mean check (``*.mean``, or a name without a statistic) against the swept value: posterior mean with its 89 % ETI as bars,
-    the reference as a cross, the model's marks as dashed lines. Checks whose references all lie
+    the reference as a cross, other methods' answers as dashed lines. Checks whose references all lie
     in [0, 1] share a panel; every other variable gets its own."""
     means = frame[[parse_check(name)[2] == "mean" for name in frame["check"]]]
     panels = _panels(means) or [[]]
@@ -143,7 +150,10 @@ def plot(frame: pd.DataFrame, key: str, marks: dict[str, tuple[str, float]], tit
     axes = figure.subplots(len(panels), 1, squeeze=False)
     values = np.sort(frame[key].unique())
     log_x = values.min() > 0 and values.max() / values.min() >= 10
+    methods = [c for c in frame.columns if c.startswith(ALTERNATIVE)]
+    styles = dict(zip(methods, METHOD_STYLES * len(methods)))
     for ax, checks in zip(axes[:, 0], panels):
+        drawn = set()
         for offset, (name, colour) in enumerate(zip(checks, _colours())):
             rows = means[means["check"] == name].sort_values(key)
             x = _dodge(rows[key].to_numpy(), offset - (len(checks) - 1) / 2, log_x)
@@ -151,10 +161,14 @@ def plot(frame: pd.DataFrame, key: str, marks: dict[str, tuple[str, float]], tit
             ax.errorbar(x, rows["estimate"], yerr=np.nan_to_num(bars), fmt="o", color=colour,
                         capsize=3, label=f"{name} (89 % ETI)")
             ax.plot(x, rows["reference"], "x", color="black", markersize=7)
-            if name in marks:
-                label, level = marks[name]
-                ax.axhline(level, color=colour, linestyle="--", linewidth=1, label=label)
+            for method in methods:
+                if rows[method].notna().any():
+                    ax.plot(x, rows[method], linestyle=styles[method], color=colour, linewidth=1)
+                    drawn.add(method)
         ax.plot([], [], "x", color="black", label="reference")
+        for method in sorted(drawn, key=methods.index):
+            ax.plot([], [], linestyle=styles[method], color="black", linewidth=1,
+                    label=method.removeprefix(ALTERNATIVE))
         ax.set_xscale("log" if log_x else "linear")
         ax.set_xticks(values, [f"{v:g}" for v in values])
         ax.xaxis.set_minor_locator(NullLocator())  # a log axis labels its minor ticks: clutter
@@ -191,10 +205,8 @@ def sweep_command(args: argparse.Namespace) -> int:
                  progress=lambda line: print(line, flush=True))
     frame = sweep_frame(runs, key)
     print("\n" + console_table(runs, key))
-    base = runs[0].result
-    marks = model.sweep_marks(base.data, base.settings)
     title = f"{model.name}: posterior mean and 89 % ETI against {key} (x: reference)"
-    written = write_sweep(frame, plot(frame, key, marks, title), args.out)
+    written = write_sweep(frame, plot(frame, key, title), args.out)
     passed = all(r.result.passed for r in runs)
     print(f"{sum(r.result.passed for r in runs)}/{len(runs)} runs passed; sweep wall time "
           f"{time.perf_counter() - start:.1f} s")

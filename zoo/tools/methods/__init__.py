@@ -64,12 +64,12 @@ def run_methods(zoo_model, data, set_pairs: list[str] | None, names: list[str],
     start = time.perf_counter()
     with quieted_pymc():
         reference = zoo_model.reference(frame, settings)
-    nuts_options = zoo_model.nuts_options(frame, settings)  # e.g. gmm's EM starts
+    nuts_options = zoo_model.nuts_options(frame, settings, reference)  # e.g. gmm's EM starts
     seconds = {"reference": time.perf_counter() - start}
     runs = []
     for name in names:
         method = METHODS[name]
-        target = Target(zoo_model, zoo_model.build(frame, settings), nuts_options)
+        target = Target(zoo_model.build(frame, settings), nuts_options)
         with progress_lines.about(zoo_model.name):
             outcome = run_method(method, target, config)
         run = MethodRun(method, outcome, grade_method(method.kind, outcome, reference,

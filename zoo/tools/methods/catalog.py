@@ -21,7 +21,7 @@ import xarray as xr
 
 from zoo.core.pipeline import sampling_seconds
 from zoo.core.results import Fit
-from zoo.core.sampling import SamplerConfig, quieted_pymc, sample_nuts, sample_smc
+from zoo.core.sampling import SamplerConfig, quieted_pymc, sample_nuts, sample_smc, smc_refusal
 
 #: ADVI's optimisation steps (PyMC's default is 10,000; more, so that a bias left is the
 #: approximation's and not an unfinished optimisation: the ELBO's last change is reported)
@@ -52,10 +52,9 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Target:
-    """What a method runs on: the zoo model, its PyMC model (built afresh for each method) and
+    """What a method runs on: the zoo model's PyMC model (built afresh for each method) and
     where the zoo's own NUTS starts its chains (``ZooModel.nuts_options``)."""
 
-    zoo_model: Any
     model: pm.Model
     nuts_options: dict[str, Any] = field(default_factory=dict)
 
@@ -109,8 +108,8 @@ def run_jax_nuts(nuts_sampler: str):
 
 def run_smc(target: Target, config: SamplerConfig) -> Outcome:
     """PyMC's SMC; it starts from prior draws, so a model with an improper prior cannot use it."""
-    if not target.zoo_model.smc_ok:
-        return Outcome(error="SMC needs a proper prior to draw from; this model's is improper")
+    if why := smc_refusal(target.model):
+        return Outcome(error=why)
     return _timed_draws(lambda: sample_smc(target.model, config))
 
 
