@@ -10,7 +10,8 @@ the core never imports a model (the registry finds them by name), and nothing be
 imports the top. A string naming a zoo module (``importlib.import_module("zoo.tools.sbc")``,
 ``zoo.__init__``'s table; a package's name, e.g. for its templates, is not) is an import too. Imports under ``if TYPE_CHECKING:`` never run: they
 are held to the layers but not to the circle. Apart from the top's deferral of the commands'
-machinery, a zoo module is imported at the top of the module that uses it.
+machinery, a zoo module is imported at the top of the module that uses it, and so is a library,
+unless ``zoo.core.deferred.IMPORTED_IN_FUNCTIONS`` names it.
 """
 
 from __future__ import annotations
@@ -184,6 +185,29 @@ def test_zoo_modules_are_imported_at_the_top(module):
     """Only the top defers the commands' machinery (``zoo --help`` must not wait for it)."""
     late = sorted({target for target, top, _ in IMPORTS[module] if not top})
     assert not late, f"{module} imports {late} inside a function"
+
+
+def libraries_imported_in_functions(path: Path) -> set[str]:
+    """The top-level packages other than the zoo that a function of ``path`` imports."""
+    found = set()
+    for function in ast.walk(ast.parse(path.read_text())):
+        if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for node in ast.walk(function):
+                if isinstance(node, ast.Import):
+                    found.update(alias.name.split(".")[0] for alias in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                    found.add(node.module.split(".")[0])
+    return found - {"zoo"}
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_a_library_is_imported_in_a_function_only_where_deferred_says(module):
+    """Issue 27 item 1: imports at the top, except the heavy and optional libraries that
+    ``zoo.core.deferred`` names (its docstring says why, once)."""
+    from zoo.core.deferred import IMPORTED_IN_FUNCTIONS
+
+    late = libraries_imported_in_functions(MODULES[module]) - IMPORTED_IN_FUNCTIONS
+    assert not late, f"{module} imports {sorted(late)} inside a function"
 
 
 def test_the_check_sees_a_circle_and_a_layer_broken():

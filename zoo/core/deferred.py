@@ -8,6 +8,13 @@ their usual names (``from zoo.core.deferred import pm, pt``; scipy's subpackages
 ``stats``, ...): each is a stand-in that imports the real module the first time one of its
 attributes is looked up, so a module that only defines classes and functions costs nothing
 until a model is built, fitted or drawn. numpy (a tenth of a second) is imported as usual.
+
+Where a stand-in cannot serve (a submodule's names, ``from pymc.model.fgraph import ...``, or a
+package that is optional), the import is written inside the function that needs it, and only
+for the libraries in :data:`IMPORTED_IN_FUNCTIONS`; the command line and the API
+(``zoo/cli.py``, ``zoo/api.py``, ``zoo/__init__.py``, ``zoo/__main__.py``) also import the
+zoo's own commands on use, so that ``zoo --help`` loads none of them. ``tests/test_layers.py``
+holds every other import to the top of its module.
 """
 
 from __future__ import annotations
@@ -39,6 +46,12 @@ def load(*modules: DeferredModule) -> None:
     caller counts them (a run's imports, not its first check)."""
     for module in modules:
         importlib.import_module(object.__getattribute__(module, "_name"))
+
+
+#: the libraries a function may import on use: the heavy ones, and the optional ones (Dask's
+#: ``distributed``, ``pymc_extras``, ``rich``, ``jinja2`` for the report)
+IMPORTED_IN_FUNCTIONS = frozenset({"arviz", "dask", "distributed", "jinja2", "matplotlib", "numba",
+                                   "nutpie", "pymc", "pymc_extras", "pytensor", "rich", "scipy"})
 
 
 if TYPE_CHECKING:  # type checkers and editors see the real modules

@@ -58,6 +58,7 @@ from typing import Any
 from zoo.core import pipeline, progress_lines
 from zoo.core.arguments import quiet_option
 from zoo.core.compare import parse_check, posterior_estimate, reference_sd, sd_check_of
+from zoo.core.deferred import stats
 from zoo.core.errors import UsageError
 from zoo.core.faults import faults_of, faulty_model
 from zoo.core.outputs import write_atomically
@@ -443,9 +444,7 @@ def false_alarm_rate(alarms: int, runs: int) -> dict[str, float | None]:
     bound at RATE_CONFIDENCE (one-sided Clopper-Pearson: 0 in 20 still allows 14 %)."""
     if not runs:
         return {"false_alarm_rate": None, "false_alarm_rate_upper": None}
-    from scipy.stats import beta
-
-    upper = 1.0 if alarms == runs else float(beta.ppf(RATE_CONFIDENCE, alarms + 1, runs - alarms))
+    upper = 1.0 if alarms == runs else float(stats.beta.ppf(RATE_CONFIDENCE, alarms + 1, runs - alarms))
     return {"false_alarm_rate": alarms / runs, "false_alarm_rate_upper": upper}
 
 

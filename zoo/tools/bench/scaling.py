@@ -10,6 +10,8 @@ against log size over the sizes measured.
 
 from __future__ import annotations
 
+import base64
+import io
 import inspect
 import math
 import subprocess
@@ -205,9 +207,6 @@ def scaling_table(doc: dict) -> str:
 def loglog_figure(rows: list[Row], size_key: str, title: str) -> str:
     """Sampling time and ESS/s against size, log-log, zoo and baseline (capped baselines as
     upward triangles at the cap), as a PNG data URI: the site stays one self-contained folder."""
-    import base64
-    import io
-
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
