@@ -618,13 +618,17 @@ def mixture_model(x: np.ndarray, k: int, priors: Priors, start_means: np.ndarray
         return pt.as_tensor(np.asarray(start_means, dtype=float))
 
     with pm.Model(coords={"component": np.arange(k)}) as model:
-        mu_mean = np.asarray(priors.mu_mean, dtype=float)
-        mu = pm.CustomDist("mu", mu_mean, priors.mu_sd, dist=normal, support_point=start,
+        # data, not constants: 'auto' priors follow the data, and a model compiled once then
+        # serves other data of any size (zoo.core.compile_cache), in a session and on disk
+        mu_mean = pm.Data("mu_prior_mean", np.asarray(priors.mu_mean, dtype=float))
+        mu_sd = pm.Data("mu_prior_sd", float(priors.mu_sd))
+        sigma_scale = pm.Data("sigma_prior_scale", float(priors.sigma_scale))
+        mu = pm.CustomDist("mu", mu_mean, mu_sd, dist=normal, support_point=start,
                            transform=pm.distributions.transforms.ordered, dims="component")
         if priors.sigma_log_sd is None:
-            sigma = pm.HalfNormal("sigma", priors.sigma_scale, dims="component")
+            sigma = pm.HalfNormal("sigma", sigma_scale, dims="component")
         else:
-            sigma = pm.LogNormal("sigma", np.log(priors.sigma_scale), priors.sigma_log_sd,
+            sigma = pm.LogNormal("sigma", pt.log(sigma_scale), priors.sigma_log_sd,
                                  dims="component")
         w = pm.Dirichlet("w", a=np.full(k, priors.alpha), dims="component")
         pm.NormalMixture("x", w=w, mu=mu, sigma=sigma, observed=x)

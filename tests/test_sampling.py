@@ -4,6 +4,7 @@ import os
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 import pytest
@@ -222,6 +223,29 @@ def test_every_bundled_model_has_a_structure_key():
         model = get_model(name)
         settings = model.parse_settings([])
         assert _structure(model.build(model.load(None, settings), settings)) is not None, name
+
+
+def test_gmm_on_other_data_of_its_size_is_served_and_samples_its_own_posterior():
+    """gmm's 'auto' priors follow the data; as constants they gave every data set a key (and
+    a compile) of its own. As data they are swapped in like the points: a second data set of
+    the same size is served from the cache, and its chains find its own components."""
+    import zoo.models.gmm as gmm
+    from zoo.core.compile_cache import cache_info
+
+    settings = gmm.MODEL.parse_settings(["components=2"])
+    config = SamplerConfig(draws=200, tune=200, chains=2, seed=5)
+    means = []
+    for centres, seed in (((0.0, 4.0), 3), ((10.0, 14.0), 4)):
+        x = gmm.simulate_mixture(centres, (1.0, 1.0), (0.6, 0.4), 300, seed=seed)
+        starts = gmm.mode_starts(x, gmm.comparable_optima(gmm.likelihood_optima(x, 2)))
+        before = cache_info()
+        idata = sample_nuts(gmm.MODEL.build(pd.DataFrame({"x": x}), settings), config,
+                            starts=starts)
+        after = cache_info()
+        means.append(idata.posterior["mu"].mean(("chain", "draw")).values)
+    assert (after.compiles, after.hits) == (before.compiles, before.hits + 1)
+    assert means[0] == pytest.approx([0.0, 4.0], abs=0.4)
+    assert means[1] == pytest.approx([10.0, 14.0], abs=0.4)
 
 
 def _custom(logp=None, mean: float = 0.0, start: float = 0.0) -> pm.Model:

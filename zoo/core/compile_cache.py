@@ -144,7 +144,8 @@ def data_slots(model) -> tuple[Any, dict[str, np.ndarray]] | None:
 def sized_by(rv, slot):
     """``rv`` drawn at the size of ``slot``'s data, whatever it holds, where PyMC fixed its size
     to the observed values' shape (a plain random variable whose size is that constant): the
-    compiled model then takes data of any size. Any other ``rv`` as it is."""
+    compiled model then takes data of any size. Any other ``rv`` as it is (a mixture keeps
+    its components' size, so gmm gets a key per number of points)."""
     from pytensor.graph.basic import Constant
     from pytensor.tensor.random.op import RandomVariable
 
@@ -198,17 +199,21 @@ def structure_key(fgraph, model) -> str | None:
 
 
 def _shape_may_follow_data(variable) -> bool:
-    """Whether ``variable``'s shape is not known when compiling and it stands on a data
-    variable (a shared variable other than a random generator): dims are frozen to
-    constants first, so a shape left unknown otherwise comes from constants alone."""
+    """Whether ``variable``'s shape is not known when compiling and its shape, simplified by
+    PyTensor's shape rewrites, stands on a data variable (a shared variable other than a random
+    generator): dims are frozen to constants first, so a shape left unknown otherwise comes
+    from constants alone (gmm's means: their static shape is lost inside a CustomDist, while
+    their parameters are data)."""
     from pytensor.compile.sharedvalue import SharedVariable
+    from pytensor.graph.rewriting.utils import rewrite_graph
     from pytensor.graph.traversal import ancestors
     from pytensor.tensor.random.type import RandomType
 
     if None not in getattr(variable.type, "shape", (None,)):
         return False
+    shape = rewrite_graph(variable.shape, include=("canonicalize", "ShapeOpt"), clone=True)
     return any(isinstance(v, SharedVariable) and not isinstance(v.type, RandomType)
-               for v in ancestors([variable]))
+               for v in ancestors([shape]))
 
 
 class _DescribingPickler(pickle.Pickler):
@@ -217,17 +222,19 @@ class _DescribingPickler(pickle.Pickler):
     its code and the values it closes over. A class made at run time (a ``CustomDist``'s
     operation): its name, bases and attributes, and the functions PyMC's log-density
     dispatchers hold for exactly that class (a custom ``logp`` lives there, not on the
-    class)."""
+    class). A data variable those functions close over (gmm's prior parameters): its type
+    and name, as the graph's own data variables are keyed."""
 
     def __init__(self, file, classes: set[type]):
         from pytensor.compile.builders import OpFromGraph
+        from pytensor.compile.sharedvalue import SharedVariable
         from pytensor.graph.basic import Constant
 
         super().__init__(file)
         self._classes = classes  # being described: a function registered for one closes
         # over the class itself
-        self._constant, self._op_from_graph = Constant, OpFromGraph  # looked up once, not
-        # for every object pickled
+        # looked up once, not for every object pickled
+        self._constant, self._shared, self._op_from_graph = Constant, SharedVariable, OpFromGraph
 
     def reducer_override(self, obj):
         if isinstance(obj, types.FunctionType) and "<locals>" in obj.__qualname__:
@@ -245,6 +252,8 @@ class _DescribingPickler(pickle.Pickler):
                             registered),)
         if isinstance(obj, self._constant):  # closed over by a CustomDist's functions
             return tuple, ((str(obj.type), _bytes_of(obj.data)),)
+        if isinstance(obj, self._shared):  # data closed over by them: its slot, not its value
+            return tuple, (("shared", str(obj.type), obj.name),)
         if isinstance(obj, self._op_from_graph):
             return tuple, ((type(obj), {k: self._digest(v) for k, v in vars(obj).items()
                                         if k not in _OP_FROM_GRAPH_CACHES}),)
