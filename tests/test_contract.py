@@ -81,6 +81,16 @@ def test_run_gives_a_complete_json_document(name, example_run):
     assert document["passed"], f"{name} fails verify on its own example at 500 draws"
 
 
+def test_a_third_party_model_passes_verify_on_its_example(toy_model):
+    """A model from another package is held to what the zoo's own are held to above: it
+    passes verify on its own example at 500 draws (issue 27 item 2)."""
+    from conftest import FAST
+    from zoo.core.pipeline import run
+
+    result = run(all_models()[toy_model], config=FAST)
+    assert result.passed and result.checks["passed"].all() and result.density_check.passed
+
+
 def test_a_run_builds_its_model_once_and_the_fit_keeps_it(monkeypatch):
     """Issue 27: the model was built for the log-density check and again for the fit. Now the
     run builds it once, checks and samples that one, and the fit keeps it; a fit sent from

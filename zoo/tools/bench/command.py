@@ -59,8 +59,8 @@ ZOO_CORES = SamplerConfig.cores
 PYMC_DEFAULT_CORES = min(4, max(1, (os.cpu_count() or 2) // 2))
 #: the issue's targets
 WHOLE_ZOO_MAX_RATIO = 0.35
-VERIFY_WARM_MAX_SECONDS = 10.0
-VERIFY_COLD_MAX_SECONDS = 20.0
+#: verify --all --jobs 2's wall time, warm and cold: issue 17's bound, then issue 26's
+VERIFY_MAX_SECONDS = {"warm": (10.0, 12.0), "cold": (20.0, 40.0)}
 EM_MIN_SPEEDUP = 5.0
 EM_SAME_OPTIMUM = 1e-6  # relative log-likelihood difference
 SMC_MAX_ERROR = 0.03  # nats
@@ -327,13 +327,11 @@ def targets(models: dict, whole: dict, seeds: dict, em: list[Row], smc: dict) ->
                 continue
             out[f"verify_all_{t}_at_most_0.35x_baselines"] = {"value": ratio,
                                                               "met": ratio <= WHOLE_ZOO_MAX_RATIO}
-        bounds = {"warm": VERIFY_WARM_MAX_SECONDS, "cold": VERIFY_COLD_MAX_SECONDS}
-        for t, bound in bounds.items():
-            if t not in verify:
-                continue
-            out[f"verify_all_{t}_at_most_{bound:.0f}_s"] = {
-                "value": verify[t]["wall"], "met": verify[t]["wall"] <= bound,
-                "loads": verify[t]["loads"]}
+        for t, bounds in VERIFY_MAX_SECONDS.items():
+            for bound in bounds if t in verify else ():
+                out[f"verify_all_{t}_at_most_{bound:.0f}_s"] = {
+                    "value": verify[t]["wall"], "met": verify[t]["wall"] <= bound,
+                    "loads": verify[t]["loads"]}
     out["ess_per_gradient_at_least_baseline"] = {
         name: ess_per_gradient_verdict(m["zoo"]["warm"], m["baseline"]["warm"])
         for name, m in models.items() if "warm" in m.get("zoo", {}) and "warm" in m.get("baseline", {})}
