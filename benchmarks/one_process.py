@@ -41,6 +41,7 @@ def zoo_fit(name: str, args: argparse.Namespace) -> dict:
     result = run(get_model(name), args.data, config=config)
     seconds = result.seconds
     return {
+        "density_check": seconds["density_check"],
         "reference": seconds["reference"],
         "compile": seconds["fit"] - seconds["sampling_total"],
         "sampling": seconds["sampling"],

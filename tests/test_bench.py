@@ -147,9 +147,10 @@ def test_ratios_are_zoo_over_baseline_at_equal_cores():
 
 def test_breakdown_adds_up_to_verify_wall():
     zoo = {"interpreter": 3.0, "imports": 1.0}
-    verify = {"wall": 30.0, "reference": 5.0, "compile": 10.0, "sampling_total": 6.0, "diagnostics": 1.0}
+    verify = {"wall": 30.0, "density_check": 1.5, "reference": 5.0, "compile": 10.0,
+              "sampling_total": 6.0, "diagnostics": 1.0}
     found = bench.breakdown(zoo, verify)
-    assert found["interpreter_and_imports"] == 4.0 and found["cli_output_and_rest"] == 4.0
+    assert found["interpreter_and_imports"] == 4.0 and found["cli_output_and_rest"] == 2.5
     assert sum(v for k, v in found.items() if k != "verify_wall") == pytest.approx(30.0)
 
 

@@ -76,7 +76,7 @@ LINES = {
 }
 SIDE_OF = {"zoo": "zoo", "baseline": "baseline", "baseline_default_cores": "baseline"}
 #: the zoo's stages, summed over the models of a run (the breakdown)
-STAGES = ("reference", "compile", "sampling_total", "diagnostics")
+STAGES = ("density_check", "reference", "compile", "sampling_total", "diagnostics")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -120,7 +120,8 @@ def record(line: str, run: Row) -> Row:
     doc = run["doc"]
     if LINES[line][0] == "verify":
         per_model = [m["seconds"] for m in doc["models"]]
-        stages = {"reference": sum(s["reference"] for s in per_model),
+        stages = {"density_check": sum(s["density_check"] for s in per_model),
+                  "reference": sum(s["reference"] for s in per_model),
                   "compile": sum(s["fit"] - s["sampling_total"] for s in per_model),
                   "sampling_total": sum(s["sampling_total"] for s in per_model),
                   "diagnostics": sum(s.get("diagnostics", 0.0) for s in per_model)}
@@ -478,13 +479,15 @@ def breakdown_rows(doc: dict) -> list[list[str]]:
     if not found:
         return []
     names = {"interpreter_and_imports": "interpreter start and imports",
+             "density_check": "log-density checks",
              "reference": "references", "compile": "compile (+ init, EM starts)",
              "sampling_total": "sampling (all fits)", "diagnostics": "diagnostics and checks",
              "cli_output_and_rest": "CLI, data, output and the rest",
              "verify_wall": "verify --all --jobs 1 wall"}
     temperatures = [t for t in ("cold", "warm") if t in found]
     return [["piece", *(f"{t} s" for t in temperatures)]] + [
-        [label, *(f"{found[t][key]:.1f}" for t in temperatures)] for key, label in names.items()]
+        [label, *(f"{found[t][key]:.1f}" for t in temperatures)] for key, label in names.items()
+        if all(key in found[t] for t in temperatures)]  # results from before a piece was timed
 
 
 def table(doc: dict) -> str:
