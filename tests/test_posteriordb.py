@@ -169,6 +169,9 @@ def test_export_describes_the_model_by_its_summary_not_its_docstring(tmp_path):
     export([model], tmp_path / "db", seed=1)
     info = tmp_path / "db" / "posterior_database" / "models" / "info" / f"{names(model)[1]}.info.json"
     assert json.loads(info.read_text())["description"] == model.summary
+    [draws_info] = (tmp_path / "db").rglob("reference_posteriors/draws/info/*.json")
+    sampler = json.loads(draws_info.read_text())["inference"]["method_arguments"]["sampler"]
+    assert sampler.endswith("SingleCoin.reference_draws") and "posterior" not in sampler, sampler
 
 
 def test_export_refuses_a_folder_with_files(tmp_path, capsys):

@@ -127,12 +127,13 @@ def add_reference(entry: Entry, model: ZooModel, keyed: dict[str, np.ndarray], s
     """The draws, their info (diagnostics, checks made), and the summary statistics."""
     found = definition.diagnostics(keyed)
     entry.checks = definition.checks(found)
-    sampler = model.reference_draws.__doc__ or ""
     info = {
         "name": entry.posterior,
         "inference": {"method": "analytical", "method_arguments": {
             "chains": CHAINS, "draws_per_chain": DRAWS, "seed": seed,
-            "sampler": f"{type(model).__name__}.reference_draws: {' '.join(sampler.split())}"}},
+            # its name, not its docstring: that is for the model's maintainers, published nowhere
+            "sampler": f"bayes-zoo {version('bayes-zoo')}, {type(model).__module__}."
+                       f"{type(model).__qualname__}.reference_draws"}},
         "diagnostics": found,
         "checks_made": entry.checks,
         "comments": NOT_HMC,
