@@ -498,3 +498,25 @@ def test_the_index_wall_time_is_the_run_lines(site):
         assert site_module.index_row(result)["seconds"] == total
     index = (site / "index.html").read_text()
     assert all(f"<td>{r.seconds['total']:.1f}</td>" in index for r in demo_results())
+
+
+def test_the_z_plot_names_checks_outside_the_band_without_overlap(tmp_path, monkeypatch):
+    """Of many checks the plot names the largest |z|; their labels sat beside their points,
+    inside the band, covering neighbouring points and each other (rat-tumors' 151 checks).
+    Now each label sits between the band and the plot's edge, on its point's side, apart."""
+    import pandas as pd
+
+    z = np.r_[2.0, 1.9, 1.8, np.zeros(100), -1.9, -1.8, -1.7]
+    checks = pd.DataFrame({"name": [f"theta[{i}].mean" for i in range(len(z))], "z": z,
+                           "passed": True})
+    drawn = []
+    monkeypatch.setattr(figures, "save", lambda figure, *args, **kwargs: drawn.append(figure))
+    figures._checks(SimpleNamespace(checks=checks, z_bound=4.5), None, tmp_path / "checks.png")
+    [figure] = drawn
+    labels = figure.axes[0].texts
+    assert len(labels) == figures.LABELLED and all(abs(t.xyann[1]) > 4.5 for t in labels)
+    from matplotlib.text import Text
+
+    figure.canvas.draw()  # an annotation's text is placed when drawn
+    boxes = [Text.get_window_extent(t, figure.canvas.get_renderer()) for t in labels]  # not the line
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])

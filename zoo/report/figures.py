@@ -146,15 +146,20 @@ def _checks(result: Result, tree: xr.DataTree, path: Path) -> str | None:
         ax.set_xticks(x, names, rotation=40, ha="right", fontsize=8)
     else:
         ax.set_xlabel(f"the {len(z)} checks, in table order")
-        labelled = (np.flatnonzero(failed)[:LABELLED] if failed.any()
-                    else np.argsort(-np.abs(shown), kind="stable")[:LABELLED])
-        for row, i in enumerate(sorted(labelled)):  # each label on its own height
-            away = 1 if shown[i] <= 0 else -1  # towards the middle, inside the plot
-            ax.annotate(names[i], (x[i], shown[i]), xytext=(6, away * (10 + 12 * row)),
-                        textcoords="offset points", fontsize=9,
-                        bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8},
-                        arrowprops={"arrowstyle": "-", "color": "grey", "lw": 0.5})
-    ax.legend(fontsize=9, loc="upper right", ncols=3)
+        labelled = sorted(np.flatnonzero(failed)[:LABELLED] if failed.any()
+                          else np.argsort(-np.abs(shown), kind="stable")[:LABELLED])
+        # spread along the row between the band and the plot's edge on the point's side:
+        # neighbouring checks' labels stacked beside their points covered each other
+        for side in (1, -1):
+            mine = [i for i in labelled if np.copysign(1, shown[i]) == side]
+            slots = np.linspace(0, len(z) - 1, len(mine) + 2)[1:-1]
+            for slot, i in zip(slots, mine):
+                ax.annotate(names[i], (x[i], shown[i]), xytext=(slot, side * (bound + top) / 2),
+                            ha="center", va="center", fontsize=8,
+                            bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none",
+                                  "alpha": 0.8},
+                            arrowprops={"arrowstyle": "-", "color": "grey", "lw": 0.5})
+    ax.legend(fontsize=9, loc="center left", bbox_to_anchor=(1.0, 0.5))
     save(figure, path.parent, path.stem, dpi=100)  # the page's widest plot: readable text
     return None
 
