@@ -513,10 +513,13 @@ def test_the_z_plot_names_checks_outside_the_band_without_overlap(tmp_path, monk
     monkeypatch.setattr(figures, "save", lambda figure, *args, **kwargs: drawn.append(figure))
     figures._checks(SimpleNamespace(checks=checks, z_bound=4.5), None, tmp_path / "checks.png")
     [figure] = drawn
-    labels = figure.axes[0].texts
-    assert len(labels) == figures.LABELLED and all(abs(t.xyann[1]) > 4.5 for t in labels)
     from matplotlib.text import Text
 
+    axes = figure.axes[0]
+    labels = axes.texts
     figure.canvas.draw()  # an annotation's text is placed when drawn
     boxes = [Text.get_window_extent(t, figure.canvas.get_renderer()) for t in labels]  # not the line
+    heights = [axes.transData.inverted().transform((box.x0, box.y0 + box.height / 2))[1]
+               for box in boxes]
+    assert len(labels) == figures.LABELLED and all(abs(y) > 4.5 for y in heights), heights
     assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
