@@ -170,3 +170,22 @@ def test_a_model_file_edited_and_reloaded_gets_a_fresh_reference(counted, tmp_pa
     module = importlib.reload(module)
     after, where = reference_cache.reference(module.EditedCoin(), data, settings)
     assert not where.cached and after.values == {"theta.mean": 0.25} != before.values
+
+
+def test_two_checkouts_of_the_same_code_share_the_key(tmp_path, monkeypatch):
+    """The key hashed each source file's absolute path, so every clone (and worktree) of one
+    commit computed every reference again (a clean-clone trial found gmm's 17 s each time).
+    Now a file counts by its place in its package: the same files elsewhere, the same key;
+    another file's content, another key."""
+    text = "from tests.test_reference_cache import ShiftedCoin\nclass Moved(ShiftedCoin):\n    pass\n"
+    keys = []
+    for folder, body in (("a", text), ("b", text), ("c", text + "# edited\n")):
+        package = tmp_path / folder / "moved_model"
+        package.mkdir(parents=True)
+        (package / "__init__.py").write_text(body)
+        monkeypatch.syspath_prepend(str(tmp_path / folder))
+        monkeypatch.delitem(sys.modules, "moved_model", raising=False)
+        keys.append(reference_cache.code_fingerprint(importlib.import_module("moved_model").Moved))
+        sys.path.remove(str(tmp_path / folder))  # the next folder's package is found instead
+    monkeypatch.delitem(sys.modules, "moved_model", raising=False)
+    assert keys[0] == keys[1] != keys[2]

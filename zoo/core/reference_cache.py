@@ -187,10 +187,12 @@ def code_fingerprint(cls: type) -> str:
     """SHA-256 of the zoo's Python files and of those of every package (or lone module) that
     ``cls`` and its base classes come from, as they are now: recomputed at every call, never
     remembered for the process; a file's own SHA-256 is reused while its size and modification
-    time stay the same."""
+    time stay the same. Each file counts by its place in its package, not by where the
+    checkout is: every clone of one commit shares its entries (it hashed the absolute path,
+    and a fresh clone computed every reference again)."""
     digest = hashlib.sha256()
-    for file in sorted(_source_files(cls)):
-        digest.update(str(file).encode())
+    for place, file in sorted(_source_files(cls).items()):
+        digest.update(place.encode())
         digest.update(_file_digest(file))
     return digest.hexdigest()
 
@@ -200,19 +202,22 @@ def _own_classes(cls: type) -> list[type]:
     return [c for c in cls.__mro__ if c.__module__ not in ("builtins", "abc")]
 
 
-def _source_files(cls: type) -> set[Path]:
+def _source_files(cls: type) -> dict[str, Path]:
     """The .py files of every package enclosing the modules of ``cls``'s hierarchy and of zoo
-    (a model's helpers may live beside it); a top-level module that is no package: its file."""
-    files = set()
-    for module_name in {"zoo", *(c.__module__ for c in _own_classes(cls))}:
+    (a model's helpers may live beside it), each by its package and path inside it
+    (``zoo/core/model.py``); a top-level module that is no package: its file, by its name."""
+    files: dict[Path, str] = {}
+    for module_name in sorted({"zoo", *(c.__module__ for c in _own_classes(cls))}):
         parts = module_name.split(".")
-        for depth in range(1, len(parts) + 1):
-            module = sys.modules.get(".".join(parts[:depth]))
+        for depth in range(1, len(parts) + 1):  # outermost first: each file by its shortest place
+            name = ".".join(parts[:depth])
+            module = sys.modules.get(name)
             for root in getattr(module, "__path__", ()):
-                files.update(Path(root).rglob("*.py"))
+                for file in Path(root).rglob("*.py"):
+                    files.setdefault(file.resolve(), f"{name}/{file.relative_to(root).as_posix()}")
             if not hasattr(module, "__path__") and getattr(module, "__file__", None):
-                files.add(Path(module.__file__))
-    return {file.resolve() for file in files}
+                files.setdefault(Path(module.__file__).resolve(), name)
+    return {place: file for file, place in files.items()}
 
 
 #: file -> ((size, mtime_ns, inode), SHA-256): a file's digest is read again once it changes
