@@ -4,7 +4,7 @@ Each value is an ordinary :func:`zoo.core.pipeline.run`; the sweep gathers every
 diagnostics and the wall time into one table (printed, and saved as ``sweep.csv``) and plots
 each ``*.mean`` check's posterior mean and 89 % equal-tailed interval against the value, with
 the reference marked and every other method the reference gives beside it (``Reference.alternatives``:
-a grid, raw proportions, EM) as a dashed line (``sweep.png``).
+a grid, raw proportions, EM) marked at each value (``sweep.png``).
 Everything is validated before the first fit, and files are written all or nothing.
 """
 
@@ -36,8 +36,8 @@ from zoo.report.text import align_columns, status
 ETI_PROB = 0.89
 #: the prefix of a column of ``sweep.csv`` that holds another method's answer
 ALTERNATIVE = "alternative: "
-#: the line styles of the other methods, in the order they come
-METHOD_STYLES = ("--", ":", "-.", (0, (5, 1, 1, 1)))
+#: the markers of the other methods, in the order they come
+METHOD_MARKERS = ("_", "1", "+", "|")
 
 
 @dataclass
@@ -142,7 +142,8 @@ def console_table(runs: list[SweepRun], key: str) -> str:
 
 def plot(frame: pd.DataFrame, key: str, title: str) -> Figure:
     """Each mean check (``*.mean``, or a name without a statistic) against the swept value: posterior mean with its 89 % ETI as bars,
-    the reference as a cross, other methods' answers as dashed lines. Checks whose references all lie
+    the reference as a cross, other methods' answers as markers of their own, unjoined (a line
+    would suggest values between the swept ones). Checks whose references all lie
     in [0, 1] share a panel; every other variable gets its own."""
     means = frame[[parse_check(name)[2] == "mean" for name in frame["check"]]]
     panels = _panels(means) or [[]]
@@ -151,7 +152,7 @@ def plot(frame: pd.DataFrame, key: str, title: str) -> Figure:
     values = np.sort(frame[key].unique())
     log_x = values.min() > 0 and values.max() / values.min() >= 10
     methods = [c for c in frame.columns if c.startswith(ALTERNATIVE)]
-    styles = dict(zip(methods, METHOD_STYLES * len(methods)))
+    markers = dict(zip(methods, METHOD_MARKERS * len(methods)))
     for ax, checks in zip(axes[:, 0], panels):
         drawn = set()
         for offset, (name, colour) in enumerate(zip(checks, _colours())):
@@ -160,14 +161,15 @@ def plot(frame: pd.DataFrame, key: str, title: str) -> Figure:
             bars = np.array([rows["estimate"] - rows["eti89_lb"], rows["eti89_ub"] - rows["estimate"]])
             ax.errorbar(x, rows["estimate"], yerr=np.nan_to_num(bars), fmt="o", color=colour,
                         capsize=3, label=f"{name} (89 % ETI)")
-            ax.plot(x, rows["reference"], "x", color="black", markersize=7)
+            ax.plot(x, rows["reference"], "x", color="black", markersize=7, zorder=4)
             for method in methods:
                 if rows[method].notna().any():
-                    ax.plot(x, rows[method], linestyle=styles[method], color=colour, linewidth=1)
+                    ax.plot(x, rows[method], markers[method], color=colour, markersize=12,
+                            zorder=3)
                     drawn.add(method)
         ax.plot([], [], "x", color="black", label="reference")
         for method in sorted(drawn, key=methods.index):
-            ax.plot([], [], linestyle=styles[method], color="black", linewidth=1,
+            ax.plot([], [], markers[method], color="black", markersize=12,
                     label=method.removeprefix(ALTERNATIVE))
         ax.set_xscale("log" if log_x else "linear")
         ax.set_xticks(values, [f"{v:g}" for v in values])
