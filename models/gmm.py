@@ -573,6 +573,13 @@ def classical_alternatives(x: np.ndarray, k: int, priors: Priors,
 # --- the PyMC model -----------------------------------------------------------------------------
 
 
+def priors_note(priors: Priors) -> str:
+    """The priors' numbers as this run resolved them ('auto' ones on the data's scale)."""
+    means = ", ".join(f"{m:.4g}" for m in np.atleast_1d(priors.mu_mean))
+    return (f"priors: mu_k ~ Normal({means}, {priors.mu_sd:.4g}) ordered, sigma_k ~ "
+            f"HalfNormal({priors.sigma_scale:.4g}), w ~ Dirichlet({priors.alpha:g})")
+
+
 def posterior_reference(x: np.ndarray, k: int, priors: Priors, optima: tuple[MixtureFit, ...],
                         seed: int) -> Reference:
     """:meth:`GaussianMixture.reference` from EM's ``optima``: importance sampling over every
@@ -882,9 +889,9 @@ class GaussianMixture(ZooModel):
         MAP-EM beside them. Its workings: EM's optima, where the chains start."""
         x = data["x"].to_numpy()
         k = settings["components"]
-        optima = likelihood_optima(x, k)
-        found = posterior_reference(x, k, resolve_priors(x, settings), optima, self.reference_seed)
-        return replace(found, workings={"optima": optima})
+        optima, priors = likelihood_optima(x, k), resolve_priors(x, settings)
+        found = posterior_reference(x, k, priors, optima, self.reference_seed)
+        return replace(found, workings={"optima": optima}, notes=[priors_note(priors), *found.notes])
 
     def nuts_options(self, data, settings, reference):
         """Each chain at its own dispersed start around one of the EM optima of comparable

@@ -408,8 +408,8 @@ class Mint(ZooModel):
             alternatives["grid"] = grid
             error = max(abs(grid[name] - exact[name]) for name in exact)
             notes.append(f"grid: {size} points per axis, {len(counts.labels) + 1}-D over (omega, "
-                         f"theta_s), summed coin by coin; max |grid - exact| = {error:.2g}")
-        return Reference(method="exact", values=exact, alternatives=alternatives, notes=notes,
+                         f"theta_s), summed coin by coin; max |grid - quadrature| = {error:.2g}")
+        return Reference(method="quadrature", values=exact, alternatives=alternatives, notes=notes,
                          kind="quadrature")
 
     def log_posterior(self, data: pd.DataFrame, settings: dict[str, Any]):
