@@ -85,6 +85,31 @@ def test_parallel_runs_give_the_same_numbers_in_the_same_order(fast_config):
         assert one[["name", "estimate", "mcse"]].equals(two.checks[["name", "estimate", "mcse"]])
 
 
+def test_parallel_results_come_as_soon_as_those_before_them_are_finished(monkeypatch):
+    """verify --all --jobs 2 printed the workers' models only once this process had fitted
+    its whole share. A worker's model that is done is now given between this process's fits,
+    still in the order asked for."""
+    from concurrent.futures import Future
+    from contextlib import contextmanager
+
+    import zoo.core.pipeline as pipeline
+
+    events = []
+
+    class Pool:  # the worker finishes the first model at once and takes no other
+        def submit(self, run, model, *args):
+            future = Future()
+            if model == "A":
+                future.set_result("A")
+            return future
+
+    monkeypatch.setattr(pipeline, "spawned_pool", contextmanager(lambda workers: iter([Pool()])))
+    monkeypatch.setattr(pipeline, "run", lambda model, *args: events.append(f"fit {model}") or model)
+    for result in pipeline.run_all(["A", "B", "C"], jobs=2):
+        events.append(f"gave {result}")
+    assert events == ["fit C", "gave A", "fit B", "gave B", "gave C"]
+
+
 def _saved_stats(idata, path):
     """The sample stats of ``idata`` as ``zoo run`` saves them to NetCDF and reads them back."""
     import xarray as xr

@@ -87,6 +87,7 @@ def run_all(models: list[ZooModel], data_path: str | Path | None = None,
     With ``jobs`` > 1 this process and ``jobs`` - 1 worker processes
     (:func:`zoo.core.workers.spawned_pool`) share the models: the workers take them from the
     front, this process, whose imports are already paid for, from the back. Each run is seeded on its own: the numbers do not depend on ``jobs``.
+    Results come in the order given, each as soon as it and those before it are finished.
     No progress bars then.
     """
     if jobs <= 1 or len(models) <= 1:
@@ -96,12 +97,16 @@ def run_all(models: list[ZooModel], data_path: str | Path | None = None,
     quiet = replace(config, progressbar=False)
     with spawned_pool(min(jobs, len(models)) - 1) as pool:
         futures = [pool.submit(run, model, data_path, set_pairs, quiet) for model in models]
-        here = {}
+        here, given = {}, 0
         for index in reversed(range(len(models))):
             if futures[index].cancel():  # not yet taken by a worker
                 here[index] = run(models[index], data_path, set_pairs, quiet)
-        for index, future in enumerate(futures):
-            yield here[index] if index in here else future.result()
+            # what is finished at the front, in order, rather than all at the end
+            while given < index and (given in here or futures[given].done()):
+                yield here[given] if given in here else futures[given].result()
+                given += 1
+        for index in range(given, len(models)):
+            yield here[index] if index in here else futures[index].result()
 
 
 def run_seconds(fit: Fit, startup: float, measured: dict[str, float]) -> dict[str, float]:
