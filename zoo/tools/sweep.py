@@ -36,8 +36,9 @@ from zoo.report.text import align_columns, status
 ETI_PROB = 0.89
 #: the prefix of a column of ``sweep.csv`` that holds another method's answer
 ALTERNATIVE = "alternative: "
-#: the markers of the other methods, in the order they come
-METHOD_MARKERS = ("_", "1", "+", "|")
+#: the markers of the other methods, in the order they come: open, so that the reference's
+#: cross shows through where a method agrees with it
+METHOD_MARKERS = ("s", "D", "^", "v")
 
 
 @dataclass
@@ -164,12 +165,12 @@ def plot(frame: pd.DataFrame, key: str, title: str) -> Figure:
             ax.plot(x, rows["reference"], "x", color="black", markersize=7, zorder=4)
             for method in methods:
                 if rows[method].notna().any():
-                    ax.plot(x, rows[method], markers[method], color=colour, markersize=12,
-                            zorder=3)
+                    ax.plot(x, rows[method], markers[method], color=colour, markersize=9,
+                            fillstyle="none", zorder=3)
                     drawn.add(method)
         ax.plot([], [], "x", color="black", label="reference")
         for method in sorted(drawn, key=methods.index):
-            ax.plot([], [], markers[method], color="black", markersize=12,
+            ax.plot([], [], markers[method], color="black", markersize=9, fillstyle="none",
                     label=method.removeprefix(ALTERNATIVE))
         ax.set_xscale("log" if log_x else "linear")
         ax.set_xticks(values, [f"{v:g}" for v in values])
