@@ -202,7 +202,7 @@ def test_report_command_builds_a_site_and_rejects_bad_options(tmp_path, capsys):
                    "--quiet", "--out", str(out)])
     assert status == 0
     assert (out / "single-coin" / "index.html").is_file()
-    assert "the report took" in capsys.readouterr().out
+    assert "writing the site took" in capsys.readouterr().out
     assert main(["report", "single-coin", "two-factories", "--set", "kappa=20",
                  "--out", str(tmp_path / "bad")]) == 2
     assert "name exactly one" in capsys.readouterr().err

@@ -217,6 +217,6 @@ def _verify(models, args, config) -> int:
 
         site = build_site(results, args.out, show_progress=show_progress,
                           sections=site_sections(args.out.parent))
-        print(f"wrote {site.index} (the report took {sum(site.seconds.values()):.1f} s)",
+        print(f"wrote {site.index} (writing the site took {sum(site.seconds.values()):.1f} s, after the fits)",
               file=sys.stderr if args.json else sys.stdout)
     return 0 if passed else 1
