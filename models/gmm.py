@@ -437,10 +437,11 @@ def mixture_log_likelihood(x: np.ndarray, mu: np.ndarray, log_sigma: np.ndarray,
         return (np.log(total) + top).sum(axis=1)
 
     begins = range(0, m, rows)
-    if len(begins) == 1:
-        return chunk(0) - 0.5 * x.size * np.log(2 * np.pi)
-    with ThreadPoolExecutor(THREADS) as pool:
-        out = np.concatenate(list(pool.map(chunk, begins)))
+    if len(begins) == 1:  # one chunk: no pool
+        out = chunk(0)
+    else:
+        with ThreadPoolExecutor(THREADS) as pool:
+            out = np.concatenate(list(pool.map(chunk, begins)))
     return out - 0.5 * x.size * np.log(2 * np.pi)
 
 

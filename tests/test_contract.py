@@ -106,6 +106,7 @@ def test_a_run_builds_its_model_once_and_the_fit_keeps_it(monkeypatch):
     assert len(built) == 1 and result.fit.model is built[0] and result.pymc_model() is built[0]
     sent = pickle.loads(pickle.dumps(result))
     assert sent.fit.model is None and isinstance(sent.pymc_model(), pm.Model) and len(built) == 2
+    assert sent.pymc_model() is sent.pymc_model() and len(built) == 2  # built again once
 
 
 #: the zoo's models and the toy package's (registered by the toy_model fixture)

@@ -200,11 +200,12 @@ class Result:
         }
 
     def pymc_model(self) -> pm.Model:
-        """The PyMC model the fit sampled (:attr:`Fit.model`), or the same built again from
-        the run's data and settings for a fit that came from another process."""
-        if self.fit.model is not None:
-            return self.fit.model
-        return self.model.build(self.data, self.settings)
+        """The PyMC model the fit sampled (:attr:`Fit.model`); for a fit that came from another
+        process, built again from the run's data and settings, once (the report asks three
+        times: the graph, the predictive check, the log likelihood)."""
+        if self.fit.model is None:
+            self.fit.model = self.model.build(self.data, self.settings)
+        return self.fit.model
 
     def alternatives(self) -> dict[str, dict[str, float]]:
         return {self.reference.method: self.reference.values, **self.reference.alternatives,
